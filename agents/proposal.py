@@ -1,0 +1,54 @@
+"""Proposals and observations: plain, frozen data passed between planner, gate, lab and store.
+
+Example:
+    >>> p = Proposal(params={"red": 10.0}, provenance=Provenance(planner="random"))
+    >>> Proposal.model_validate_json(p.model_dump_json()) == p
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Value = Union[float, int, str]
+
+
+class Prediction(BaseModel):
+    """The surrogate's predictive mean and standard deviation for one objective."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mean: float
+    std: float = Field(ge=0)
+
+
+class Provenance(BaseModel):
+    """Where a proposal came from: planner, model version, what the model expected."""
+
+    model_config = ConfigDict(frozen=True)
+
+    planner: str
+    model_version: Optional[int] = None
+    predicted: dict[str, Prediction] = Field(default_factory=dict)
+    acquisition_value: Optional[float] = None
+    note: str = ""
+
+
+class Proposal(BaseModel):
+    """One experiment a planner wants run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    params: dict[str, Value]
+    provenance: Provenance
+
+
+class Observation(BaseModel):
+    """A measured experiment as planners see it: parameters and derived objective values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    params: dict[str, Value]
+    objectives: dict[str, float]

@@ -1,0 +1,335 @@
+"""Search spaces: typed parameters, linear constraints, encoding to tensors, sampling.
+
+Domain values (microlitres, category names; later SMILES and compositions) become tensor columns
+only here. Each parameter type owns its encoding, so new types join the `Parameter` union without
+touching planners.
+
+Example:
+    >>> space = SearchSpace(parameters=[
+    ...     ContinuousParameter(name="red", lower=1, upper=100, unit="uL"),
+    ...     ContinuousParameter(name="water", lower=1, upper=200, unit="uL")],
+    ...     constraints=[LinearConstraint(terms={"red": 1, "water": 1}, op="<=", rhs=250)])
+    >>> points = space.sample(4, seed=0)
+    >>> all(space.is_feasible(p) for p in points)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.optimize import linprog
+
+from retort.agents.errors import SpaceError
+
+Value = Union[float, int, str]
+TOL = 1e-6
+
+
+class _Param(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ContinuousParameter(_Param):
+    """A real number in [lower, upper], in `unit` (uL, degC, s, ...)."""
+
+    type: Literal["continuous"] = "continuous"
+    lower: float
+    upper: float
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "ContinuousParameter":
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)) or self.lower >= self.upper:
+            raise ValueError(f"lower bound {self.lower} must be finite and below upper bound {self.upper}")
+        return self
+
+    @property
+    def width(self) -> int:
+        return 1
+
+    def column_bounds(self) -> list[tuple[float, float]]:
+        return [(self.lower, self.upper)]
+
+    def encode(self, value: Value) -> list[float]:
+        return [float(value)]
+
+    def decode(self, columns: list[float]) -> float:
+        return float(min(max(columns[0], self.lower), self.upper))
+
+    def contains(self, value: Value) -> bool:
+        return isinstance(value, (int, float)) and self.lower - TOL <= float(value) <= self.upper + TOL
+
+
+class IntegerParameter(_Param):
+    """An integer in [lower, upper] (a count, a number of cycles, ...)."""
+
+    type: Literal["integer"] = "integer"
+    lower: int
+    upper: int
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "IntegerParameter":
+        if self.lower >= self.upper:
+            raise ValueError(f"lower bound {self.lower} must be below upper bound {self.upper}")
+        return self
+
+    @property
+    def width(self) -> int:
+        return 1
+
+    def column_bounds(self) -> list[tuple[float, float]]:
+        return [(float(self.lower), float(self.upper))]
+
+    def encode(self, value: Value) -> list[float]:
+        return [float(value)]
+
+    def decode(self, columns: list[float]) -> int:
+        return int(min(max(round(columns[0]), self.lower), self.upper))
+
+    def contains(self, value: Value) -> bool:
+        return isinstance(value, (int, float)) and float(value).is_integer() and self.lower <= value <= self.upper
+
+
+class CategoricalParameter(_Param):
+    """One of a few named choices, one-hot encoded."""
+
+    type: Literal["categorical"] = "categorical"
+    values: list[str] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "CategoricalParameter":
+        dupes = sorted({v for v in self.values if self.values.count(v) > 1})
+        if dupes:
+            raise ValueError(f"duplicate values {dupes}")
+        return self
+
+    @property
+    def width(self) -> int:
+        return len(self.values)
+
+    def column_bounds(self) -> list[tuple[float, float]]:
+        return [(0.0, 1.0)] * len(self.values)
+
+    def encode(self, value: Value) -> list[float]:
+        return [1.0 if v == value else 0.0 for v in self.values]
+
+    def decode(self, columns: list[float]) -> str:
+        return self.values[int(np.argmax(columns))]
+
+    def contains(self, value: Value) -> bool:
+        return value in self.values
+
+
+Parameter = Annotated[Union[ContinuousParameter, IntegerParameter, CategoricalParameter], Field(discriminator="type")]
+
+
+class LinearConstraint(BaseModel):
+    """``sum(terms[name] * x[name]) <op> rhs`` over continuous and integer parameters.
+
+    Example: total dispensed volume within a well, ``terms={"red": 1, "water": 1}, op="<=", rhs=300``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    terms: dict[str, float] = Field(min_length=1)
+    op: Literal["<=", ">=", "=="]
+    rhs: float
+
+    def value(self, point: dict[str, Value]) -> float:
+        return sum(c * float(point[name]) for name, c in self.terms.items())
+
+    def satisfied(self, point: dict[str, Value], tol: float = 1e-6) -> bool:
+        lhs = self.value(point)
+        scale = max(1.0, abs(self.rhs))
+        if self.op == "<=":
+            return lhs <= self.rhs + tol * scale
+        if self.op == ">=":
+            return lhs >= self.rhs - tol * scale
+        return abs(lhs - self.rhs) <= tol * scale * 100
+
+    def __str__(self) -> str:
+        lhs = " + ".join(f"{c:g}*{n}" for n, c in self.terms.items())
+        return f"{lhs} {self.op} {self.rhs:g}"
+
+
+class SearchSpace(BaseModel):
+    """Parameters plus linear constraints; encodes points to a ``n x d`` tensor and back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    parameters: list[Parameter] = Field(min_length=1)
+    constraints: list[LinearConstraint] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SearchSpace":
+        names = [p.name for p in self.parameters]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"parameter names must be unique; repeated: {dupes}")
+        numeric = {p.name for p in self.parameters if not isinstance(p, CategoricalParameter)}
+        for i, c in enumerate(self.constraints):
+            unknown = sorted(set(c.terms) - numeric)
+            if unknown:
+                raise ValueError(
+                    f"constraint {i} ({c}) names {unknown}, which are not continuous or integer parameters "
+                    f"(those are: {sorted(numeric)})"
+                )
+        self._check_feasible()
+        return self
+
+    # -- structure ----------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    @property
+    def dim(self) -> int:
+        return sum(p.width for p in self.parameters)
+
+    @property
+    def is_continuous(self) -> bool:
+        return all(isinstance(p, ContinuousParameter) for p in self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def column_offsets(self) -> dict[str, int]:
+        offsets, i = {}, 0
+        for p in self.parameters:
+            offsets[p.name] = i
+            i += p.width
+        return offsets
+
+    def bounds(self) -> torch.Tensor:
+        """``2 x d`` tensor of lower and upper column bounds (double)."""
+        cols = [b for p in self.parameters for b in p.column_bounds()]
+        return torch.tensor(cols, dtype=torch.double).T.contiguous()
+
+    # -- encoding -----------------------------------------------------------------------
+    def encode(self, points: list[dict[str, Value]]) -> torch.Tensor:
+        """``n x d`` double tensor of the points' columns."""
+        rows = [[c for p in self.parameters for c in p.encode(pt[p.name])] for pt in points]
+        return torch.tensor(rows, dtype=torch.double).reshape(len(points), self.dim)
+
+    def decode(self, X: torch.Tensor) -> list[dict[str, Value]]:
+        """Points from an ``n x d`` tensor: clipped to bounds, integers rounded, one-hot argmaxed."""
+        out = []
+        for row in X.detach().cpu().double().tolist():
+            point, i = {}, 0
+            for p in self.parameters:
+                point[p.name] = p.decode(row[i : i + p.width])
+                i += p.width
+            out.append(point)
+        return out
+
+    def validate_point(self, point: dict[str, Value]) -> None:
+        """Raise `SpaceError` naming the first parameter or constraint the point violates."""
+        missing = sorted(set(self.names) - set(point))
+        extra = sorted(set(point) - set(self.names))
+        if missing or extra:
+            raise SpaceError(f"point {point} has missing parameters {missing} and unknown ones {extra}")
+        for p in self.parameters:
+            if not p.contains(point[p.name]):
+                raise SpaceError(f"parameter {p.name!r}: value {point[p.name]!r} is outside its domain")
+        for c in self.constraints:
+            if not c.satisfied(point):
+                raise SpaceError(f"point {point} violates constraint {c}")
+
+    def is_feasible(self, point: dict[str, Value]) -> bool:
+        try:
+            self.validate_point(point)
+        except SpaceError:
+            return False
+        return True
+
+    def botorch_constraints(self) -> tuple[list[tuple[torch.Tensor, torch.Tensor, float]], list[tuple[torch.Tensor, torch.Tensor, float]]]:
+        """Constraints in BoTorch's ``(indices, coefficients, rhs)`` form, meaning ``sum >= rhs``."""
+        offsets = self.column_offsets()
+        inequality, equality = [], []
+        for c in self.constraints:
+            idx = torch.tensor([offsets[n] for n in c.terms], dtype=torch.long)
+            coef = torch.tensor(list(c.terms.values()), dtype=torch.double)
+            if c.op == ">=":
+                inequality.append((idx, coef, float(c.rhs)))
+            elif c.op == "<=":
+                inequality.append((idx, -coef, -float(c.rhs)))
+            else:
+                equality.append((idx, coef, float(c.rhs)))
+        return inequality, equality
+
+    # -- sampling -----------------------------------------------------------------------
+    def sample(self, n: int, seed: int, method: Literal["sobol", "uniform"] = "sobol") -> list[dict[str, Value]]:
+        """`n` feasible points: scrambled Sobol (or uniform) in the box, keeping feasible ones.
+
+        Falls back to hit-and-run sampling of the constraint polytope when too few box samples are
+        feasible (equality constraints, thin polytopes).
+        """
+        if n <= 0:
+            return []
+        bounds = self.bounds()
+        lo, hi = bounds[0], bounds[1]
+        draw = max(1024, 64 * n)
+        if method == "sobol":
+            U = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed).draw(draw, dtype=torch.double)
+        else:
+            U = torch.rand(draw, self.dim, generator=torch.Generator().manual_seed(seed), dtype=torch.double)
+        points = [p for p in self.decode(lo + (hi - lo) * U) if self.is_feasible(p)]
+        if len(points) < n:
+            points = self._polytope_sample(n, seed)
+        return points[:n]
+
+    def _polytope_sample(self, n: int, seed: int) -> list[dict[str, Value]]:
+        from botorch.utils.sampling import get_polytope_samples
+
+        inequality, equality = self.botorch_constraints()
+        X = get_polytope_samples(n * 4, self.bounds(), inequality or None, equality or None, seed=seed, n_burnin=2000, n_thinning=8)
+        points = [p for p in self.decode(X) if self.is_feasible(p)]
+        if len(points) < n:
+            raise SpaceError(
+                f"could only draw {len(points)} of {n} feasible points; the constraints leave too thin a region "
+                "(with integer or categorical parameters, rounding may break equality constraints)"
+            )
+        return points
+
+    def _check_feasible(self) -> None:
+        if not self.constraints:
+            return
+        numeric = [p for p in self.parameters if not isinstance(p, CategoricalParameter)]
+        index = {p.name: i for i, p in enumerate(numeric)}
+        A_ub, b_ub, A_eq, b_eq = [], [], [], []
+        for c in self.constraints:
+            row = [0.0] * len(numeric)
+            for name, coef in c.terms.items():
+                row[index[name]] = coef
+            if c.op == "<=":
+                A_ub.append(row), b_ub.append(c.rhs)
+            elif c.op == ">=":
+                A_ub.append([-v for v in row]), b_ub.append(-c.rhs)
+            else:
+                A_eq.append(row), b_eq.append(c.rhs)
+        result = linprog(
+            np.zeros(len(numeric)),
+            A_ub=A_ub or None,
+            b_ub=b_ub or None,
+            A_eq=A_eq or None,
+            b_eq=b_eq or None,
+            bounds=[(p.lower, p.upper) for p in numeric],
+            method="highs",
+        )
+        if result.status == 2:
+            listed = "; ".join(str(c) for c in self.constraints)
+            raise ValueError(
+                f"no point within the parameter bounds satisfies all constraints ({listed}); "
+                "widen the bounds or relax a constraint"
+            )

@@ -1,0 +1,11 @@
+"""Virtual labs that stand in for real instruments: seeded, with an injectable clock and faults.
+
+`simulators` depends only on `retort.instruments`: the virtual liquid handler and plate reader
+implement the same backend Protocols a real robot's driver does.
+"""
+
+from retort.simulators.analytic import ANALYTIC_FUNCTIONS, AnalyticLab
+from retort.simulators.clock import DURATIONS, VirtualClock
+from retort.simulators.colour import DYES, ColourBench, Dye
+
+__all__ = ["ANALYTIC_FUNCTIONS", "DURATIONS", "DYES", "AnalyticLab", "ColourBench", "Dye", "VirtualClock"]

@@ -1,0 +1,164 @@
+"""A colour-mixing bench: a virtual OT-2 dispensing dye stocks and an absorbance plate reader.
+
+Physics: each dye has a Gaussian absorption band; a well's absorbance at wavelength lambda is
+Beer-Lambert, ``A(lambda) = sum_i eps_i(lambda) * c_i * l``, with ``c_i`` the dye's concentration
+after mixing. The reader reports path-length-corrected absorbance (l = 1 cm), as readers with a
+path-check do, so diluting with water lowers absorbance. Pipetting error is a coefficient of
+variation on each dispensed volume; the reader adds proportional and absolute noise and saturates
+at 4 AU. Everything is seeded; time comes from an injected clock.
+
+Example:
+    >>> from retort.simulators import ColourBench, VirtualClock
+    >>> bench = ColourBench(seed=0, clock=VirtualClock(), pipetting_cv=0.0, reader_noise=0.0)
+    >>> round(bench.true_absorbance({"red": 50, "water": 150}, 520), 3)
+    0.5
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from retort.instruments import MeasurementError, WellRef
+from retort.instruments.ops import DropTip, LiquidOp, Mix, PickUpTip, ReadPlate, Transfer
+from retort.simulators.clock import DURATIONS, VirtualClock
+
+SATURATION = 4.0  # AU; readers report "over" above this
+
+
+class Dye(BaseModel):
+    """A stock solution with one Gaussian absorption band (peak absorbance of the stock at 1 cm)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    peak_nm: float = Field(gt=0)
+    width_nm: float = Field(gt=0)
+    stock_absorbance: float = Field(ge=0)
+
+    def absorbance(self, wavelength: float, fraction: float) -> float:
+        """Absorbance (1 cm) at `wavelength` of this stock diluted to volume `fraction`."""
+        shape = math.exp(-0.5 * ((wavelength - self.peak_nm) / self.width_nm) ** 2)
+        return self.stock_absorbance * shape * fraction
+
+
+# Food-dye-like stocks: a red absorbing green light, a yellow absorbing blue, a blue absorbing red.
+DYES: dict[str, Dye] = {
+    "red": Dye(peak_nm=520, width_nm=35, stock_absorbance=2.0),
+    "yellow": Dye(peak_nm=430, width_nm=30, stock_absorbance=2.0),
+    "blue": Dye(peak_nm=630, width_nm=40, stock_absorbance=2.0),
+    "green": Dye(peak_nm=600, width_nm=60, stock_absorbance=1.5),
+    "water": Dye(peak_nm=500, width_nm=1, stock_absorbance=0.0),
+}
+
+
+class ColourBench:
+    """The virtual bench: liquid-handler and plate-reader backends sharing one physical state.
+
+    `liquid_handler` and `plate_reader` implement `retort.instruments`' backend Protocols.
+    Operator actions (`replace_plate`) clear a slot, as a person swapping the plate would.
+
+    Args:
+        seed: seeds pipetting and reader noise.
+        clock: receives the duration of every operation.
+        pipetting_cv: coefficient of variation of each dispensed volume.
+        reader_noise: standard deviation of the reader's absolute noise (AU); proportional noise is
+            half of it per AU.
+        nan_wells: `(plate number, well)` pairs whose reading comes back NaN (fault injection).
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        clock: VirtualClock,
+        pipetting_cv: float = 0.01,
+        reader_noise: float = 0.005,
+        dyes: dict[str, Dye] | None = None,
+        nan_wells: set[tuple[int, str]] | None = None,
+    ) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.clock = clock
+        self.pipetting_cv = pipetting_cv
+        self.reader_noise = reader_noise
+        self.dyes = dict(DYES if dyes is None else dyes)
+        self.nan_wells = set(nan_wells or ())
+        self.plate_number: dict[str, int] = {}
+        self._wells: dict[str, dict[str, float]] = {}
+        self.liquid_handler = _VirtualLiquidHandler(self)
+        self.plate_reader = _VirtualPlateReader(self)
+
+    # -- operator actions ---------------------------------------------------------------
+    def fill(self, well: WellRef, liquid: str, volume: float) -> None:
+        if liquid not in self.dyes:
+            raise ValueError(f"the virtual bench has no stock {liquid!r}; stocks: {sorted(self.dyes)}")
+        contents = self._wells.setdefault(str(well), {})
+        contents[liquid] = contents.get(liquid, 0.0) + volume
+
+    def replace_plate(self, slot: str, plate_number: int) -> None:
+        """A fresh, empty plate numbered `plate_number` now sits in `slot`."""
+        self.plate_number[slot] = plate_number
+        for key in [k for k in self._wells if k.startswith(f"{slot}:")]:
+            del self._wells[key]
+
+    # -- physics ------------------------------------------------------------------------
+    def true_absorbance(self, contents: dict[str, float], wavelength: float) -> float:
+        total = sum(contents.values())
+        if total <= 0:
+            return 0.0
+        return sum(self.dyes[liquid].absorbance(wavelength, v / total) for liquid, v in contents.items())
+
+    def contents(self, well: WellRef) -> dict[str, float]:
+        return dict(self._wells.get(str(well), {}))
+
+    def _dispense(self, op: Transfer) -> None:
+        actual = max(0.0, op.volume * (1.0 + self.pipetting_cv * self.rng.standard_normal()))
+        src = self._wells.setdefault(str(op.source), {})
+        total = sum(src.values())
+        dst = self._wells.setdefault(str(op.dest), {})
+        for liquid, v in list(src.items()):
+            share = actual * v / total if total > 0 else 0.0
+            src[liquid] = v - share
+            dst[liquid] = dst.get(liquid, 0.0) + share
+        self.clock.sleep(DURATIONS["transfer_base"] + op.volume / DURATIONS["flow_rate"])
+
+    def _read(self, op: ReadPlate) -> dict[str, dict[int, float]]:
+        self.clock.sleep(DURATIONS["read_plate_base"] + DURATIONS["read_per_well_wavelength"] * len(op.wells) * len(op.wavelengths))
+        plate = self.plate_number.get(op.slot, 0)
+        out: dict[str, dict[int, float]] = {}
+        for well in op.wells:
+            contents = self._wells.get(f"{op.slot}:{well}", {})
+            if sum(contents.values()) <= 0:
+                raise MeasurementError(f"well {op.slot}:{well} is empty; nothing to read")
+            row = {}
+            for nm in op.wavelengths:
+                a = self.true_absorbance(contents, nm)
+                noisy = a * (1 + 0.5 * self.reader_noise * self.rng.standard_normal()) + self.reader_noise * self.rng.standard_normal()
+                row[nm] = float("nan") if (plate, well) in self.nan_wells else float(min(SATURATION, noisy))
+            out[well] = row
+        return out
+
+
+class _VirtualLiquidHandler:
+    def __init__(self, bench: ColourBench) -> None:
+        self.bench = bench
+
+    def execute(self, op: LiquidOp) -> None:
+        if isinstance(op, Transfer):
+            self.bench._dispense(op)
+        elif isinstance(op, PickUpTip):
+            self.bench.clock.sleep(DURATIONS["pick_up_tip"])
+        elif isinstance(op, DropTip):
+            self.bench.clock.sleep(DURATIONS["drop_tip"])
+        elif isinstance(op, Mix):
+            self.bench.clock.sleep(DURATIONS["mix_cycle"] * op.repetitions)
+        else:  # pragma: no cover - the union is closed
+            raise TypeError(f"unsupported operation {op!r}")
+
+
+class _VirtualPlateReader:
+    def __init__(self, bench: ColourBench) -> None:
+        self.bench = bench
+
+    def read(self, op: ReadPlate) -> dict[str, dict[int, float]]:
+        return self.bench._read(op)
