@@ -302,24 +302,44 @@ class SearchSpace(BaseModel):
             )
         return points
 
+    def max_linear(self, terms: dict[str, float]) -> float:
+        """The largest value of ``sum(terms[name] * x[name])`` over the bounds and constraints (an LP)."""
+        result = self._linprog(terms, maximise=True)
+        if result.status != 0:
+            raise SpaceError(f"cannot maximise {terms} over the search space: {result.message}")
+        return float(-result.fun)
+
     def _check_feasible(self) -> None:
         if not self.constraints:
             return
+        if self._linprog({}, maximise=False).status == 2:
+            listed = "; ".join(str(c) for c in self.constraints)
+            raise ValueError(
+                f"no point within the parameter bounds satisfies all constraints ({listed}); "
+                "widen the bounds or relax a constraint"
+            )
+
+    def _linprog(self, terms: dict[str, float], maximise: bool):
         numeric = [p for p in self.parameters if not isinstance(p, CategoricalParameter)]
         index = {p.name: i for i, p in enumerate(numeric)}
+
+        def row(coefficients: dict[str, float]) -> list[float]:
+            out = [0.0] * len(numeric)
+            for name, coef in coefficients.items():
+                out[index[name]] = coef
+            return out
+
         A_ub, b_ub, A_eq, b_eq = [], [], [], []
         for c in self.constraints:
-            row = [0.0] * len(numeric)
-            for name, coef in c.terms.items():
-                row[index[name]] = coef
             if c.op == "<=":
-                A_ub.append(row), b_ub.append(c.rhs)
+                A_ub.append(row(c.terms)), b_ub.append(c.rhs)
             elif c.op == ">=":
-                A_ub.append([-v for v in row]), b_ub.append(-c.rhs)
+                A_ub.append([-v for v in row(c.terms)]), b_ub.append(-c.rhs)
             else:
-                A_eq.append(row), b_eq.append(c.rhs)
-        result = linprog(
-            np.zeros(len(numeric)),
+                A_eq.append(row(c.terms)), b_eq.append(c.rhs)
+        objective = row(terms)
+        return linprog(
+            [-v for v in objective] if maximise else objective,
             A_ub=A_ub or None,
             b_ub=b_ub or None,
             A_eq=A_eq or None,
@@ -327,9 +347,3 @@ class SearchSpace(BaseModel):
             bounds=[(p.lower, p.upper) for p in numeric],
             method="highs",
         )
-        if result.status == 2:
-            listed = "; ".join(str(c) for c in self.constraints)
-            raise ValueError(
-                f"no point within the parameter bounds satisfies all constraints ({listed}); "
-                "widen the bounds or relax a constraint"
-            )

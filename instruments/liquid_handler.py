@@ -70,6 +70,12 @@ class LiquidHandler:
     def tips_left(self, pipette: str) -> int:
         return len(self._free_tips(PIPETTES[pipette]))
 
+    def clear(self, slot: str) -> None:
+        """Record that an operator replaced the labware in `slot` with an empty one."""
+        self._labware(WellRef(slot=slot, well="A1"))
+        for key in [k for k in self._contents if k.startswith(f"{slot}:")]:
+            del self._contents[key]
+
     def replace_tip_racks(self) -> None:
         """Record that an operator replaced every tip rack with a full one."""
         self._used_tips.clear()

@@ -1,0 +1,197 @@
+"""The campaign file: a validated, YAML-backed description of one optimisation campaign.
+
+Example:
+    >>> campaign = Campaign.model_validate({
+    ...     "name": "branin-demo", "budget": 8, "batch_size": 2,
+    ...     "parameters": [{"name": "x1", "type": "continuous", "lower": -5, "upper": 10},
+    ...                    {"name": "x2", "type": "continuous", "lower": 0, "upper": 15}],
+    ...     "objectives": [{"name": "y", "goal": "minimize"}],
+    ...     "lab": {"kind": "virtual_analytic", "function": "branin"}})
+    >>> campaign.space.dim, campaign.initial_design
+    (2, 4)
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from retort.agents.space import LinearConstraint, Parameter, SearchSpace
+from retort.orchestrator.errors import CampaignError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Objective(_Strict):
+    """What to optimise, derived from the lab's raw readings.
+
+    `maximize`/`minimize` use the reading named `output` (default: `name`). `match` minimises the
+    distance to `target`: ``|reading - target|`` for a number, or the Euclidean distance over
+    several readings for a mapping ``{reading: target}`` (a spectrum, a colour).
+    """
+
+    name: str = Field(min_length=1)
+    goal: Literal["maximize", "minimize", "match"]
+    output: Optional[str] = None
+    target: Union[float, dict[str, float], None] = None
+    weight: float = Field(default=1.0, gt=0)
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _target(self) -> "Objective":
+        if self.goal == "match" and self.target is None:
+            raise ValueError(f"objective {self.name!r}: goal 'match' needs a target (a number, or a mapping reading -> value)")
+        if self.goal != "match" and self.target is not None:
+            raise ValueError(f"objective {self.name!r}: a target only makes sense with goal 'match', not {self.goal!r}")
+        if isinstance(self.target, dict) and self.output is not None:
+            raise ValueError(f"objective {self.name!r}: give either 'output' or a target mapping, not both")
+        return self
+
+    @property
+    def readings(self) -> list[str]:
+        """The raw readings this objective is computed from."""
+        if isinstance(self.target, dict):
+            return list(self.target)
+        return [self.output or self.name]
+
+    @property
+    def sign(self) -> float:
+        """+1 where larger is better, -1 where smaller is (minimise, and distances for match)."""
+        return 1.0 if self.goal == "maximize" else -1.0
+
+    def derive(self, raw: dict[str, float]) -> float:
+        """The objective value from raw readings (NaN if any reading it needs is NaN)."""
+        if isinstance(self.target, dict):
+            return math.sqrt(sum((raw[k] - t) ** 2 for k, t in self.target.items()))
+        value = raw[self.readings[0]]
+        return abs(value - self.target) if self.goal == "match" else value
+
+
+class ColourLabConfig(_Strict):
+    """The virtual colour-mixing lab: OT-2-like liquid handler plus absorbance plate reader.
+
+    Parameters are dye-stock volumes (uL) named after the stocks (red, yellow, blue, green, water);
+    readings are absorbances named ``A<nm>``, one per wavelength.
+    """
+
+    kind: Literal["virtual_colour"]
+    wavelengths: list[int] = Field(default=[430, 480, 520, 580, 630], min_length=1)
+    pipettes: list[str] = Field(default=["p20_single_gen2", "p300_single_gen2"], min_length=1)
+    plate: str = "corning_96_wellplate_360ul_flat"
+    stock_volume: float = Field(default=15000.0, gt=0)
+    mix_repetitions: int = Field(default=3, ge=0, le=20)
+    pipetting_cv: float = Field(default=0.01, ge=0, le=0.5)
+    reader_noise: float = Field(default=0.005, ge=0, le=1)
+    nan_readings_at: list[int] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
+
+
+class AnalyticLabConfig(_Strict):
+    """A fast analytic lab (Branin, Hartmann-6) with Gaussian noise; its one reading is `y`."""
+
+    kind: Literal["virtual_analytic"]
+    function: Literal["branin", "hartmann6"]
+    noise_sd: float = Field(default=0.0, ge=0)
+    nan_readings_at: list[int] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
+
+
+LabConfig = Annotated[Union[ColourLabConfig, AnalyticLabConfig], Field(discriminator="kind")]
+
+
+class Campaign(_Strict):
+    """One campaign: search space, objectives, budget, planner, lab and store."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    description: str = ""
+    parameters: list[Parameter] = Field(min_length=1)
+    constraints: list[LinearConstraint] = Field(default_factory=list)
+    objectives: list[Objective] = Field(min_length=1)
+    batch_size: int = Field(default=4, ge=1, le=96)
+    budget: int = Field(ge=1, le=100_000)
+    initial_design: Optional[int] = Field(default=None, ge=0)
+    seed: int = Field(default=0, ge=0)
+    planner: Literal["qLogNEI", "random"] = "qLogNEI"
+    lab: LabConfig
+    store: str = "sqlite:///retort.db"
+
+    @model_validator(mode="after")
+    def _check(self) -> "Campaign":
+        names = [o.name for o in self.objectives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"objective names must be unique, got {names}")
+        clash = sorted(set(names) & {p.name for p in self.parameters})
+        if clash:
+            raise ValueError(f"objectives and parameters share names {clash}")
+        if self.initial_design is None:
+            object.__setattr__(self, "initial_design", max(self.batch_size, 2 * len(self.parameters)))
+        _ = self.space  # builds and checks constraints feasibility
+        return self
+
+    @cached_property
+    def space(self) -> SearchSpace:
+        return SearchSpace(parameters=self.parameters, constraints=self.constraints)
+
+    def weights(self) -> dict[str, float]:
+        """Signed scalarisation weights per objective: ``weight * sign``."""
+        return {o.name: o.weight * o.sign for o in self.objectives}
+
+    def utility(self, objectives: dict[str, float]) -> float:
+        """The weighted sum the planner maximises (higher is better)."""
+        return sum(w * objectives[k] for k, w in self.weights().items())
+
+    def config_json(self) -> str:
+        return self.model_dump_json(exclude={"store"})
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign YAML file; every problem becomes one `CampaignError`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CampaignError(f"cannot read campaign file {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise CampaignError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise CampaignError(f"{path}: a campaign file must be a YAML mapping (name:, parameters:, ...), got {type(data).__name__}")
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignError(f"{path}: invalid campaign\n" + format_validation_error(exc, data)) from exc
+
+
+def format_validation_error(exc: ValidationError, data: dict) -> str:
+    """One line per problem, naming the field (and the parameter's name where there is one)."""
+    lines = []
+    for err in exc.errors():
+        loc = _describe_location(err["loc"], data)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling; unknown keys are not ignored)"
+        lines.append(f"  - {loc}: {msg}" if loc else f"  - {msg}")
+    return "\n".join(lines)
+
+
+def _describe_location(loc: tuple, data: object) -> str:
+    parts, node = [], data
+    for key in loc:
+        if isinstance(key, int):
+            name = node[key].get("name") if isinstance(node, list) and key < len(node) and isinstance(node[key], dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]" + (f" ({name!r})" if name else "")]
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+        else:
+            if key in ("continuous", "integer", "categorical", "virtual_colour", "virtual_analytic"):
+                continue  # pydantic's union tag, not a field the user wrote
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts)

@@ -1,0 +1,86 @@
+"""Prefect flows: a campaign flow with one sub-flow per iteration, each step a task.
+
+Flows are thin: every task calls one plain function from `loop.py`. Instrument and measurement
+tasks use ``NO_CACHE`` (a cached measurement would silently skip the instrument); so do the
+others, whose inputs (store, lab) change underneath them. Nothing is retried: a failed dispense is
+never repeated blindly.
+
+Runs in Prefect's ephemeral mode by default; set ``PREFECT_API_URL`` to run against a server.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from retort.orchestrator import loop
+from retort.orchestrator.campaign import Campaign
+from retort.orchestrator.errors import LabError
+from retort.orchestrator.labs import LabResult
+from retort.orchestrator.loop import CampaignRun, CampaignSummary, RecordOutcome
+from retort.orchestrator.records import ExperimentRecord
+from retort.surrogates import FittedModel
+
+
+@task(name="fit", cache_policy=NO_CACHE)
+def fit_task(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
+    return loop.fit(run, iteration)
+
+
+@task(name="propose", cache_policy=NO_CACHE)
+def propose_task(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]:
+    return loop.propose(run, iteration, model, n)
+
+
+@task(name="approve", cache_policy=NO_CACHE)
+def approve_task(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    return loop.approve(run, batch)
+
+
+@task(name="execute", cache_policy=NO_CACHE)
+def execute_task(run: CampaignRun, batch: list[ExperimentRecord]) -> None:
+    loop.execute(run, batch)
+
+
+@task(name="measure", cache_policy=NO_CACHE)
+def measure_task(run: CampaignRun, batch: list[ExperimentRecord]) -> list[LabResult]:
+    return loop.measure(run, batch)
+
+
+@task(name="record", cache_policy=NO_CACHE)
+def record_task(run: CampaignRun, batch: list[ExperimentRecord], results: list[LabResult]) -> RecordOutcome:
+    return loop.record(run, batch, results)
+
+
+@flow(name="retort-iteration", flow_run_name="iteration-{iteration}", validate_parameters=False)
+def iteration_flow(run: CampaignRun, iteration: int) -> RecordOutcome:
+    """fit -> propose -> approve -> execute -> measure -> record; open experiments are continued first."""
+    batch = loop.open_experiments(run)
+    if not batch:
+        model = fit_task(run, iteration)
+        batch = propose_task(run, iteration, model, min(run.campaign.batch_size, loop.remaining(run)))
+    batch = approve_task(run, batch)
+    execute_task(run, batch)
+    results = measure_task(run, batch)
+    return record_task(run, batch, results)
+
+
+@flow(name="retort-campaign", flow_run_name="{campaign.name}")
+def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: Optional[str] = None) -> CampaignSummary:
+    """Run `campaign` until its budget is spent, continuing whatever is already stored.
+
+    Raises:
+        LabError: an experiment failed (NaN reading, lab error); it is stored as failed and the
+            campaign stops so that a person can look. Running the flow again continues.
+    """
+    if store_url:
+        campaign = campaign.model_copy(update={"store": store_url})
+    run = loop.open_run(campaign, planner)
+    loop.recover_interrupted(run)
+    while loop.remaining(run) > 0:
+        outcome = iteration_flow(run, loop.next_iteration(run))
+        if outcome.failed:
+            raise LabError("; ".join(outcome.failed.values()) + ". Check the instrument, then run the campaign again to continue.")
+    return loop.summarise(campaign, run.store, run.record)

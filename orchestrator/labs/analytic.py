@@ -1,0 +1,44 @@
+"""The analytic virtual lab: a test function measured with noise; its reading is `y`."""
+
+from __future__ import annotations
+
+from retort.orchestrator.campaign import AnalyticLabConfig, Campaign
+from retort.orchestrator.errors import CampaignError
+from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.simulators import AnalyticLab, VirtualClock
+
+
+class VirtualAnalyticLab:
+    readings = ["y"]
+
+    def __init__(self, config: AnalyticLabConfig, campaign: Campaign) -> None:
+        self.clock = VirtualClock()
+        self.sim = AnalyticLab(config.function, config.noise_sd, seed=campaign.seed, clock=self.clock)
+        self.nan_at = set(config.nan_readings_at)
+        names = {p.name for p in campaign.parameters}
+        missing = sorted(set(self.sim.domain) - names)
+        if missing:
+            raise CampaignError(f"lab {config.function!r} needs parameters {sorted(self.sim.domain)}; the campaign lacks {missing}")
+        check_readings(campaign, self.readings, config.function)
+        self._results: dict[int, LabResult] = {}
+
+    def location(self, seq: int) -> str:
+        return f"evaluation {seq}"
+
+    def execute(self, batch: list[LabRequest]) -> None:
+        for request in batch:
+            start = self.clock.now()
+            y = self.sim.evaluate({k: float(v) for k, v in request.params.items()})
+            if request.seq in self.nan_at:
+                y = float("nan")
+            self._results[request.seq] = LabResult(
+                seq=request.seq,
+                readings={"y": y},
+                units={"y": ""},
+                instrument="analytic",
+                location=self.location(request.seq),
+                lab_seconds=self.clock.now() - start,
+            )
+
+    def measure(self, batch: list[LabRequest]) -> list[LabResult]:
+        return [self._results.pop(r.seq) for r in batch]

@@ -1,0 +1,85 @@
+"""What the store returns: validated domain records, never table rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from retort.agents.proposal import Provenance, Value
+
+Status = Literal["proposed", "approved", "running", "measured", "failed"]
+OPEN: tuple[Status, ...] = ("proposed", "approved")
+DONE: tuple[Status, ...] = ("measured", "failed")
+
+# The lifecycle: which status may follow which.
+TRANSITIONS: dict[str, set[str]] = {
+    "proposed": {"approved", "failed"},
+    "approved": {"running", "failed"},
+    "running": {"measured", "failed"},
+    "measured": set(),
+    "failed": set(),
+}
+
+
+class CampaignRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    config_json: str
+    created_at: datetime
+
+
+class MeasurementRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: Literal["raw", "objective"]
+    value: Optional[float]  # None where the instrument returned NaN or infinity
+    unit: str
+    instrument: str
+
+
+class ExperimentRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    campaign_id: int
+    seq: int
+    iteration: int
+    params: dict[str, Value]
+    status: Status
+    provenance: Provenance
+    location: Optional[str] = None
+    failure_reason: Optional[str] = None
+    proposed_at: datetime
+    approved_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    lab_seconds: Optional[float] = None
+    measurements: list[MeasurementRecord] = []
+
+    def objectives(self) -> dict[str, float]:
+        return {m.name: m.value for m in self.measurements if m.kind == "objective" and m.value is not None}
+
+    def raw(self) -> dict[str, Optional[float]]:
+        return {m.name: m.value for m in self.measurements if m.kind == "raw"}
+
+
+class ModelVersionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    campaign_id: int
+    iteration: int
+    kind: str
+    outputs: list[str]
+    n_train: int
+    hyperparameters: dict[str, list[float]]
+    loo_coverage_95: dict[str, float]
+    loo_log_likelihood: dict[str, float]
+    fit_seconds: float
+    versions: dict[str, str]
+    created_at: datetime

@@ -1,0 +1,332 @@
+"""The store: SQLModel tables for campaigns, experiments, measurements and model versions.
+
+SQLite by default; a PostgreSQL URL (``postgresql+psycopg://...``) works unchanged. This is the
+only module that imports SQLModel: everything else gets validated records from `records.py`.
+Each write is one transaction, so an interrupted run leaves every stored row whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy import UniqueConstraint, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from retort.agents.proposal import Proposal, Provenance
+from retort.orchestrator.errors import StoreError
+from retort.orchestrator.records import (
+    TRANSITIONS,
+    CampaignRecord,
+    ExperimentRecord,
+    MeasurementRecord,
+    ModelVersionRecord,
+)
+from retort.surrogates import ModelSummary
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    config_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersionRow(SQLModel, table=True):
+    __tablename__ = "model_version"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    iteration: int
+    kind: str
+    outputs_json: str
+    n_train: int
+    hyperparameters_json: str
+    loo_coverage_json: str
+    loo_log_likelihood_json: str
+    fit_seconds: float
+    versions_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ExperimentRow(SQLModel, table=True):
+    __tablename__ = "experiment"
+    __table_args__ = (UniqueConstraint("campaign_id", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    seq: int
+    iteration: int
+    params_json: str
+    status: str = Field(index=True)
+    planner: str
+    model_version_id: Optional[int] = Field(default=None, foreign_key="model_version.id")
+    provenance_json: str
+    location: Optional[str] = None
+    failure_reason: Optional[str] = None
+    proposed_at: datetime = Field(default_factory=utcnow)
+    approved_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    lab_seconds: Optional[float] = None
+
+
+class MeasurementRow(SQLModel, table=True):
+    __tablename__ = "measurement"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    experiment_id: int = Field(foreign_key="experiment.id", index=True)
+    name: str
+    kind: str  # "raw" reading or derived "objective"
+    value: Optional[float] = None
+    unit: str = ""
+    instrument: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Store:
+    """Campaign storage behind a SQLAlchemy URL.
+
+    Example:
+        >>> store = Store("sqlite://")
+        >>> store.open_campaign("demo", "{}").name
+        'demo'
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            SQLModel.metadata.create_all(self.engine)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise StoreError(f"cannot open store {_redact(url)}: {exc}") from exc
+
+    # -- campaigns ----------------------------------------------------------------------
+    def open_campaign(self, name: str, config_json: str) -> CampaignRecord:
+        """The stored campaign `name`, created if new. A stored campaign must have the same
+        configuration, except its budget, which may change to extend or shorten a campaign."""
+        with Session(self.engine) as s:
+            row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+            if row is None:
+                row = CampaignRow(name=name, config_json=config_json)
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+            else:
+                changed = _changed_keys(row.config_json, config_json)
+                if changed:
+                    raise StoreError(
+                        f"campaign {name!r} is already stored with a different configuration (changed: {', '.join(changed)}); "
+                        "give the campaign a new name, or restore the stored settings (only 'budget' may change)"
+                    )
+                if row.config_json != config_json:  # budget changed: keep the latest
+                    row.config_json = config_json
+                    s.add(row)
+                    s.commit()
+                    s.refresh(row)
+            return _campaign(row)
+
+    def campaign(self, name: str) -> CampaignRecord:
+        with Session(self.engine) as s:
+            row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+            if row is None:
+                known = [r.name for r in s.exec(select(CampaignRow))]
+                raise StoreError(f"no campaign {name!r} in {_redact(self.url)}; stored campaigns: {known or 'none'}")
+            return _campaign(row)
+
+    def campaigns(self) -> list[CampaignRecord]:
+        with Session(self.engine) as s:
+            return [_campaign(r) for r in s.exec(select(CampaignRow).order_by(CampaignRow.id))]
+
+    # -- experiments --------------------------------------------------------------------
+    def experiments(self, campaign_id: int) -> list[ExperimentRecord]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(ExperimentRow).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq)).all()
+            ids = [r.id for r in rows]
+            ms: dict[int, list[MeasurementRecord]] = {i: [] for i in ids}
+            if ids:
+                for m in s.exec(select(MeasurementRow).where(MeasurementRow.experiment_id.in_(ids)).order_by(MeasurementRow.id)):
+                    ms[m.experiment_id].append(
+                        MeasurementRecord(name=m.name, kind=m.kind, value=m.value, unit=m.unit, instrument=m.instrument)
+                    )
+            return [_experiment(r, ms[r.id]) for r in rows]
+
+    def add_proposals(self, campaign_id: int, iteration: int, proposals: list[Proposal]) -> list[ExperimentRecord]:
+        """Store proposals as experiments in status `proposed`, numbered after the last one."""
+        with Session(self.engine) as s:
+            last = s.exec(select(ExperimentRow.seq).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq.desc())).first()
+            rows = []
+            for i, p in enumerate(proposals, start=(last or 0) + 1):
+                row = ExperimentRow(
+                    campaign_id=campaign_id,
+                    seq=i,
+                    iteration=iteration,
+                    params_json=json.dumps(p.params),
+                    status="proposed",
+                    planner=p.provenance.planner,
+                    model_version_id=p.provenance.model_version,
+                    provenance_json=p.provenance.model_dump_json(),
+                )
+                s.add(row)
+                rows.append(row)
+            s.commit()
+            for r in rows:
+                s.refresh(r)
+            return [_experiment(r, []) for r in rows]
+
+    def set_status(self, experiment_ids: list[int], status: str, reason: Optional[str] = None, location: dict[int, str] | None = None) -> None:
+        """Move experiments along the lifecycle (proposed -> approved -> running -> measured | failed)."""
+        now = utcnow()
+        with Session(self.engine) as s:
+            for eid in experiment_ids:
+                row = s.get(ExperimentRow, eid)
+                if row is None:
+                    raise StoreError(f"no experiment with id {eid}")
+                if status not in TRANSITIONS[row.status]:
+                    raise StoreError(f"experiment {row.seq} is {row.status!r}; it cannot become {status!r}")
+                row.status = status
+                if status == "approved":
+                    row.approved_at = now
+                elif status == "running":
+                    row.started_at = now
+                else:
+                    row.finished_at = now
+                if reason is not None:
+                    row.failure_reason = reason
+                if location and eid in location:
+                    row.location = location[eid]
+                s.add(row)
+            s.commit()
+
+    def record_result(
+        self,
+        experiment_id: int,
+        raw: dict[str, float],
+        objectives: dict[str, float],
+        units: dict[str, str],
+        instrument: str,
+        lab_seconds: float | None,
+        failure: str | None = None,
+    ) -> None:
+        """Store one experiment's readings and derived objectives and close it, in one transaction.
+
+        Non-finite values are stored as NULL. With `failure` the experiment becomes `failed`.
+        """
+        now = utcnow()
+        with Session(self.engine) as s:
+            row = s.get(ExperimentRow, experiment_id)
+            if row is None or row.status != "running":
+                raise StoreError(f"experiment id {experiment_id} is not running; cannot record its result")
+            for kind, values in (("raw", raw), ("objective", objectives)):
+                for name, value in values.items():
+                    finite = value is not None and math.isfinite(value)
+                    s.add(
+                        MeasurementRow(
+                            experiment_id=experiment_id,
+                            name=name,
+                            kind=kind,
+                            value=float(value) if finite else None,
+                            unit=units.get(name, ""),
+                            instrument=instrument,
+                        )
+                    )
+            row.status = "failed" if failure else "measured"
+            row.failure_reason = failure
+            row.finished_at = now
+            row.lab_seconds = lab_seconds
+            s.add(row)
+            s.commit()
+
+    # -- model versions -----------------------------------------------------------------
+    def add_model_version(self, campaign_id: int, iteration: int, summary: ModelSummary) -> int:
+        with Session(self.engine) as s:
+            row = ModelVersionRow(
+                campaign_id=campaign_id,
+                iteration=iteration,
+                kind=summary.kind,
+                outputs_json=json.dumps(summary.outputs),
+                n_train=summary.n_train,
+                hyperparameters_json=json.dumps(summary.hyperparameters),
+                loo_coverage_json=json.dumps(summary.loo_coverage_95),
+                loo_log_likelihood_json=json.dumps(summary.loo_log_likelihood),
+                fit_seconds=summary.fit_seconds,
+                versions_json=json.dumps(summary.versions),
+            )
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return int(row.id)
+
+    def model_versions(self, campaign_id: int) -> list[ModelVersionRecord]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(ModelVersionRow).where(ModelVersionRow.campaign_id == campaign_id).order_by(ModelVersionRow.id))
+            return [
+                ModelVersionRecord(
+                    id=r.id,
+                    campaign_id=r.campaign_id,
+                    iteration=r.iteration,
+                    kind=r.kind,
+                    outputs=json.loads(r.outputs_json),
+                    n_train=r.n_train,
+                    hyperparameters=json.loads(r.hyperparameters_json),
+                    loo_coverage_95=json.loads(r.loo_coverage_json),
+                    loo_log_likelihood=json.loads(r.loo_log_likelihood_json),
+                    fit_seconds=r.fit_seconds,
+                    versions=json.loads(r.versions_json),
+                    created_at=r.created_at,
+                )
+                for r in rows
+            ]
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (retort status) do not block the running campaign
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _campaign(row: CampaignRow) -> CampaignRecord:
+    return CampaignRecord(id=row.id, name=row.name, config_json=row.config_json, created_at=row.created_at)
+
+
+def _experiment(row: ExperimentRow, measurements: list[MeasurementRecord]) -> ExperimentRecord:
+    return ExperimentRecord(
+        id=row.id,
+        campaign_id=row.campaign_id,
+        seq=row.seq,
+        iteration=row.iteration,
+        params=json.loads(row.params_json),
+        status=row.status,
+        provenance=Provenance.model_validate_json(row.provenance_json),
+        location=row.location,
+        failure_reason=row.failure_reason,
+        proposed_at=row.proposed_at,
+        approved_at=row.approved_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        lab_seconds=row.lab_seconds,
+        measurements=measurements,
+    )
+
+
+def _changed_keys(stored_json: str, new_json: str) -> list[str]:
+    stored, new = json.loads(stored_json), json.loads(new_json)
+    keys = sorted(set(stored) | set(new))
+    return [k for k in keys if k != "budget" and stored.get(k) != new.get(k)]
+
+
+def _redact(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
