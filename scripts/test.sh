@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install (first time) and run the test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+exec .venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,92 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retort.agents.approval import AutoApprove
+from retort.agents.planners import BayesianPlanner, RandomPlanner
+from retort.agents.proposal import Observation, Prediction, Proposal, Provenance
+from retort.agents.space import CategoricalParameter, ContinuousParameter, LinearConstraint, SearchSpace
+from retort.simulators.analytic import branin
+
+SPACE = SearchSpace(
+    parameters=[ContinuousParameter(name="x1", lower=-5, upper=10), ContinuousParameter(name="x2", lower=0, upper=15)],
+    constraints=[LinearConstraint(terms={"x1": 1, "x2": 1}, op="<=", rhs=18)],
+)
+
+
+def observe(points):
+    return [Observation(params=p, objectives={"y": branin(p)}) for p in points]
+
+
+def test_random_planner_is_seeded_by_position():
+    a = RandomPlanner(seed=4).propose(SPACE, [], [], 4)
+    b = RandomPlanner(seed=4).propose(SPACE, [], [], 4)
+    assert [p.params for p in a] == [p.params for p in b]
+    later = RandomPlanner(seed=4).propose(SPACE, observe([p.params for p in a]), [], 2)
+    assert later[0].params not in [p.params for p in a]
+    assert all(SPACE.is_feasible(p.params) for p in a + later)
+
+
+def test_sobol_design_is_sliced_by_position_so_resuming_continues_it():
+    planner = BayesianPlanner({"y": -1.0}, n_initial=6, seed=0)
+    whole = [p.params for p in planner.propose(SPACE, [], [], 6)]
+    first = planner.propose(SPACE, [], [], 2)
+    rest = planner.propose(SPACE, observe([p.params for p in first]), [whole[2]], 3)
+    assert [p.params for p in first] + [whole[2]] + [p.params for p in rest] == whole
+    assert first[0].provenance.planner == "sobol"
+
+
+def test_bayesian_planner_proposes_feasible_points_with_provenance_away_from_pending():
+    planner = BayesianPlanner({"y": -1.0}, n_initial=8, seed=1, num_restarts=2, raw_samples=64)
+    obs = observe(SPACE.sample(10, seed=3))
+    model = planner.fit(SPACE, obs)
+    model.version = 7
+    pending = [{"x1": 3.0, "x2": 2.5}]
+    batch = planner.propose(SPACE, obs, pending, 3, model)
+    assert len(batch) == 3
+    for p in batch:
+        assert SPACE.is_feasible(p.params)
+        assert p.params not in pending
+        assert p.provenance.planner == "qLogNEI" and p.provenance.model_version == 7
+        assert p.provenance.predicted["y"].std > 0 and p.provenance.acquisition_value is not None
+    assert len({tuple(p.params.values()) for p in batch}) == 3
+
+
+def test_bayesian_planner_handles_categorical_parameters():
+    space = SearchSpace(parameters=[ContinuousParameter(name="x", lower=0, upper=1),
+                                    CategoricalParameter(name="c", values=["a", "b", "c"])])
+    planner = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, discrete_candidates=256)
+    pts = space.sample(8, seed=0)
+    obs = [Observation(params=p, objectives={"y": p["x"] + (p["c"] == "b")}) for p in pts]
+    batch = planner.propose(space, obs, [], 2, planner.fit(space, obs))
+    assert all(space.is_feasible(p.params) for p in batch)
+
+
+def test_auto_approve_approves_all():
+    proposals = RandomPlanner(seed=0).propose(SPACE, [], [], 3)
+    assert [d.approved for d in AutoApprove().review(proposals)] == [True] * 3
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@given(
+    params=st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), st.one_of(finite, st.integers(-10**6, 10**6), st.text(max_size=10)), max_size=5),
+    mean=finite,
+    std=st.floats(min_value=0, max_value=1e6),
+    acq=st.one_of(st.none(), finite),
+    version=st.one_of(st.none(), st.integers(0, 10**6)),
+)
+def test_proposals_round_trip_through_json(params, mean, std, acq, version):
+    p = Proposal(params=params, provenance=Provenance(planner="qLogNEI", model_version=version,
+                                                      predicted={"y": Prediction(mean=mean, std=std)}, acquisition_value=acq))
+    assert Proposal.model_validate_json(p.model_dump_json()) == p
+    o = Observation(params=params, objectives={"y": mean})
+    assert Observation.model_validate_json(o.model_dump_json()) == o
+
+
+def test_planner_without_objectives_is_an_error():
+    from retort.agents.errors import PlanningError
+
+    with pytest.raises(PlanningError):
+        BayesianPlanner({}, n_initial=2, seed=0)

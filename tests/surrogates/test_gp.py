@@ -1,0 +1,68 @@
+import math
+
+import pytest
+import torch
+
+from retort.surrogates import SurrogateError, fit_gp, loo_calibration
+
+BOUNDS = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.double)
+
+
+def data(n=15, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 2, generator=g, dtype=torch.double)
+    Y = torch.sin(6 * X[:, :1]) + X[:, 1:] ** 2 + 0.05 * torch.randn(n, 1, generator=g, dtype=torch.double)
+    return X, Y
+
+
+def test_fit_stores_hyperparameters_and_calibration():
+    X, Y = data()
+    fitted = fit_gp(X, Y, BOUNDS, ["y"])
+    s = fitted.summary
+    assert s.n_train == 15 and s.outputs == ["y"]
+    assert len(s.hyperparameters["lengthscale"]) == 2 and s.hyperparameters["noise"][0] > 0
+    assert 0 <= s.loo_coverage_95["y"] <= 1 and math.isfinite(s.loo_log_likelihood["y"])
+    assert s.versions["botorch"]
+
+
+def test_closed_form_loo_matches_explicit_leave_one_out():
+    """Condition the fitted kernel on n-1 points by hand and compare each held-out prediction."""
+    X, Y = data(n=12, seed=1)
+    model = fit_gp(X, Y, BOUNDS, ["y"]).model
+    model.train()
+    with torch.no_grad():
+        y = model.train_targets
+        prior = model(*model.train_inputs)
+        K = model.likelihood(prior).covariance_matrix
+        m = prior.mean
+    model.eval()
+    coverage_hits, lpd = 0, 0.0
+    n = len(y)
+    for i in range(n):
+        keep = [j for j in range(n) if j != i]
+        Kk = K[keep][:, keep]
+        k = K[i, keep]
+        w = torch.linalg.solve(Kk, k)
+        mu = m[i] + w @ (y[keep] - m[keep])
+        var = K[i, i] - k @ w
+        coverage_hits += abs(y[i] - mu) <= 1.959963984540054 * var.sqrt()
+        lpd += float(-0.5 * (torch.log(2 * math.pi * var) + (y[i] - mu) ** 2 / var))
+    scale = float(model.outcome_transform.stdvs.reshape(-1)[0])
+    coverage, loglik = loo_calibration(model)
+    assert coverage[0] == pytest.approx(float(coverage_hits) / n)
+    assert loglik[0] == pytest.approx(lpd / n - math.log(scale), rel=1e-6)
+
+
+def test_two_outputs_get_one_calibration_each():
+    X, Y = data()
+    fitted = fit_gp(X, torch.cat([Y, -2 * Y], dim=-1), BOUNDS, ["a", "b"])
+    assert set(fitted.summary.loo_coverage_95) == {"a", "b"}
+
+
+def test_bad_training_data_is_refused():
+    X, Y = data()
+    Y[3, 0] = float("nan")
+    with pytest.raises(SurrogateError, match="NaN"):
+        fit_gp(X, Y, BOUNDS, ["y"])
+    with pytest.raises(SurrogateError, match="at least 2"):
+        fit_gp(X[:1], Y[:1], BOUNDS, ["y"])
