@@ -17,14 +17,16 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.optimize import linprog
 
 from retort.agents.errors import SpaceError
+
+if TYPE_CHECKING:
+    import torch
 
 Value = Union[float, int, str]
 TOL = 1e-6
@@ -213,12 +215,16 @@ class SearchSpace(BaseModel):
 
     def bounds(self) -> torch.Tensor:
         """``2 x d`` tensor of lower and upper column bounds (double)."""
+        import torch
+
         cols = [b for p in self.parameters for b in p.column_bounds()]
         return torch.tensor(cols, dtype=torch.double).T.contiguous()
 
     # -- encoding -----------------------------------------------------------------------
     def encode(self, points: list[dict[str, Value]]) -> torch.Tensor:
         """``n x d`` double tensor of the points' columns."""
+        import torch
+
         rows = [[c for p in self.parameters for c in p.encode(pt[p.name])] for pt in points]
         return torch.tensor(rows, dtype=torch.double).reshape(len(points), self.dim)
 
@@ -255,6 +261,8 @@ class SearchSpace(BaseModel):
 
     def botorch_constraints(self) -> tuple[list[tuple[torch.Tensor, torch.Tensor, float]], list[tuple[torch.Tensor, torch.Tensor, float]]]:
         """Constraints in BoTorch's ``(indices, coefficients, rhs)`` form, meaning ``sum >= rhs``."""
+        import torch
+
         offsets = self.column_offsets()
         inequality, equality = [], []
         for c in self.constraints:
@@ -275,6 +283,8 @@ class SearchSpace(BaseModel):
         Falls back to hit-and-run sampling of the constraint polytope when too few box samples are
         feasible (equality constraints, thin polytopes).
         """
+        import torch
+
         if n <= 0:
             return []
         bounds = self.bounds()

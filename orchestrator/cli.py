@@ -49,10 +49,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             return _status(args)
         return _export(args)
     except RetortError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.stderr.write(f"error: {exc}\n")  # plain text: no wrapping inside paths or values
         return 2
     except KeyboardInterrupt:
-        err.print("stopped. Everything measured is stored; run the same command again to continue.")
+        sys.stderr.write("stopped. Everything measured is stored; run the same command again to continue.\n")
         return 130
 
 

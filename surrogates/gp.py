@@ -24,25 +24,10 @@ from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from pydantic import BaseModel, ConfigDict
 
 from retort.surrogates.calibration import loo_calibration
 from retort.surrogates.errors import SurrogateError
-
-
-class ModelSummary(BaseModel):
-    """What is stored for each fitted model version."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: str = "SingleTaskGP"
-    outputs: list[str]
-    n_train: int
-    hyperparameters: dict[str, list[float]]
-    loo_coverage_95: dict[str, float]
-    loo_log_likelihood: dict[str, float]
-    fit_seconds: float
-    versions: dict[str, str]
+from retort.surrogates.summary import ModelSummary
 
 
 @dataclass

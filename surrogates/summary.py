@@ -1,0 +1,20 @@
+"""The stored description of a fitted model version (plain pydantic: no torch import)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ModelSummary(BaseModel):
+    """What is stored for each fitted model version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = "SingleTaskGP"
+    outputs: list[str]
+    n_train: int
+    hyperparameters: dict[str, list[float]]
+    loo_coverage_95: dict[str, float]
+    loo_log_likelihood: dict[str, float]
+    fit_seconds: float
+    versions: dict[str, str]

@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from retort.orchestrator.campaign import Campaign, load_campaign
+from retort.orchestrator.errors import CampaignError
+from retort.orchestrator.labs import build_lab
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+name: t
+parameters:
+  - {name: red, type: continuous, lower: 1, upper: 100, unit: uL}
+  - {name: water, type: continuous, lower: 1, upper: 200, unit: uL}
+constraints:
+  - {terms: {red: 1, water: 1}, op: "<=", rhs: 300}
+objectives:
+  - {name: d, goal: match, target: {A520: 0.4}}
+budget: 8
+lab: {kind: virtual_colour}
+"""
+
+
+@pytest.mark.parametrize("name", ["colour_match.yaml", "branin.yaml"])
+def test_examples_load_and_fit_their_labs(name):
+    campaign = load_campaign(EXAMPLES / name)
+    build_lab(campaign)
+    assert Campaign.model_validate_json(campaign.model_dump_json()) == campaign
+
+
+def test_defaults_and_weights(tmp_path):
+    campaign = load_campaign(write(tmp_path, BASE))
+    assert campaign.initial_design == 4 and campaign.batch_size == 4
+    assert campaign.weights() == {"d": -1.0}
+    assert campaign.objectives[0].derive({"A520": 0.1}) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: [unclosed", "malformed YAML at line 1"),
+        ("- just\n- a list", "must be a YAML mapping"),
+        (BASE + "colour: blue\n", "colour: unknown key"),
+        (BASE.replace("type: continuous, lower: 1, upper: 100", "type: smiles, lower: 1, upper: 100"), "parameters[0] ('red')"),
+        (BASE.replace("lower: 1, upper: 100", "lower: 100, upper: 1"), "parameters[0] ('red'): lower bound 100.0 must be finite and below upper bound 1.0"),
+        (BASE.replace('op: "<=", rhs: 300', 'op: ">=", rhs: 400'), "no point within the parameter bounds satisfies all constraints"),
+        (BASE.replace("goal: match, target: {A520: 0.4}", "goal: match"), "goal 'match' needs a target"),
+        (BASE.replace("budget: 8", "budget: 0"), "budget: Input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_campaign_files_name_the_problem(tmp_path, text, message):
+    with pytest.raises(CampaignError) as info:
+        load_campaign(write(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CampaignError, match="cannot read campaign file"):
+        load_campaign(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("lower: 1, upper: 100", "lower: 0.5, upper: 100"), "lower bound 0.5 uL is below what any mounted pipette can dispense"),
+        (('op: "<=", rhs: 300', 'op: "<=", rhs: 500'), "allow 300 uL in one well, more than its 360 uL"),
+        (("red", "cyan"), "no stock 'cyan'"),
+        (("target: {A520: 0.4}", "target: {A999: 0.4}"), "needs readings ['A999']"),
+    ],
+)
+def test_lab_checks_volumes_stocks_and_readings(tmp_path, change, message):
+    text = BASE.replace(*change)
+    if "rhs: 500" in text:
+        text = text.replace("upper: 200", "upper: 350").replace("upper: 100", "upper: 150")
+        message = "allow 500 uL in one well, more than its 360 uL"
+    with pytest.raises(CampaignError) as info:
+        build_lab(load_campaign(write(tmp_path, text)))
+    assert message in str(info.value)

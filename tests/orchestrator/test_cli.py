@@ -1,0 +1,83 @@
+"""The `retort` command as a user meets it: bad input, status, export (fast paths, no Prefect)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retort.orchestrator import loop
+from retort.orchestrator.store import Store
+from tests.conftest import branin_campaign
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "colour_match.yaml"
+
+
+def retort(*args, cwd):
+    env = dict(os.environ, PREFECT_HOME=str(Path(cwd) / ".prefect"), COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "retort.orchestrator.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def stored(tmp_path):
+    """A store holding a finished 4-experiment Branin campaign, and its export."""
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    campaign = branin_campaign(budget=4, store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    while loop.remaining(run) > 0:
+        loop.run_iteration(run, loop.next_iteration(run))
+    (tmp_path / "branin.yaml").write_text(json.dumps(campaign.model_dump(mode="json")))
+    return tmp_path, url
+
+
+BAD = {
+    "malformed.yaml": ("name: x\nparameters: [", "malformed YAML"),
+    "unknown-type.yaml": (EXAMPLE.read_text().replace("{name: red,    type: continuous", "{name: red,    type: colour"), "parameters[0] ('red')"),
+    "bounds.yaml": (EXAMPLE.read_text().replace("lower: 1, upper: 100, unit: uL}\n  - {name: yellow", "lower: 90, upper: 10, unit: uL}\n  - {name: yellow"), "lower bound 90.0 must be finite and below upper bound 10.0"),
+    "tiny-volume.yaml": (EXAMPLE.read_text().replace("{name: blue,   type: continuous, lower: 1", "{name: blue,   type: continuous, lower: 0.2"), "parameter 'blue': lower bound 0.2 uL is below"),
+    "infeasible.yaml": (EXAMPLE.read_text().replace("rhs: 100", "rhs: 1000"), "no point within the parameter bounds satisfies all constraints"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_exits_2_with_one_message_and_leaves_the_store_alone(stored, name):
+    tmp_path, url = stored
+    store = Store(url)
+    before = store.experiments(store.campaign("branin-test").id)
+    text, message = BAD[name]
+    (tmp_path / name).write_text(text)
+    result = retort("run", name, "--store", url, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert store.experiments(store.campaign("branin-test").id) == before
+    assert [c.name for c in store.campaigns()] == ["branin-test"]
+
+
+def test_changed_campaign_under_a_stored_name_is_refused(stored):
+    tmp_path, url = stored
+    data = json.loads((tmp_path / "branin.yaml").read_text())
+    data["seed"] = 99
+    (tmp_path / "changed.yaml").write_text(json.dumps(data))
+    result = retort("run", "changed.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "different configuration (changed: seed)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_and_export(stored):
+    tmp_path, url = stored
+    status = retort("status", "--store", url, cwd=tmp_path)
+    assert status.returncode == 0 and "branin-test" in status.stdout
+    csv_out = retort("export", "branin.yaml", "--format", "csv", cwd=tmp_path)
+    lines = csv_out.stdout.strip().splitlines()
+    assert lines[0].startswith("seq,iteration,status,location,planner") and len(lines) == 5
+    assert "param.x1" in lines[0] and "objective.y" in lines[0]
+    exported = json.loads(retort("export", "branin-test", "--store", url, "--format", "json", cwd=tmp_path).stdout)
+    assert [e["status"] for e in exported] == ["measured"] * 4
+    missing = retort("export", "nope", "--store", url, cwd=tmp_path)
+    assert missing.returncode == 2 and "no campaign 'nope'" in missing.stderr
+    nostore = retort("status", cwd=tmp_path / "..")
+    assert nostore.returncode in (0, 2) and "Traceback" not in nostore.stderr
