@@ -1,0 +1,94 @@
+"""The closed loop through the real Prefect flow on the virtual colour lab, and kill-and-resume via the CLI."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from retort.orchestrator.errors import LabError
+from retort.orchestrator.store import Store
+from tests.conftest import colour_campaign
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "colour_match.yaml"
+
+
+def test_closed_loop_through_the_prefect_flow(prefect_harness, tmp_path):
+    from retort.orchestrator.flows import campaign_flow
+
+    url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    campaign = colour_campaign(budget=12, store=url)
+    summary = campaign_flow(campaign)
+    assert summary.measured == 12 and summary.failed == 0 and summary.iterations == 3
+    store = Store(url)
+    record = store.campaign(campaign.name)
+    experiments = store.experiments(record.id)
+    assert [e.seq for e in experiments] == list(range(1, 13))
+    assert [e.location for e in experiments[:2]] == ["plate 1 A1", "plate 1 B1"]
+    assert all(len(e.raw()) == 5 and "colour_distance" in e.objectives() for e in experiments)
+    bo = [e for e in experiments if e.provenance.planner == "qLogNEI"]
+    assert len(bo) == 4 and all(e.provenance.model_version is not None for e in bo)
+    versions = store.model_versions(record.id)
+    assert len(versions) == 2 and versions[-1].n_train == 8
+    assert summary.best_objectives["colour_distance"] == min(e.objectives()["colour_distance"] for e in experiments)
+
+
+def test_nan_measurement_stops_the_flow_and_keeps_the_data(prefect_harness, tmp_path):
+    from retort.orchestrator.flows import campaign_flow
+
+    url = f"sqlite:///{tmp_path / 'nan.db'}"
+    lab = colour_campaign().lab.model_copy(update={"nan_readings_at": [6]})
+    campaign = colour_campaign(budget=8, store=url, lab=lab)
+    with pytest.raises(LabError, match=r"experiment 6 at plate 1 F1: plate_reader returned non-finite values for A430"):
+        campaign_flow(campaign)
+    store = Store(url)
+    experiments = store.experiments(store.campaign(campaign.name).id)
+    assert [e.status for e in experiments] == ["measured"] * 5 + ["failed"] + ["measured"] * 2
+    summary = campaign_flow(campaign.model_copy(update={"budget": 12}))  # continuing runs past it
+    assert summary.measured == 11 and summary.failed == 1
+
+
+def _count_done(url, name):
+    try:
+        store = Store(url)
+        return sum(e.status in ("measured", "failed") for e in store.experiments(store.campaign(name).id))
+    except Exception:
+        return 0
+
+
+def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    campaign_file = tmp_path / "campaign.yaml"
+    campaign_file.write_text(EXAMPLE.read_text().replace("budget: 40", "budget: 16").replace("initial_design: 8", "initial_design: 4"))
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
+    command = [sys.executable, "-m", "retort.orchestrator.cli", "run", str(campaign_file), "--store", url]
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while _count_done(url, "colour-match") < 6 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.2)
+    assert first.poll() is None, "the run finished before it could be killed"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    store = Store(url)
+    record = store.campaign("colour-match")
+    before = store.experiments(record.id)
+    assert 6 <= sum(e.status == "measured" for e in before) < 16
+
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert "Report:" in second.stdout
+    after = store.experiments(record.id)
+    assert len(after) == 16 and [e.seq for e in after] == list(range(1, 17))
+    assert sum(e.status in ("measured", "failed") for e in after) == 16
+    for e in before:
+        if e.status in ("measured", "failed"):
+            assert after[e.seq - 1] == e  # stored results are untouched
+        elif e.status in ("proposed", "approved"):
+            assert after[e.seq - 1].params == e.params and after[e.seq - 1].status == "measured"  # continued, not re-proposed
+        else:  # it was on the instruments when killed: failed, never re-dispensed
+            assert after[e.seq - 1].status == "failed" and "interrupted" in after[e.seq - 1].failure_reason
+    locations = [e.location for e in after]
+    assert len(set(locations)) == 16  # no well used twice
