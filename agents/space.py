@@ -38,49 +38,15 @@ class _Param(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class ContinuousParameter(_Param):
-    """A real number in [lower, upper], in `unit` (uL, degC, s, ...)."""
+class _Numeric(_Param):
+    """Shared by continuous and integer parameters: one column, the value itself."""
 
-    type: Literal["continuous"] = "continuous"
-    lower: float
-    upper: float
     unit: str = ""
 
     @model_validator(mode="after")
-    def _bounds(self) -> "ContinuousParameter":
+    def _bounds(self):
         if not (math.isfinite(self.lower) and math.isfinite(self.upper)) or self.lower >= self.upper:
             raise ValueError(f"lower bound {self.lower} must be finite and below upper bound {self.upper}")
-        return self
-
-    @property
-    def width(self) -> int:
-        return 1
-
-    def column_bounds(self) -> list[tuple[float, float]]:
-        return [(self.lower, self.upper)]
-
-    def encode(self, value: Value) -> list[float]:
-        return [float(value)]
-
-    def decode(self, columns: list[float]) -> float:
-        return float(min(max(columns[0], self.lower), self.upper))
-
-    def contains(self, value: Value) -> bool:
-        return isinstance(value, (int, float)) and self.lower - TOL <= float(value) <= self.upper + TOL
-
-
-class IntegerParameter(_Param):
-    """An integer in [lower, upper] (a count, a number of cycles, ...)."""
-
-    type: Literal["integer"] = "integer"
-    lower: int
-    upper: int
-    unit: str = ""
-
-    @model_validator(mode="after")
-    def _bounds(self) -> "IntegerParameter":
-        if self.lower >= self.upper:
-            raise ValueError(f"lower bound {self.lower} must be below upper bound {self.upper}")
         return self
 
     @property
@@ -92,6 +58,28 @@ class IntegerParameter(_Param):
 
     def encode(self, value: Value) -> list[float]:
         return [float(value)]
+
+
+class ContinuousParameter(_Numeric):
+    """A real number in [lower, upper], in `unit` (uL, degC, s, ...)."""
+
+    type: Literal["continuous"] = "continuous"
+    lower: float
+    upper: float
+
+    def decode(self, columns: list[float]) -> float:
+        return float(min(max(columns[0], self.lower), self.upper))
+
+    def contains(self, value: Value) -> bool:
+        return isinstance(value, (int, float)) and self.lower - TOL <= float(value) <= self.upper + TOL
+
+
+class IntegerParameter(_Numeric):
+    """An integer in [lower, upper] (a count, a number of cycles, ...)."""
+
+    type: Literal["integer"] = "integer"
+    lower: int
+    upper: int
 
     def decode(self, columns: list[float]) -> int:
         return int(min(max(round(columns[0]), self.lower), self.upper))

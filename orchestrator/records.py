@@ -8,6 +8,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict
 
 from retort.agents.proposal import Provenance, Value
+from retort.surrogates.summary import ModelSummary
 
 Status = Literal["proposed", "approved", "running", "measured", "failed"]
 OPEN: tuple[Status, ...] = ("proposed", "approved")
@@ -68,18 +69,10 @@ class ExperimentRecord(BaseModel):
         return {m.name: m.value for m in self.measurements if m.kind == "raw"}
 
 
-class ModelVersionRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class ModelVersionRecord(ModelSummary):
+    """A stored model version: the fit's summary plus where and when it was made."""
 
     id: int
     campaign_id: int
     iteration: int
-    kind: str
-    outputs: list[str]
-    n_train: int
-    hyperparameters: dict[str, list[float]]
-    loo_coverage_95: dict[str, float]
-    loo_log_likelihood: dict[str, float]
-    fit_seconds: float
-    versions: dict[str, str]
     created_at: datetime
