@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Protocol
 
@@ -57,7 +58,11 @@ class RandomPlanner:
     def propose(self, space, observations, pending, batch_size, model=None) -> list[Proposal]:
         # Seeded by position in the campaign, so a resumed campaign draws what it would have drawn.
         position = len(observations) + len(pending)
-        points = space.sample(batch_size, seed=self.seed * 100_003 + position, method="uniform")
+        if space.is_discrete:  # without replacement: never a point already measured or pending
+            avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
+            points = space.sample_discrete(batch_size, seed=self.seed * 100_003 + position, avoid=avoid)
+        else:
+            points = space.sample(batch_size, seed=self.seed * 100_003 + position, method="uniform")
         return [Proposal(params=p, provenance=Provenance(planner=self.name)) for p in points]
 
 
@@ -70,8 +75,9 @@ class BayesianPlanner:
         n_initial: experiments drawn from the Sobol design before the model takes over.
         seed: seeds the Sobol design, the acquisition's QMC sampler and the optimiser's restarts.
         num_restarts, raw_samples: acquisition optimiser effort (BoTorch's names).
-        discrete_candidates: feasible random candidates scored when the space has integer or
-            categorical parameters.
+        discrete_candidates: feasible random candidates scored when the space mixes continuous
+            with integer or categorical parameters.
+        chunk: candidates scored at once in a purely discrete space (bounds memory).
     """
 
     name = "qLogNEI"
@@ -84,6 +90,7 @@ class BayesianPlanner:
         num_restarts: int = 8,
         raw_samples: int = 256,
         discrete_candidates: int = 2048,
+        chunk: int = 8192,
     ) -> None:
         if not weights:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -93,6 +100,7 @@ class BayesianPlanner:
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
         self.discrete_candidates = discrete_candidates
+        self.chunk = chunk
 
     @property
     def outputs(self) -> list[str]:
@@ -103,7 +111,7 @@ class BayesianPlanner:
             return None
         train_X = space.encode([o.params for o in observations])
         train_Y = torch.tensor([[o.objectives[k] for k in self.outputs] for o in observations], dtype=torch.double)
-        return fit_gp(train_X, train_Y, space.bounds(), self.outputs)
+        return fit_gp(train_X, train_Y, space.bounds(), self.outputs, fingerprint_dims=space.fingerprint_columns())
 
     def propose(self, space, observations, pending, batch_size, model=None) -> list[Proposal]:
         done = len(observations) + len(pending)
@@ -118,7 +126,11 @@ class BayesianPlanner:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            X = self._optimise(acq, space, batch_size, X_baseline)
+            if space.is_discrete:
+                avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
+                X = self._optimise_discrete(acq, space, batch_size, X_pending, avoid)
+            else:
+                X = self._optimise(acq, space, batch_size, X_baseline)
         return self._with_provenance(space, X, acq, model)
 
     def _initial(self, space: SearchSpace, done: int, batch_size: int) -> list[Proposal]:
@@ -148,6 +160,36 @@ class BayesianPlanner:
         candidates = space.encode(space.sample(self.discrete_candidates, seed=self.seed + X_baseline.shape[0], method="uniform"))
         X, _ = optimize_acqf_discrete(acq, q=q, choices=candidates, unique=True, X_avoid=X_baseline)
         return X.detach()
+
+    def _optimise_discrete(self, acq, space: SearchSpace, q: int, X_pending, avoid: set[int]) -> torch.Tensor:
+        """Sequential greedy batch over the whole candidate product, scored in chunks.
+
+        Each of the q picks scores every candidate not measured, pending, excluded or already
+        picked, `chunk` at a time, so memory stays bounded whatever the library's size; the
+        pick then joins the acquisition's pending points.
+        """
+        skip = space.excluded_indices() | avoid
+        chosen: list[int] = []
+        picked = []
+        total = space.n_candidates()
+        for _ in range(q):
+            best_value, best_index = -math.inf, None
+            with torch.no_grad():
+                for start in range(0, total, self.chunk):
+                    X = space.candidate_block(start, start + self.chunk)
+                    values = acq(X.unsqueeze(-2))
+                    for i in [i for i in skip | set(chosen) if start <= i < start + X.shape[0]]:
+                        values[i - start] = -math.inf
+                    j = int(torch.argmax(values))
+                    if float(values[j]) > best_value:
+                        best_value, best_index = float(values[j]), start + j
+            if best_index is None:
+                raise PlanningError(f"every one of the {total} candidates has been measured, is pending or is excluded")
+            chosen.append(best_index)
+            picked.append(space.candidate_block(best_index, best_index + 1))
+            acq.set_X_pending(torch.cat([t for t in (X_pending, *picked) if t is not None], dim=0))
+        acq.set_X_pending(X_pending)
+        return torch.cat(picked, dim=0)
 
     def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel) -> list[Proposal]:
         points = space.decode(X)

@@ -17,108 +17,25 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.optimize import linprog
 
 from retort.agents.errors import SpaceError
+from retort.agents.parameters import (
+    TOL,
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    MoleculeParameter,
+    Parameter,
+    Value,
+)
 
 if TYPE_CHECKING:
     import torch
-
-Value = Union[float, int, str]
-TOL = 1e-6
-
-
-class _Param(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class _Numeric(_Param):
-    """Shared by continuous and integer parameters: one column, the value itself."""
-
-    unit: str = ""
-
-    @model_validator(mode="after")
-    def _bounds(self):
-        if not (math.isfinite(self.lower) and math.isfinite(self.upper)) or self.lower >= self.upper:
-            raise ValueError(f"lower bound {self.lower} must be finite and below upper bound {self.upper}")
-        return self
-
-    @property
-    def width(self) -> int:
-        return 1
-
-    def column_bounds(self) -> list[tuple[float, float]]:
-        return [(float(self.lower), float(self.upper))]
-
-    def encode(self, value: Value) -> list[float]:
-        return [float(value)]
-
-
-class ContinuousParameter(_Numeric):
-    """A real number in [lower, upper], in `unit` (uL, degC, s, ...)."""
-
-    type: Literal["continuous"] = "continuous"
-    lower: float
-    upper: float
-
-    def decode(self, columns: list[float]) -> float:
-        return float(min(max(columns[0], self.lower), self.upper))
-
-    def contains(self, value: Value) -> bool:
-        return isinstance(value, (int, float)) and self.lower - TOL <= float(value) <= self.upper + TOL
-
-
-class IntegerParameter(_Numeric):
-    """An integer in [lower, upper] (a count, a number of cycles, ...)."""
-
-    type: Literal["integer"] = "integer"
-    lower: int
-    upper: int
-
-    def decode(self, columns: list[float]) -> int:
-        return int(min(max(round(columns[0]), self.lower), self.upper))
-
-    def contains(self, value: Value) -> bool:
-        return isinstance(value, (int, float)) and float(value).is_integer() and self.lower <= value <= self.upper
-
-
-class CategoricalParameter(_Param):
-    """One of a few named choices, one-hot encoded."""
-
-    type: Literal["categorical"] = "categorical"
-    values: list[str] = Field(min_length=2)
-
-    @model_validator(mode="after")
-    def _unique(self) -> "CategoricalParameter":
-        dupes = sorted({v for v in self.values if self.values.count(v) > 1})
-        if dupes:
-            raise ValueError(f"duplicate values {dupes}")
-        return self
-
-    @property
-    def width(self) -> int:
-        return len(self.values)
-
-    def column_bounds(self) -> list[tuple[float, float]]:
-        return [(0.0, 1.0)] * len(self.values)
-
-    def encode(self, value: Value) -> list[float]:
-        return [1.0 if v == value else 0.0 for v in self.values]
-
-    def decode(self, columns: list[float]) -> str:
-        return self.values[int(np.argmax(columns))]
-
-    def contains(self, value: Value) -> bool:
-        return value in self.values
-
-
-Parameter = Annotated[Union[ContinuousParameter, IntegerParameter, CategoricalParameter], Field(discriminator="type")]
 
 
 class LinearConstraint(BaseModel):
@@ -157,6 +74,7 @@ class SearchSpace(BaseModel):
 
     parameters: list[Parameter] = Field(min_length=1)
     constraints: list[LinearConstraint] = Field(default_factory=list)
+    excluded: list[dict[str, Value]] = Field(default_factory=list, description="points no lab can run (holes in a grid)")
 
     @model_validator(mode="after")
     def _check(self) -> "SearchSpace":
@@ -187,6 +105,63 @@ class SearchSpace(BaseModel):
     @property
     def is_continuous(self) -> bool:
         return all(isinstance(p, ContinuousParameter) for p in self.parameters)
+
+    @property
+    def is_discrete(self) -> bool:
+        """Every parameter is a choice among options: the space is a (lazily enumerated) product."""
+        return all(isinstance(p, (CategoricalParameter, MoleculeParameter)) for p in self.parameters)
+
+    def fingerprint_columns(self) -> list[int]:
+        """Columns holding fingerprint bits or counts (modelled with a Tanimoto kernel)."""
+        offsets = self.column_offsets()
+        return [offsets[p.name] + j for p in self.parameters if getattr(p, "fingerprint", False) for j in range(p.width)]
+
+    # -- discrete enumeration -----------------------------------------------------------
+    def n_candidates(self) -> int:
+        return math.prod(len(p.labels) for p in self.parameters)
+
+    def index_of(self, point: dict[str, Value]) -> int:
+        """The point's position in the product enumeration (last parameter varies fastest)."""
+        index = 0
+        for p in self.parameters:
+            index = index * len(p.labels) + p.labels.index(point[p.name])
+        return index
+
+    def point_at(self, index: int) -> dict[str, Value]:
+        point = {}
+        for p in reversed(self.parameters):
+            index, digit = divmod(index, len(p.labels))
+            point[p.name] = p.labels[digit]
+        return {p.name: point[p.name] for p in self.parameters}
+
+    def candidate_block(self, start: int, stop: int) -> "torch.Tensor":
+        """Encoded candidates ``start..stop-1`` as a ``(stop - start) x d`` tensor, built from
+        per-parameter tables without enumerating the rest of the product."""
+        import torch
+
+        index = np.arange(start, min(stop, self.n_candidates()), dtype=np.int64)
+        blocks = []
+        for p in reversed(self.parameters):
+            index, digit = np.divmod(index, len(p.labels))
+            blocks.append(p.table()[digit])
+        return torch.from_numpy(np.concatenate(blocks[::-1], axis=1)).to(torch.double)
+
+    def excluded_indices(self) -> set[int]:
+        return {self.index_of(p) for p in self.excluded}
+
+    def sample_discrete(self, n: int, seed: int, avoid: set[int] | None = None) -> list[dict[str, Value]]:
+        """`n` distinct candidates uniformly at random, skipping excluded ones and `avoid`."""
+        skip = self.excluded_indices() | set(avoid or ())
+        total = self.n_candidates()
+        if total - len(skip) < n:
+            raise SpaceError(f"only {total - len(skip)} untried candidates are left; cannot draw {n}")
+        rng = np.random.default_rng(seed)
+        chosen: list[int] = []
+        while len(chosen) < n:  # fixed-size draws: the first k of n points do not depend on n
+            for i in rng.integers(0, total, size=64).tolist():
+                if i not in skip and i not in chosen and len(chosen) < n:
+                    chosen.append(i)
+        return [self.point_at(i) for i in chosen]
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
@@ -275,6 +250,8 @@ class SearchSpace(BaseModel):
 
         if n <= 0:
             return []
+        if self.is_discrete:
+            return self.sample_discrete(n, seed)
         bounds = self.bounds()
         lo, hi = bounds[0], bounds[1]
         draw = max(1024, 64 * n)

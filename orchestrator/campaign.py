@@ -101,7 +101,28 @@ class AnalyticLabConfig(_Strict):
     nan_readings_at: list[int] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
 
 
-LabConfig = Annotated[Union[ColourLabConfig, AnalyticLabConfig], Field(discriminator="kind")]
+class LookupLabConfig(_Strict):
+    """A lab that answers from a measured grid (every combination measured once).
+
+    `dataset` names a packaged grid (``suzuki_perera2018``, ``buchwald_hartwig_ahneman2018``) or
+    `path` a CSV file with a header row. `columns` maps parameter names to CSV columns (default:
+    the same names). The reading is named after `output`.
+    """
+
+    kind: Literal["dataset_lookup"]
+    dataset: Optional[Literal["suzuki_perera2018", "buchwald_hartwig_ahneman2018"]] = None
+    path: Optional[str] = None
+    output: str = "yield"
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _source(self) -> "LookupLabConfig":
+        if (self.dataset is None) == (self.path is None):
+            raise ValueError("give exactly one of 'dataset' (a packaged grid) or 'path' (a CSV file)")
+        return self
+
+
+LabConfig = Annotated[Union[ColourLabConfig, AnalyticLabConfig, LookupLabConfig], Field(discriminator="kind")]
 
 
 class Campaign(_Strict):
@@ -190,7 +211,7 @@ def _describe_location(loc: tuple, data: object) -> str:
             parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]" + (f" ({name!r})" if name else "")]
             node = node[key] if isinstance(node, list) and key < len(node) else None
         else:
-            if key in ("continuous", "integer", "categorical", "virtual_colour", "virtual_analytic"):
+            if key in ("continuous", "integer", "categorical", "molecule", "virtual_colour", "virtual_analytic", "dataset_lookup"):
                 continue  # pydantic's union tag, not a field the user wrote
             parts.append(str(key))
             node = node.get(key) if isinstance(node, dict) else None

@@ -46,6 +46,8 @@ class CampaignRun:
         self.lab = lab
         self.planner = planner
         self.gate: ApprovalGate = gate or AutoApprove()
+        unavailable = getattr(lab, "unavailable", lambda: [])()
+        self.space = campaign.space.model_copy(update={"excluded": unavailable}) if unavailable else campaign.space
 
     def experiments(self) -> list[ExperimentRecord]:
         return self.store.experiments(self.record.id)
@@ -93,7 +95,7 @@ def open_experiments(run: CampaignRun) -> list[ExperimentRecord]:
 
 def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
     """Refit the planner's surrogate on every measured experiment and store the model version."""
-    model = run.planner.fit(run.campaign.space, observations(run.campaign, run.experiments()))
+    model = run.planner.fit(run.space, observations(run.campaign, run.experiments()))
     if model is not None:
         model.version = run.store.add_model_version(run.record.id, iteration, model.summary)
     return model
@@ -102,7 +104,7 @@ def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
 def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]:
     experiments = run.experiments()
     pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in OPEN or e.status == "running"]
-    proposals: list[Proposal] = run.planner.propose(run.campaign.space, observations(run.campaign, experiments), pending, n, model)
+    proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model)
     return run.store.add_proposals(run.record.id, iteration, proposals)
 
 

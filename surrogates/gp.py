@@ -39,7 +39,13 @@ class FittedModel:
     version: Optional[int] = field(default=None)
 
 
-def fit_gp(train_X: torch.Tensor, train_Y: torch.Tensor, bounds: torch.Tensor, outputs: list[str]) -> FittedModel:
+def fit_gp(
+    train_X: torch.Tensor,
+    train_Y: torch.Tensor,
+    bounds: torch.Tensor,
+    outputs: list[str],
+    fingerprint_dims: list[int] | None = None,
+) -> FittedModel:
     """Fit a `SingleTaskGP` by maximising the exact marginal log-likelihood.
 
     Args:
@@ -47,6 +53,8 @@ def fit_gp(train_X: torch.Tensor, train_Y: torch.Tensor, bounds: torch.Tensor, o
         train_Y: ``n x m`` outcomes, one column per name in `outputs`.
         bounds: ``2 x d`` bounds used to normalise inputs to the unit cube.
         outputs: names of the ``m`` outcome columns.
+        fingerprint_dims: columns holding fingerprint bits/counts. These get a Tanimoto kernel
+            (times an ARD Matern-5/2 kernel on the other columns, if any) and are not normalised.
     """
     if train_X.dim() != 2 or train_Y.dim() != 2 or train_X.shape[0] != train_Y.shape[0]:
         raise SurrogateError(f"need n x d inputs and n x m outcomes, got {tuple(train_X.shape)} and {tuple(train_Y.shape)}")
@@ -57,10 +65,17 @@ def fit_gp(train_X: torch.Tensor, train_Y: torch.Tensor, bounds: torch.Tensor, o
     if train_X.shape[0] < 2:
         raise SurrogateError(f"need at least 2 observations to fit a GP, have {train_X.shape[0]}")
     start = time.perf_counter()
+    d = train_X.shape[-1]
+    covar_module, input_transform = None, Normalize(d=d, bounds=bounds.double())
+    if fingerprint_dims:
+        rest = [i for i in range(d) if i not in set(fingerprint_dims)]
+        covar_module = _fingerprint_kernel(fingerprint_dims, rest)
+        input_transform = Normalize(d=d, indices=rest, bounds=bounds.double()) if rest else None
     model = SingleTaskGP(
         train_X.double(),
         train_Y.double(),
-        input_transform=Normalize(d=train_X.shape[-1], bounds=bounds.double()),
+        covar_module=covar_module,
+        input_transform=input_transform,
         outcome_transform=Standardize(m=train_Y.shape[-1]),
     )
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
@@ -82,13 +97,27 @@ def fit_gp(train_X: torch.Tensor, train_Y: torch.Tensor, bounds: torch.Tensor, o
     return FittedModel(model=model, summary=summary)
 
 
+def _fingerprint_kernel(fingerprint_dims: list[int], rest: list[int]):
+    from gpytorch.kernels import MaternKernel, ScaleKernel
+    from gpytorch.priors import GammaPrior
+
+    from retort.surrogates.kernels import TanimotoKernel
+
+    kernel = TanimotoKernel(active_dims=torch.tensor(fingerprint_dims))
+    if rest:
+        kernel = kernel * MaternKernel(nu=2.5, ard_num_dims=len(rest), active_dims=torch.tensor(rest))
+    return ScaleKernel(kernel, outputscale_prior=GammaPrior(2.0, 0.15))
+
+
 def _hyperparameters(model: SingleTaskGP) -> dict[str, list[float]]:
     """Lengthscales (on the unit cube), output scale, noise and constant mean, per output (standardised scale)."""
     covar = model.covar_module
     base = getattr(covar, "base_kernel", covar)
     out: dict[str, list[float]] = {}
-    if getattr(base, "lengthscale", None) is not None:
-        out["lengthscale"] = base.lengthscale.detach().reshape(-1).tolist()
+    kernels = getattr(base, "kernels", [base])
+    lengthscales = [k.lengthscale for k in kernels if getattr(k, "lengthscale", None) is not None]
+    if lengthscales:
+        out["lengthscale"] = torch.cat([ls.detach().reshape(-1) for ls in lengthscales]).tolist()
     if hasattr(covar, "outputscale"):
         out["outputscale"] = covar.outputscale.detach().reshape(-1).tolist()
     out["noise"] = model.likelihood.noise.detach().reshape(-1).tolist()

@@ -92,3 +92,14 @@ def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path
             assert after[e.seq - 1].status == "failed" and "interrupted" in after[e.seq - 1].failure_reason
     locations = [e.location for e in after]
     assert len(set(locations)) == 16  # no well used twice
+
+
+def test_buchwald_hartwig_grid_through_the_prefect_flow(prefect_harness, tmp_path):
+    from retort.orchestrator.campaign import load_campaign
+    from retort.orchestrator.flows import campaign_flow
+
+    url = f"sqlite:///{tmp_path / 'bh.db'}"
+    campaign = load_campaign(EXAMPLE.parent / "buchwald_hartwig.yaml").model_copy(update={"budget": 10, "store": url})
+    summary = campaign_flow(campaign)
+    assert summary.measured == 10 and summary.model_versions == 1
+    assert 0 < summary.best_objectives["yield"] <= 100

@@ -12,7 +12,7 @@ from typing import Optional, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from retort.agents.proposal import Value
-from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig
+from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, LookupLabConfig
 
 
 class LabRequest(BaseModel):
@@ -51,6 +51,9 @@ class Lab(Protocol):
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
         """Read every executed experiment of the batch."""
 
+    def unavailable(self) -> list[dict[str, Value]]:
+        """Points of the search space this lab cannot run (holes in a grid); usually none."""
+
 
 def build_lab(campaign: Campaign) -> Lab:
     """The lab a campaign names, checked against the campaign's parameters and objectives."""
@@ -63,6 +66,10 @@ def build_lab(campaign: Campaign) -> Lab:
         from retort.orchestrator.labs.analytic import VirtualAnalyticLab
 
         lab = VirtualAnalyticLab(config, campaign)
+    elif isinstance(config, LookupLabConfig):
+        from retort.orchestrator.labs.lookup import LookupLab
+
+        lab = LookupLab(config, campaign)
     else:  # pragma: no cover - the config union is closed
         raise TypeError(config)
     return lab

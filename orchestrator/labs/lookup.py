@@ -1,0 +1,58 @@
+"""The dataset lookup lab: a measured grid stands in for the instruments."""
+
+from __future__ import annotations
+
+from retort.agents.parameters import CategoricalParameter, MoleculeParameter
+from retort.orchestrator.campaign import Campaign, LookupLabConfig
+from retort.orchestrator.errors import CampaignError, LabError
+from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.simulators.lookup import GridLookup
+
+
+class LookupLab:
+    def __init__(self, config: LookupLabConfig, campaign: Campaign) -> None:
+        source = config.dataset or config.path
+        try:
+            self.grid = GridLookup.from_packaged(config.dataset, config.output) if config.dataset else GridLookup(config.path, config.output)
+        except (OSError, ValueError) as exc:
+            raise CampaignError(f"lab: cannot load grid {source!r}: {exc}") from exc
+        self.readings = [config.output]
+        self.column = {p.name: config.columns.get(p.name, p.name) for p in campaign.parameters}
+        unknown = sorted(set(config.columns) - set(self.column))
+        if unknown:
+            raise CampaignError(f"lab.columns names {unknown}, which are not parameters")
+        if sorted(self.column.values()) != sorted(self.grid.columns):
+            raise CampaignError(
+                f"the parameters map to columns {sorted(self.column.values())}, but grid {source!r} has input columns "
+                f"{self.grid.columns}; name the parameters after them or map them with lab.columns"
+            )
+        for p in campaign.parameters:
+            if not isinstance(p, (CategoricalParameter, MoleculeParameter)):
+                raise CampaignError(f"parameter {p.name!r}: a grid lab needs categorical or molecule parameters, not {p.type}")
+            off = [v for v in p.labels if v not in self.grid.levels[self.column[p.name]]]
+            if off:
+                raise CampaignError(f"parameter {p.name!r}: values {off} are not in grid {source!r} (column {self.column[p.name]!r})")
+        check_readings(campaign, self.readings, "dataset_lookup")
+        self.parameters = campaign.parameters
+        self._results: dict[int, LabResult] = {}
+
+    def unavailable(self) -> list[dict[str, str]]:
+        by_column = {c: name for name, c in self.column.items()}
+        chosen = {p.name: set(p.labels) for p in self.parameters}
+        holes = [{by_column[c]: v for c, v in m.items()} for m in self.grid.missing()]
+        return [h for h in holes if all(h[n] in chosen[n] for n in h)]
+
+    def location(self, seq: int) -> str:
+        return f"grid row for experiment {seq}"
+
+    def execute(self, batch: list[LabRequest]) -> None:
+        for r in batch:
+            try:
+                value = self.grid.lookup({self.column[k]: v for k, v in r.params.items()})
+            except KeyError as exc:
+                raise LabError(f"experiment {r.seq}: {exc.args[0]}") from exc
+            self._results[r.seq] = LabResult(seq=r.seq, readings={self.readings[0]: value}, units={}, instrument="dataset_lookup",
+                                             location=self.location(r.seq))
+
+    def measure(self, batch: list[LabRequest]) -> list[LabResult]:
+        return [self._results.pop(r.seq) for r in batch]

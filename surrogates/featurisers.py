@@ -1,0 +1,92 @@
+"""Featurisers: molecules (SMILES) to numbers with RDKit.
+
+Each returns one row per input, as a float64 NumPy array. Invalid SMILES raise
+`FeaturisationError` naming the offending string.
+
+Example:
+    >>> morgan(["CCO", "c1ccccc1"], n_bits=64).shape
+    (2, 64)
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from retort.surrogates.errors import SurrogateError
+
+
+class FeaturisationError(ValueError, SurrogateError):
+    """A molecule or composition that cannot be featurised."""
+
+
+def parse_smiles(smiles: str):
+    """An RDKit molecule, or `FeaturisationError` saying which SMILES is invalid."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles.strip() else None
+    if mol is None:
+        raise FeaturisationError(f"invalid SMILES {smiles!r}: RDKit cannot parse it")
+    return mol
+
+
+def canonical(smiles: str) -> str:
+    from rdkit import Chem
+
+    return Chem.MolToSmiles(parse_smiles(smiles))
+
+
+def morgan(smiles: list[str], radius: int = 2, n_bits: int = 2048, counts: bool = False) -> np.ndarray:
+    """Morgan (ECFP-like) fingerprints: bits, or counts with ``counts=True``."""
+    from rdkit.Chem import rdFingerprintGenerator
+
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    rows = []
+    for s in smiles:
+        mol = parse_smiles(s)
+        fp = generator.GetCountFingerprintAsNumPy(mol) if counts else generator.GetFingerprintAsNumPy(mol)
+        rows.append(np.asarray(fp, dtype=np.float64))
+    return np.vstack(rows) if rows else np.zeros((0, n_bits))
+
+
+def rdkit_descriptors(smiles: list[str]) -> tuple[np.ndarray, list[str]]:
+    """All of RDKit's 2-D descriptors (about 200), unscaled, with their names."""
+    from rdkit.Chem import Descriptors
+
+    mols = [parse_smiles(s) for s in smiles]
+    names = [name for name, _ in Descriptors._descList]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = np.array([[float(fn(m)) for _, fn in Descriptors._descList] for m in mols], dtype=np.float64)
+    return table, names
+
+
+def reduce_descriptors(table: np.ndarray, names: list[str], max_correlation: float = 0.95, min_std: float = 1e-6) -> tuple[np.ndarray, list[str]]:
+    """Standardise columns, dropping non-finite, near-constant and highly correlated ones.
+
+    A column is dropped if its absolute Pearson correlation with an earlier kept column exceeds
+    `max_correlation`. The result has zero mean and unit variance per column.
+    """
+    finite = np.isfinite(table).all(axis=0)
+    std = np.where(finite, np.nan_to_num(table).std(axis=0), 0.0)
+    keep = [j for j in range(table.shape[1]) if finite[j] and std[j] > min_std]
+    Z = (table[:, keep] - table[:, keep].mean(axis=0)) / std[keep]
+    chosen: list[int] = []
+    for j in range(Z.shape[1]):
+        if all(abs(float(np.mean(Z[:, j] * Z[:, k]))) <= max_correlation for k in chosen):
+            chosen.append(j)
+    return Z[:, chosen], [names[keep[j]] for j in chosen]
+
+
+def principal_components(Z: np.ndarray, variance: float = 0.99) -> np.ndarray:
+    """Project standardised columns onto the principal components that explain `variance` of the
+    total. With n molecules there are at most n - 1 of them, so distances between the molecules
+    are kept while the model sees far fewer columns."""
+    if Z.shape[1] == 0:
+        return Z
+    U, S, _ = np.linalg.svd(Z - Z.mean(axis=0), full_matrices=False)
+    explained = np.cumsum(S**2) / max(float(np.sum(S**2)), 1e-300)
+    k = int(np.searchsorted(explained, variance) + 1)
+    return U[:, :k] * S[:k]

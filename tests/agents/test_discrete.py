@@ -1,0 +1,86 @@
+"""Molecule and descriptor parameters, lazy enumeration, chunked discrete scoring."""
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from retort.agents.parameters import CategoricalParameter, MoleculeParameter
+from retort.agents.planners import BayesianPlanner, RandomPlanner
+from retort.agents.proposal import Observation
+from retort.agents.space import ContinuousParameter, SearchSpace
+
+BASES = ["CCN(CC)CC", "[Na+].[OH-]", "CC(C)(C)[O-].[K+]"]
+SOLVENTS = {"water": "O", "ethanol": "CCO", "dmso": "CS(C)=O", "toluene": "Cc1ccccc1"}
+
+
+def space(encoding="descriptors", excluded=()):
+    return SearchSpace(
+        parameters=[
+            MoleculeParameter(name="base", values=BASES, encoding=encoding),
+            MoleculeParameter(name="solvent", values=SOLVENTS, encoding=encoding),
+            CategoricalParameter(name="temp", values=["rt", "hot"], encoding="descriptors", descriptors={"rt": [25.0], "hot": [80.0]}),
+        ],
+        excluded=list(excluded),
+    )
+
+
+def yield_of(p):
+    return BASES.index(p["base"]) * 10 + list(SOLVENTS).index(p["solvent"]) * 3 + (p["temp"] == "hot") * 5.0
+
+
+@pytest.mark.parametrize("encoding", ["descriptors", "morgan", "morgan_count", "onehot"])
+def test_enumeration_matches_encoding_point_by_point(encoding):
+    s = space(encoding)
+    assert s.n_candidates() == 24 and s.is_discrete
+    block = s.candidate_block(0, 24)
+    for i in range(24):
+        point = s.point_at(i)
+        assert s.index_of(point) == i
+        assert torch.allclose(block[i], s.encode([point])[0])
+    assert s.decode(block[5:6]) == [s.point_at(5)]
+    assert (len(s.fingerprint_columns()) > 0) == encoding.startswith("morgan")
+
+
+def test_bad_molecules_and_descriptor_tables_are_named():
+    with pytest.raises(ValidationError, match=r"invalid SMILES 'C1CC\(': RDKit cannot parse it"):
+        MoleculeParameter(name="base", values=["CCO", "C1CC("])
+    with pytest.raises(ValidationError, match=r"duplicate molecule: 'OCC' and 'CCO' are the same compound"):
+        MoleculeParameter(name="solvent", values=["CCO", "OCC"])
+    with pytest.raises(ValidationError, match=r"no rows for \['hot'\]"):
+        CategoricalParameter(name="t", values=["rt", "hot"], encoding="descriptors", descriptors={"rt": [1.0]})
+    with pytest.raises(ValidationError, match="same, non-zero length"):
+        CategoricalParameter(name="t", values=["rt", "hot"], encoding="descriptors", descriptors={"rt": [1.0], "hot": [1.0, 2.0]})
+
+
+def test_chunked_scoring_equals_unchunked_and_skips_measured_pending_and_excluded():
+    s = space(excluded=[{"base": BASES[2], "solvent": "toluene", "temp": "hot"}])
+    obs = [Observation(params=p, objectives={"y": yield_of(p)}) for p in s.sample_discrete(8, seed=1)]
+    pending = [s.point_at(23)]
+    picks = {}
+    for chunk in (5, 100_000):
+        planner = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, chunk=chunk)
+        model = planner.fit(s, obs)
+        picks[chunk] = [p.params for p in planner.propose(s, obs, pending, 4, model)]
+    assert picks[5] == picks[100_000]
+    taken = [o.params for o in obs] + pending + s.excluded
+    assert not any(p in taken for p in picks[5]) and len({s.index_of(p) for p in picks[5]}) == 4
+
+
+def test_random_planner_samples_without_replacement():
+    s = space("onehot")
+    seen = []
+    planner = RandomPlanner(seed=0)
+    for _ in range(6):
+        batch = planner.propose(s, [Observation(params=p, objectives={"y": 0.0}) for p in seen], [], 4)
+        seen += [p.params for p in batch]
+    assert len({s.index_of(p) for p in seen}) == 24
+
+
+def test_fingerprints_with_a_continuous_parameter_fit_a_product_kernel():
+    s = SearchSpace(parameters=[MoleculeParameter(name="solvent", values=SOLVENTS, encoding="morgan"),
+                                ContinuousParameter(name="temp", lower=20, upper=80)])
+    obs = [Observation(params=p, objectives={"y": p["temp"] / 10 + len(p["solvent"])}) for p in s.sample(10, seed=0)]
+    planner = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, discrete_candidates=128)
+    model = planner.fit(s, obs)
+    assert "lengthscale" in model.summary.hyperparameters  # the Matern part over temperature
+    assert all(s.is_feasible(p.params) for p in planner.propose(s, obs, [], 2, model))

@@ -1,0 +1,53 @@
+"""The dataset lookup lab on the packaged reaction grids."""
+
+from pathlib import Path
+
+import pytest
+
+from retort.orchestrator import loop
+from retort.orchestrator.campaign import load_campaign
+from retort.orchestrator.errors import CampaignError, LabError
+from retort.orchestrator.labs import LabRequest, build_lab
+from retort.orchestrator.store import Store
+from retort.simulators.lookup import GridLookup
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_grids_load_with_their_holes_and_thresholds():
+    bh = GridLookup.from_packaged("buchwald_hartwig_ahneman2018")
+    assert len(bh.table) == 3955 and len(bh.missing()) == 5 and bh.quantile(0.99) == pytest.approx(92.904, abs=1e-3)
+    suzuki = GridLookup.from_packaged("suzuki_perera2018")
+    assert len(suzuki.table) == 3696 and suzuki.missing() == []
+
+
+def test_lookup_answers_the_grid_and_refuses_points_off_it():
+    campaign = load_campaign(EXAMPLES / "buchwald_hartwig.yaml")
+    lab = build_lab(campaign)
+    hole = lab.unavailable()[0]
+    point = campaign.space.point_at(0)
+    lab.execute([LabRequest(seq=1, params=point)])
+    (result,) = lab.measure([LabRequest(seq=1, params=point)])
+    assert 0 <= result.readings["yield"] <= 100
+    with pytest.raises(LabError, match="this combination was never measured"):
+        lab.execute([LabRequest(seq=2, params=hole)])
+
+
+def test_campaign_values_outside_the_grid_are_refused(tmp_path):
+    text = (EXAMPLES / "buchwald_hartwig.yaml").read_text().replace("- 'Brc1ccccn1'", "- 'Brc1ccccc1'")
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(CampaignError, match=r"parameter 'aryl_halide': values \['Brc1ccccc1'\] are not in grid"):
+        build_lab(load_campaign(tmp_path / "c.yaml"))
+
+
+def test_grid_campaign_never_proposes_a_hole_or_a_repeat():
+    campaign = load_campaign(EXAMPLES / "buchwald_hartwig.yaml").model_copy(update={"budget": 15, "store": "sqlite://"})
+    run = loop.open_run(campaign, store=Store("sqlite://"))
+    assert len(run.space.excluded) == 5
+    while loop.remaining(run) > 0:
+        loop.run_iteration(run, loop.next_iteration(run))
+    experiments = run.experiments()
+    assert all(e.status == "measured" for e in experiments) and len(experiments) == 15
+    indices = [run.space.index_of(e.params) for e in experiments]
+    assert len(set(indices)) == 15 and not set(indices) & run.space.excluded_indices()
+    assert [e.provenance.planner for e in experiments].count("qLogNEI") == 10

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+
+from retort.surrogates.featurisers import (
+    FeaturisationError,
+    canonical,
+    morgan,
+    principal_components,
+    rdkit_descriptors,
+    reduce_descriptors,
+)
+from retort.surrogates.kernels import TanimotoKernel
+
+
+def test_morgan_bits_and_counts_on_known_molecules():
+    bits = morgan(["CCO", "OCC", "c1ccccc1"], n_bits=1024)
+    assert bits.shape == (3, 1024) and set(np.unique(bits)) <= {0.0, 1.0}
+    assert (bits[0] == bits[1]).all()  # the same molecule written two ways
+    counts = morgan(["CCCCCCCC"], n_bits=1024, counts=True)
+    assert counts.max() > 1  # repeated CH2 environments are counted
+    assert (morgan(["CCCCCCCC"], n_bits=1024) == (counts > 0)).all()
+
+
+def test_invalid_smiles_is_named():
+    with pytest.raises(FeaturisationError, match=r"invalid SMILES 'C1CC\(': RDKit cannot parse it"):
+        morgan(["CCO", "C1CC("])
+    assert canonical("OCC") == canonical("CCO")
+
+
+def test_descriptors_known_values_and_reduction():
+    table, names = rdkit_descriptors(["O", "CCO", "c1ccccc1", "CC(=O)O", "CCN"])
+    assert table[0, names.index("MolWt")] == pytest.approx(18.015, abs=1e-3)
+    with_copies = np.hstack([table, table[:, :1] * 2.0, np.ones((5, 1))])
+    Z, kept = reduce_descriptors(with_copies, names + ["copy", "constant"])
+    assert "constant" not in kept and "copy" not in kept
+    assert np.allclose(Z.mean(axis=0), 0) and np.allclose(Z.std(axis=0), 1)
+    P = principal_components(Z)
+    assert P.shape[1] <= 4  # at most n - 1 components for n molecules
+    d = lambda A: np.linalg.norm(A[:, None] - A[None], axis=-1)  # noqa: E731
+    assert np.allclose(d(P), d(Z), atol=0.2 * d(Z).max())
+
+
+def test_tanimoto_kernel_properties():
+    X = torch.from_numpy(morgan(["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCCCCCC", "c1ccncc1"], n_bits=512, counts=True))
+    K = TanimotoKernel(chunk=4)(X).to_dense().detach()
+    assert torch.allclose(K, K.T)
+    assert torch.allclose(torch.diagonal(K), torch.ones(6, dtype=K.dtype))
+    assert torch.linalg.eigvalsh(K).min() > -1e-10
+    brute = torch.minimum(X[:, None], X[None]).sum(-1) / torch.maximum(X[:, None], X[None]).sum(-1)
+    assert torch.allclose(K, brute)
+    assert torch.allclose(TanimotoKernel(chunk=1)(X[:2], X).to_dense(), brute[:2])
+    assert torch.allclose(TanimotoKernel()(X, diag=True), torch.ones(6, dtype=X.dtype))
