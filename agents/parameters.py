@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Value = Union[float, int, str]
+Value = Union[float, int, str, dict[str, float]]
 TOL = 1e-6
 
 
@@ -218,6 +218,138 @@ def _molecule_table(smiles: tuple[str, ...], encoding: str, bits: int) -> np.nda
     return table
 
 
+class _Simplex(_Param):
+    """Fractions of named components that sum to one, each within its own bounds."""
+
+    components: list[str] = Field(min_length=2)
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_simplex(self):
+        dupes = sorted({c for c in self.components if self.components.count(c) > 1})
+        if dupes:
+            raise ValueError(f"components listed twice: {dupes}")
+        unknown = sorted(set(self.bounds) - set(self.components))
+        if unknown:
+            raise ValueError(f"bounds given for {unknown}, which are not among the components {self.components}")
+        for c, (lo, hi) in self.bounds.items():
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ValueError(f"bounds of {c!r} must satisfy 0 <= lower < upper <= 1, got ({lo}, {hi})")
+        lows, highs = zip(*(self.fraction_bounds(c) for c in self.components))
+        if sum(lows) > 1 + TOL or sum(highs) < 1 - TOL:
+            raise ValueError(f"no fractions within the bounds sum to one (lower bounds sum to {sum(lows):g}, upper to {sum(highs):g})")
+        return self
+
+    def fraction_bounds(self, component: str) -> tuple[float, float]:
+        return tuple(self.bounds.get(component, (0.0, 1.0)))
+
+    @property
+    def width(self) -> int:
+        return len(self.components)
+
+    def column_bounds(self) -> list[tuple[float, float]]:
+        return [self.fraction_bounds(c) for c in self.components]
+
+    def sum_constraint(self) -> tuple[list[int], list[float], float]:
+        """Columns (relative to this parameter), coefficients and right-hand side of sum == 1."""
+        return list(range(self.width)), [1.0] * self.width, 1.0
+
+    def fractions(self, value: Value) -> dict[str, float]:
+        raise NotImplementedError
+
+    def encode(self, value: Value) -> list[float]:
+        f = self.fractions(value)
+        return [f.get(c, 0.0) for c in self.components]
+
+    def contains(self, value: Value) -> bool:
+        try:
+            self.check_value(value)
+        except ValueError:
+            return False
+        return True
+
+    def check_value(self, value: Value) -> None:
+        """Raise `ValueError` naming the component outside its bounds or the sum that is not one."""
+        f = self.fractions(value)
+        total = sum(f.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"parameter {self.name!r}: fractions sum to {total:g}, not 1")
+        for c in self.components:
+            lo, hi = self.fraction_bounds(c)
+            if not lo - 1e-6 <= f.get(c, 0.0) <= hi + 1e-6:
+                raise ValueError(f"parameter {self.name!r}: {c} fraction {f.get(c, 0.0):.4g} is outside its bounds [{lo:g}, {hi:g}]")
+
+    def _normalised(self, columns: list[float]) -> dict[str, float]:
+        clipped = [min(max(x, lo), hi) for x, (lo, hi) in zip(columns, self.column_bounds())]
+        total = sum(clipped) or 1.0
+        return {c: x / total for c, x in zip(self.components, clipped)}
+
+
+class MixtureParameter(_Simplex):
+    """Volume or mass fractions of named components that sum to one; the value is a mapping.
+
+    Example: ``{name: blend, type: mixture, components: [PCE10, PC71BM, additive], bounds: {additive: [0, 0.1]}}``
+    """
+
+    type: Literal["mixture"] = "mixture"
+
+    def fractions(self, value: Value) -> dict[str, float]:
+        if not isinstance(value, dict):
+            raise ValueError(f"parameter {self.name!r}: a mixture value is a mapping component -> fraction, got {value!r}")
+        unknown = sorted(set(value) - set(self.components))
+        if unknown:
+            raise ValueError(f"parameter {self.name!r}: unknown components {unknown}")
+        return {c: float(value.get(c, 0.0)) for c in self.components}
+
+    def decode(self, columns: list[float]) -> dict[str, float]:
+        return self._normalised(columns)
+
+
+class CompositionParameter(_Simplex):
+    """A material's composition over declared elements, as a formula (pymatgen `Composition`).
+
+    Amounts in a formula are normalised to atomic fractions (``AlCoCrCuFeNi`` is 1/6 of each), which
+    must lie within each element's `bounds`.
+
+    Example: ``{name: alloy, type: composition, components: [Al, Co, Cr, Fe, Ni], bounds: {Al: [0, 0.3]}}``
+    """
+
+    type: Literal["composition"] = "composition"
+
+    @model_validator(mode="after")
+    def _elements(self) -> "CompositionParameter":
+        from pymatgen.core import Element
+
+        bad = [c for c in self.components if not Element.is_valid_symbol(c)]
+        if bad:
+            raise ValueError(f"unknown elements {bad}: components of a composition are element symbols such as Fe, Ni")
+        return self
+
+    def fractions(self, value: Value) -> dict[str, float]:
+        from pymatgen.core import Composition, Element
+
+        if not isinstance(value, str):
+            raise ValueError(f"parameter {self.name!r}: a composition is a formula string, got {value!r}")
+        try:
+            composition = Composition(value)
+        except Exception as exc:  # pymatgen raises several types for unparsable formulas
+            raise ValueError(f"parameter {self.name!r}: cannot parse formula {value!r}: {exc}") from None
+        symbols = [str(el) for el in composition.elements]
+        bad = [el for el in symbols if not Element.is_valid_symbol(el)]
+        if bad:
+            raise ValueError(f"parameter {self.name!r}: formula {value!r} has unknown elements {bad}")
+        outside = sorted(set(symbols) - set(self.components))
+        if outside:
+            raise ValueError(f"parameter {self.name!r}: formula {value!r} has elements {outside} outside the declared {self.components}")
+        amounts = composition.fractional_composition.get_el_amt_dict()
+        return {c: float(amounts.get(c, 0.0)) for c in self.components}
+
+    def decode(self, columns: list[float]) -> str:
+        f = self._normalised(columns)
+        return "".join(f"{c}{f[c]:.6f}" for c in self.components if f[c] > 5e-7)
+
+
 Parameter = Annotated[
-    Union[ContinuousParameter, IntegerParameter, CategoricalParameter, MoleculeParameter], Field(discriminator="type")
+    Union[ContinuousParameter, IntegerParameter, CategoricalParameter, MoleculeParameter, MixtureParameter, CompositionParameter],
+    Field(discriminator="type"),
 ]

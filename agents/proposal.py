@@ -8,11 +8,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Value = Union[float, int, str]
+from retort.agents.parameters import Value
 
 
 class Prediction(BaseModel):

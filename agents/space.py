@@ -27,6 +27,8 @@ from retort.agents.errors import SpaceError
 from retort.agents.parameters import (
     TOL,
     CategoricalParameter,
+    CompositionParameter,
+    MixtureParameter,
     ContinuousParameter,
     IntegerParameter,
     MoleculeParameter,
@@ -82,7 +84,7 @@ class SearchSpace(BaseModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"parameter names must be unique; repeated: {dupes}")
-        numeric = {p.name for p in self.parameters if not isinstance(p, CategoricalParameter)}
+        numeric = {p.name for p in self.parameters if isinstance(p, (ContinuousParameter, IntegerParameter))}
         for i, c in enumerate(self.constraints):
             unknown = sorted(set(c.terms) - numeric)
             if unknown:
@@ -104,7 +106,9 @@ class SearchSpace(BaseModel):
 
     @property
     def is_continuous(self) -> bool:
-        return all(isinstance(p, ContinuousParameter) for p in self.parameters)
+        """Every column is a real number (compositions and mixtures included: their sum-to-one is
+        an equality constraint for the optimiser)."""
+        return all(isinstance(p, (ContinuousParameter, CompositionParameter, MixtureParameter)) for p in self.parameters)
 
     @property
     def is_discrete(self) -> bool:
@@ -209,7 +213,12 @@ class SearchSpace(BaseModel):
         if missing or extra:
             raise SpaceError(f"point {point} has missing parameters {missing} and unknown ones {extra}")
         for p in self.parameters:
-            if not p.contains(point[p.name]):
+            if isinstance(p, (CompositionParameter, MixtureParameter)):
+                try:
+                    p.check_value(point[p.name])
+                except ValueError as exc:
+                    raise SpaceError(str(exc)) from None
+            elif not p.contains(point[p.name]):
                 raise SpaceError(f"parameter {p.name!r}: value {point[p.name]!r} is outside its domain")
         for c in self.constraints:
             if not c.satisfied(point):
@@ -237,6 +246,11 @@ class SearchSpace(BaseModel):
                 inequality.append((idx, -coef, -float(c.rhs)))
             else:
                 equality.append((idx, coef, float(c.rhs)))
+        for p in self.parameters:
+            if isinstance(p, (CompositionParameter, MixtureParameter)):
+                cols, coefs, rhs = p.sum_constraint()
+                idx = torch.tensor([offsets[p.name] + j for j in cols], dtype=torch.long)
+                equality.append((idx, torch.tensor(coefs, dtype=torch.double), rhs))
         return inequality, equality
 
     # -- sampling -----------------------------------------------------------------------
@@ -295,7 +309,7 @@ class SearchSpace(BaseModel):
             )
 
     def _linprog(self, terms: dict[str, float], maximise: bool):
-        numeric = [p for p in self.parameters if not isinstance(p, CategoricalParameter)]
+        numeric = [p for p in self.parameters if isinstance(p, (ContinuousParameter, IntegerParameter))]
         index = {p.name: i for i, p in enumerate(numeric)}
 
         def row(coefficients: dict[str, float]) -> list[float]:

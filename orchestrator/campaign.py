@@ -211,7 +211,7 @@ def _describe_location(loc: tuple, data: object) -> str:
             parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]" + (f" ({name!r})" if name else "")]
             node = node[key] if isinstance(node, list) and key < len(node) else None
         else:
-            if key in ("continuous", "integer", "categorical", "molecule", "virtual_colour", "virtual_analytic", "dataset_lookup"):
+            if isinstance(node, dict) and key in (node.get("type"), node.get("kind")):
                 continue  # pydantic's union tag, not a field the user wrote
             parts.append(str(key))
             node = node.get(key) if isinstance(node, dict) else None

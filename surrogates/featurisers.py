@@ -90,3 +90,43 @@ def principal_components(Z: np.ndarray, variance: float = 0.99) -> np.ndarray:
     explained = np.cumsum(S**2) / max(float(np.sum(S**2)), 1e-300)
     k = int(np.searchsorted(explained, variance) + 1)
     return U[:, :k] * S[:k]
+
+
+ELEMENT_PROPERTIES = ("X", "atomic_radius", "atomic_mass", "row", "group", "mendeleev_no")
+
+
+def composition_descriptors(formulas: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Composition descriptors from pymatgen's element data (Magpie-style statistics).
+
+    For each of `ELEMENT_PROPERTIES` (Pauling electronegativity, atomic radius in angstrom,
+    atomic mass, period, group, Mendeleev number): the atomic-fraction-weighted mean and
+    standard deviation, and the minimum and maximum over the elements present.
+    """
+    from pymatgen.core import Composition, Element
+
+    names = [f"{stat}_{prop}" for prop in ELEMENT_PROPERTIES for stat in ("mean", "std", "min", "max")]
+    rows = []
+    for formula in formulas:
+        try:
+            composition = Composition(formula)
+        except Exception as exc:  # pymatgen raises several types for unparsable formulas
+            raise FeaturisationError(f"invalid composition {formula!r}: {exc}") from None
+        symbols = [str(el) for el in composition.elements]
+        bad = [s for s in symbols if not Element.is_valid_symbol(s)]
+        if bad or not symbols:
+            raise FeaturisationError(f"invalid composition {formula!r}: unknown elements {bad}")
+        fractions = composition.fractional_composition.get_el_amt_dict()
+        w = np.array([fractions[s] for s in symbols])
+        row = []
+        for prop in ELEMENT_PROPERTIES:
+            values = []
+            for s in symbols:
+                v = getattr(Element(s), prop)
+                if v is None:
+                    raise FeaturisationError(f"invalid composition {formula!r}: pymatgen has no {prop} for {s}")
+                values.append(float(v))
+            v = np.array(values)
+            mean = float(w @ v)
+            row += [mean, float(np.sqrt(w @ (v - mean) ** 2)), float(v.min()), float(v.max())]
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(len(formulas), len(names)), names

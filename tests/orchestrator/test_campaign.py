@@ -84,3 +84,40 @@ def test_lab_checks_volumes_stocks_and_readings(tmp_path, change, message):
     with pytest.raises(CampaignError) as info:
         build_lab(load_campaign(write(tmp_path, text)))
     assert message in str(info.value)
+
+
+def test_all_parameter_types_mix_in_one_campaign_file(tmp_path):
+    text = """
+name: mixed
+parameters:
+  - {name: temp, type: continuous, lower: 20, upper: 80, unit: degC}
+  - {name: cycles, type: integer, lower: 1, upper: 4}
+  - {name: base, type: molecule, values: {TEA: 'CCN(CC)CC', hydroxide: '[Na+].[OH-]'}, encoding: morgan}
+  - {name: additive, type: categorical, values: [none, salt], encoding: descriptors, descriptors: {none: [0], salt: [1]}}
+  - {name: alloy, type: composition, components: [Fe, Ni, Co], bounds: {Co: [0, 0.2]}}
+  - {name: solvent, type: mixture, components: [water, ethanol]}
+objectives: [{name: y, goal: maximize}]
+budget: 4
+lab: {kind: virtual_analytic, function: branin}
+"""
+    campaign = load_campaign(write(tmp_path, text))
+    points = campaign.space.sample(3, seed=0)
+    assert all(campaign.space.is_feasible(p) for p in points)
+    assert {p["base"] for p in points} <= {"TEA", "hydroxide"}
+
+
+@pytest.mark.parametrize(
+    "parameter, message",
+    [
+        ("{name: base, type: molecule, values: ['CCO', 'C1CC(']}", "parameters[0] ('base'): invalid SMILES 'C1CC('"),
+        ("{name: alloy, type: composition, components: [Fe, Xq]}", "parameters[0] ('alloy'): unknown elements ['Xq']"),
+        ("{name: alloy, type: composition, components: [Fe, Ni], bounds: {Fe: [0, 0.2], Ni: [0, 0.3]}}", "no fractions within the bounds sum to one"),
+        ("{name: base, type: molecule, values: ['CCO', 'OCC']}", "duplicate molecule"),
+        ("{name: add, type: categorical, values: [a, b], encoding: descriptors, descriptors: {a: [1]}}", "the descriptor table has no rows for ['b']"),
+    ],
+)
+def test_bad_chemistry_is_named_before_anything_runs(tmp_path, parameter, message):
+    text = f"name: bad\nparameters:\n  - {parameter}\nobjectives: [{{name: y, goal: maximize}}]\nbudget: 4\nlab: {{kind: virtual_analytic, function: branin}}\n"
+    with pytest.raises(CampaignError) as info:
+        load_campaign(write(tmp_path, text))
+    assert message in str(info.value)

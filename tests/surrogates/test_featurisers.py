@@ -51,3 +51,18 @@ def test_tanimoto_kernel_properties():
     assert torch.allclose(K, brute)
     assert torch.allclose(TanimotoKernel(chunk=1)(X[:2], X).to_dense(), brute[:2])
     assert torch.allclose(TanimotoKernel()(X, diag=True), torch.ones(6, dtype=X.dtype))
+
+
+def test_composition_descriptors_on_known_compositions():
+    from retort.surrogates.featurisers import composition_descriptors
+
+    table, names = composition_descriptors(["Fe2O3", "Fe", "AlCoCrCuFeNi"])
+    row = dict(zip(names, table[0]))
+    assert row["mean_X"] == pytest.approx((2 * 1.83 + 3 * 3.44) / 5)
+    assert row["min_X"] == pytest.approx(1.83) and row["max_X"] == pytest.approx(3.44)
+    assert row["mean_atomic_mass"] == pytest.approx((2 * 55.845 + 3 * 15.999) / 5, abs=1e-2)
+    pure = dict(zip(names, table[1]))
+    assert pure["std_X"] == 0 and pure["mean_row"] == 4
+    assert dict(zip(names, table[2]))["mean_row"] == pytest.approx((3 + 5 * 4) / 6)
+    with pytest.raises(FeaturisationError, match="invalid composition 'Xx2O'"):
+        composition_descriptors(["Xx2O"])
