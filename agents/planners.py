@@ -78,6 +78,9 @@ class BayesianPlanner:
         discrete_candidates: feasible random candidates scored when the space mixes continuous
             with integer or categorical parameters.
         chunk: candidates scored at once in a purely discrete space (bounds memory).
+        large_library: above this many candidates, a discrete space is scored with analytic
+            LogEI and Kriging-believer fantasies for the batch (one posterior per candidate)
+            instead of qLogNEI (a joint posterior with every observation per candidate).
     """
 
     name = "qLogNEI"
@@ -91,6 +94,7 @@ class BayesianPlanner:
         raw_samples: int = 256,
         discrete_candidates: int = 2048,
         chunk: int = 8192,
+        large_library: int = 50_000,
     ) -> None:
         if not weights:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -101,6 +105,7 @@ class BayesianPlanner:
         self.raw_samples = raw_samples
         self.discrete_candidates = discrete_candidates
         self.chunk = chunk
+        self.large_library = large_library
 
     @property
     def outputs(self) -> list[str]:
@@ -128,7 +133,10 @@ class BayesianPlanner:
             warnings.simplefilter("ignore")
             if space.is_discrete:
                 avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
-                X = self._optimise_discrete(acq, space, batch_size, X_pending, avoid)
+                if space.n_candidates() > self.large_library:
+                    X, acq = self._believer_batch(model, space, batch_size, X_baseline, X_pending, avoid)
+                else:
+                    X = self._optimise_discrete(acq, space, batch_size, X_pending, avoid)
             else:
                 X = self._optimise(acq, space, batch_size, X_baseline)
         return self._with_provenance(space, X, acq, model)
@@ -171,25 +179,54 @@ class BayesianPlanner:
         skip = space.excluded_indices() | avoid
         chosen: list[int] = []
         picked = []
-        total = space.n_candidates()
         for _ in range(q):
-            best_value, best_index = -math.inf, None
-            with torch.no_grad():
-                for start in range(0, total, self.chunk):
-                    X = space.candidate_block(start, start + self.chunk)
-                    values = acq(X.unsqueeze(-2))
-                    for i in [i for i in skip | set(chosen) if start <= i < start + X.shape[0]]:
-                        values[i - start] = -math.inf
-                    j = int(torch.argmax(values))
-                    if float(values[j]) > best_value:
-                        best_value, best_index = float(values[j]), start + j
-            if best_index is None:
-                raise PlanningError(f"every one of the {total} candidates has been measured, is pending or is excluded")
-            chosen.append(best_index)
-            picked.append(space.candidate_block(best_index, best_index + 1))
+            index, _ = self._best_chunk(acq, space, skip | set(chosen))
+            if index is None:
+                raise PlanningError(f"every one of the {space.n_candidates()} candidates has been measured, is pending or is excluded")
+            chosen.append(index)
+            picked.append(space.candidate_block(index, index + 1))
             acq.set_X_pending(torch.cat([t for t in (X_pending, *picked) if t is not None], dim=0))
         acq.set_X_pending(X_pending)
         return torch.cat(picked, dim=0)
+
+    def _best_chunk(self, score, space: SearchSpace, skip: set[int]) -> tuple[int | None, float]:
+        """Index and value of the best candidate not in `skip`, scanning `chunk` candidates at a time."""
+        best_value, best_index = -math.inf, None
+        total = space.n_candidates()
+        with torch.no_grad():
+            for start in range(0, total, self.chunk):
+                X = space.candidate_block(start, start + self.chunk)
+                values = score(X.unsqueeze(-2))
+                for i in [i for i in skip if start <= i < start + X.shape[0]]:
+                    values[i - start] = -math.inf
+                j = int(torch.argmax(values))
+                if float(values[j]) > best_value:
+                    best_value, best_index = float(values[j]), start + j
+        return best_index, best_value
+
+    def _believer_batch(self, model: FittedModel, space: SearchSpace, q: int, X_baseline, X_pending, avoid: set[int]):
+        """Analytic LogEI, greedy over q, each pick (and every pending point) fantasised at the
+        model's mean (Kriging believer). Returns the picks and the acquisition for provenance."""
+        from botorch.acquisition.analytic import LogExpectedImprovement
+        from botorch.acquisition.objective import ScalarizedPosteriorTransform
+
+        transform = ScalarizedPosteriorTransform(weights=torch.tensor([self.weights[k] for k in self.outputs], dtype=torch.double))
+        with torch.no_grad():
+            best_f = float(transform(model.model.posterior(X_baseline)).mean.max())
+        fantasy = model.model
+        if X_pending is not None:
+            fantasy = _believe(fantasy, X_pending)
+        skip = space.excluded_indices() | avoid
+        picked, chosen = [], []
+        for _ in range(q):
+            index, _ = self._best_chunk(_marginal_log_ei(fantasy, best_f, transform), space, skip | set(chosen))
+            if index is None:
+                raise PlanningError(f"every one of the {space.n_candidates()} candidates has been measured, is pending or is excluded")
+            chosen.append(index)
+            x = space.candidate_block(index, index + 1)
+            picked.append(x)
+            fantasy = _believe(fantasy, x)
+        return torch.cat(picked, dim=0), LogExpectedImprovement(model.model, best_f=best_f, posterior_transform=transform)
 
     def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel) -> list[Proposal]:
         points = space.decode(X)
@@ -205,3 +242,54 @@ class BayesianPlanner:
             provenance = Provenance(planner=self.name, model_version=model.version, predicted=predicted, acquisition_value=values[i])
             proposals.append(Proposal(params=point, provenance=provenance))
         return proposals
+
+
+def _believe(model, X: torch.Tensor):
+    """The model conditioned on `X` observed at its own posterior mean (a fantasy)."""
+    with torch.no_grad():
+        Y = model.posterior(X).mean
+    return model.condition_on_observations(X, Y)
+
+
+def _marginal_log_ei(model, best_f: float, transform):
+    """Analytic LogEI over a chunk, from marginal posteriors only.
+
+    For a single-output GP the marginal mean and variance are computed directly from one Cholesky
+    factor of the training covariance, ``O(b n (n + d))`` per chunk of ``b`` candidates, instead of
+    GPyTorch's batch mode, which copies the training data into every candidate's batch element.
+    Takes and returns the shapes `_best_chunk` uses: ``b x 1 x d`` -> ``b``.
+    """
+    from botorch.acquisition.analytic import _log_ei_helper
+
+    weight = float(transform.weights.reshape(-1)[0])
+    if transform.weights.numel() != 1:  # several outputs: BoTorch's general posterior
+        def general(X: torch.Tensor) -> torch.Tensor:
+            posterior = model.posterior(X, posterior_transform=transform)
+            mean, sigma = posterior.mean.reshape(-1), posterior.variance.reshape(-1).clamp_min(1e-12).sqrt()
+            return _log_ei_helper((mean - best_f) / sigma) + sigma.log()
+
+        return general
+    with torch.no_grad():
+        train_X = model.train_inputs[0]
+        y = model.train_targets.reshape(-1)
+        train_X = train_X.reshape(-1, train_X.shape[-1])
+        prior = model.forward(train_X)
+        K = prior.covariance_matrix + torch.diag_embed(model.likelihood.noise.reshape(-1).expand(y.shape[0]))
+        L = torch.linalg.cholesky(K)
+        alpha = torch.cholesky_solve((y - prior.mean).unsqueeze(-1), L).squeeze(-1)
+        tf = getattr(model, "outcome_transform", None)
+        mu_y, sd_y = (float(tf.means.reshape(-1)[0]), float(tf.stdvs.reshape(-1)[0])) if tf is not None else (0.0, 1.0)
+
+    def score(X: torch.Tensor) -> torch.Tensor:
+        x = X.squeeze(-2)
+        x = model.transform_inputs(x) if hasattr(model, "transform_inputs") else x
+        cross = model.covar_module(x, train_X).to_dense()  # b x n
+        prior_var = model.covar_module(x, diag=True)
+        mean = model.mean_module(x) + cross @ alpha
+        v = torch.linalg.solve_triangular(L, cross.T, upper=False)  # n x b
+        var = (prior_var - (v * v).sum(0)).clamp_min(1e-12)
+        mean = weight * (mean * sd_y + mu_y)
+        sigma = abs(weight) * sd_y * var.sqrt()
+        return _log_ei_helper((mean - best_f) / sigma) + sigma.log()
+
+    return score

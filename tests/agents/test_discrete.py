@@ -84,3 +84,18 @@ def test_fingerprints_with_a_continuous_parameter_fit_a_product_kernel():
     model = planner.fit(s, obs)
     assert "lengthscale" in model.summary.hyperparameters  # the Matern part over temperature
     assert all(s.is_feasible(p.params) for p in planner.propose(s, obs, [], 2, model))
+
+
+def test_large_library_path_is_chunk_independent_and_avoids_taken_points():
+    s = space(excluded=[{"base": BASES[0], "solvent": "water", "temp": "hot"}])
+    obs = [Observation(params=p, objectives={"y": yield_of(p)}) for p in s.sample_discrete(8, seed=2)]
+    pending = [s.point_at(0)]
+    picks = {}
+    for chunk in (5, 100_000):
+        planner = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, chunk=chunk, large_library=10)  # 24 > 10: believer path
+        batch = planner.propose(s, obs, pending, 4, planner.fit(s, obs))
+        picks[chunk] = [p.params for p in batch]
+        assert all(p.provenance.acquisition_value is not None for p in batch)
+    assert picks[5] == picks[100_000]
+    taken = [o.params for o in obs] + pending + s.excluded
+    assert not any(p in taken for p in picks[5]) and len({s.index_of(p) for p in picks[5]}) == 4
