@@ -326,23 +326,16 @@ class CompositionParameter(_Simplex):
         return self
 
     def fractions(self, value: Value) -> dict[str, float]:
-        from pymatgen.core import Composition, Element
+        from retort.surrogates.featurisers import FeaturisationError, parse_composition
 
-        if not isinstance(value, str):
-            raise ValueError(f"parameter {self.name!r}: a composition is a formula string, got {value!r}")
         try:
-            composition = Composition(value)
-        except Exception as exc:  # pymatgen raises several types for unparsable formulas
-            raise ValueError(f"parameter {self.name!r}: cannot parse formula {value!r}: {exc}") from None
-        symbols = [str(el) for el in composition.elements]
-        bad = [el for el in symbols if not Element.is_valid_symbol(el)]
-        if bad:
-            raise ValueError(f"parameter {self.name!r}: formula {value!r} has unknown elements {bad}")
-        outside = sorted(set(symbols) - set(self.components))
+            amounts = parse_composition(value)
+        except FeaturisationError as exc:
+            raise ValueError(f"parameter {self.name!r}: {exc}") from None
+        outside = sorted(set(amounts) - set(self.components))
         if outside:
             raise ValueError(f"parameter {self.name!r}: formula {value!r} has elements {outside} outside the declared {self.components}")
-        amounts = composition.fractional_composition.get_el_amt_dict()
-        return {c: float(amounts.get(c, 0.0)) for c in self.components}
+        return {c: amounts.get(c, 0.0) for c in self.components}
 
     def decode(self, columns: list[float]) -> str:
         f = self._normalised(columns)

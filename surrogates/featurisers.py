@@ -95,6 +95,24 @@ def principal_components(Z: np.ndarray, variance: float = 0.99) -> np.ndarray:
 ELEMENT_PROPERTIES = ("X", "atomic_radius", "atomic_mass", "row", "group", "mendeleev_no")
 
 
+def parse_composition(formula: str) -> dict[str, float]:
+    """Atomic fractions of a formula (pymatgen `Composition`), or `FeaturisationError` naming it."""
+    from pymatgen.core import Composition, Element
+
+    if not isinstance(formula, str):
+        raise FeaturisationError(f"invalid composition {formula!r}: a composition is a formula string such as 'Fe2O3'")
+    try:
+        composition = Composition(formula)
+    except Exception as exc:  # pymatgen raises several types for unparsable formulas
+        raise FeaturisationError(f"invalid composition {formula!r}: {exc}") from None
+    symbols = [str(el) for el in composition.elements]
+    bad = [s for s in symbols if not Element.is_valid_symbol(s)]
+    if bad or not symbols:
+        raise FeaturisationError(f"invalid composition {formula!r}: unknown elements {bad}")
+    amounts = composition.fractional_composition.get_el_amt_dict()
+    return {s: float(amounts[s]) for s in symbols}
+
+
 def composition_descriptors(formulas: list[str]) -> tuple[np.ndarray, list[str]]:
     """Composition descriptors from pymatgen's element data (Magpie-style statistics).
 
@@ -102,20 +120,13 @@ def composition_descriptors(formulas: list[str]) -> tuple[np.ndarray, list[str]]
     atomic mass, period, group, Mendeleev number): the atomic-fraction-weighted mean and
     standard deviation, and the minimum and maximum over the elements present.
     """
-    from pymatgen.core import Composition, Element
+    from pymatgen.core import Element
 
     names = [f"{stat}_{prop}" for prop in ELEMENT_PROPERTIES for stat in ("mean", "std", "min", "max")]
     rows = []
     for formula in formulas:
-        try:
-            composition = Composition(formula)
-        except Exception as exc:  # pymatgen raises several types for unparsable formulas
-            raise FeaturisationError(f"invalid composition {formula!r}: {exc}") from None
-        symbols = [str(el) for el in composition.elements]
-        bad = [s for s in symbols if not Element.is_valid_symbol(s)]
-        if bad or not symbols:
-            raise FeaturisationError(f"invalid composition {formula!r}: unknown elements {bad}")
-        fractions = composition.fractional_composition.get_el_amt_dict()
+        fractions = parse_composition(formula)
+        symbols = list(fractions)
         w = np.array([fractions[s] for s in symbols])
         row = []
         for prop in ELEMENT_PROPERTIES:
