@@ -179,8 +179,10 @@ def _status(args: argparse.Namespace) -> int:
     store, name = _open(args.campaign, args.store)
     records = [store.campaign(name)] if name else store.campaigns()
     table = Table(title=f"Campaigns in {store.url}")
-    for col in ("campaign", "budget", "proposed", "approved", "running", "measured", "failed", "best"):
-        table.add_column(col)
+    table.add_column("campaign", no_wrap=True)
+    for col in ("budget", "proposed", "approved", "running", "measured", "failed"):
+        table.add_column(col, justify="right")
+    table.add_column("best")
     for record in records:
         campaign = Campaign.model_validate_json(record.config_json)
         experiments = store.experiments(record.id)
