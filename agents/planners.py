@@ -147,7 +147,8 @@ class BayesianPlanner:
         points = design[done : done + batch_size]
         if len(points) < batch_size:  # past the design (model unavailable): continue the sequence
             points += space.sample(batch_size - len(points), seed=self.seed + done + 1, method="sobol")
-        return [Proposal(params=p, provenance=Provenance(planner="sobol", note="initial design")) for p in points]
+        design = "random design" if space.is_discrete else "sobol"  # discrete: seeded draws without replacement
+        return [Proposal(params=p, provenance=Provenance(planner=design, note="initial design")) for p in points]
 
     def _optimise(self, acq, space: SearchSpace, q: int, X_baseline: torch.Tensor) -> torch.Tensor:
         from botorch.optim import optimize_acqf, optimize_acqf_discrete

@@ -27,7 +27,7 @@ def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: 
     for v in values:
         running = v if running is None else (max(running, v) if objective.sign > 0 else min(running, v))
         best.append(running)
-    colours = {"sobol": "tab:gray", "random": "tab:orange"}
+    colours = {"sobol": "tab:gray", "random design": "tab:gray", "random": "tab:orange"}
     for planner in sorted({e.provenance.planner for e in measured}):
         xs = [e.seq for e in measured if e.provenance.planner == planner]
         ys = [e.objectives()[objective.name] for e in measured if e.provenance.planner == planner]

@@ -99,3 +99,9 @@ def test_large_library_path_is_chunk_independent_and_avoids_taken_points():
     assert picks[5] == picks[100_000]
     taken = [o.params for o in obs] + pending + s.excluded
     assert not any(p in taken for p in picks[5]) and len({s.index_of(p) for p in picks[5]}) == 4
+
+
+def test_initial_design_on_a_discrete_space_says_what_it_is():
+    batch = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0).propose(space("onehot"), [], [], 4)
+    assert {p.provenance.planner for p in batch} == {"random design"}
+    assert len({tuple(p.params.values()) for p in batch}) == 4
