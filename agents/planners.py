@@ -207,7 +207,14 @@ class BayesianPlanner:
 
     def _believer_batch(self, model: FittedModel, space: SearchSpace, q: int, X_baseline, X_pending, avoid: set[int]):
         """Analytic LogEI, greedy over q, each pick (and every pending point) fantasised at the
-        model's mean (Kriging believer). Returns the picks and the acquisition for provenance."""
+        model's mean (Kriging believer). Returns the picks and the acquisition for provenance.
+
+        Only the first pick scans the whole library. A fantasy observed at the posterior mean
+        leaves every posterior mean unchanged and can only shrink variances, and EI grows with
+        the variance at a fixed mean, so each candidate's first score bounds its later ones: later
+        picks score candidates in order of their first score and stop once the best found beats
+        the bound of everything left (lazy greedy; the same pick as a full scan).
+        """
         from botorch.acquisition.analytic import LogExpectedImprovement
         from botorch.acquisition.objective import ScalarizedPosteriorTransform
 
@@ -217,17 +224,54 @@ class BayesianPlanner:
         fantasy = model.model
         if X_pending is not None:
             fantasy = _believe(fantasy, X_pending)
-        skip = space.excluded_indices() | avoid
+        first = self._scan(_marginal_log_ei(fantasy, best_f, transform), space)
+        for i in space.excluded_indices() | avoid:
+            first[i] = -math.inf
+        order = torch.argsort(first, descending=True)
         picked, chosen = [], []
         for _ in range(q):
-            index, _ = self._best_chunk(_marginal_log_ei(fantasy, best_f, transform), space, skip | set(chosen))
+            if chosen:
+                index = self._lazy_best(_marginal_log_ei(fantasy, best_f, transform), space, first, order, set(chosen))
+            else:
+                index = int(torch.argmax(first)) if first.numel() and float(first.max()) > -math.inf else None
             if index is None:
                 raise PlanningError(f"every one of the {space.n_candidates()} candidates has been measured, is pending or is excluded")
             chosen.append(index)
-            x = space.candidate_block(index, index + 1)
+            x = space.candidates([index])
             picked.append(x)
             fantasy = _believe(fantasy, x)
         return torch.cat(picked, dim=0), LogExpectedImprovement(model.model, best_f=best_f, posterior_transform=transform)
+
+    def _scan(self, score, space: SearchSpace) -> torch.Tensor:
+        """Every candidate's score, `chunk` candidates at a time (one number per candidate is kept)."""
+        total = space.n_candidates()
+        values = torch.empty(total, dtype=torch.double)
+        with torch.no_grad():
+            for start in range(0, total, self.chunk):
+                X = space.candidate_block(start, start + self.chunk)
+                values[start : start + X.shape[0]] = score(X.unsqueeze(-2))
+        return values
+
+    def _lazy_best(self, score, space: SearchSpace, bound: torch.Tensor, order: torch.Tensor, chosen: set[int]) -> int | None:
+        """Best candidate under `score`, given `bound[i] >= score(i)`: candidates are scored in
+        descending order of `bound`, in growing blocks, until no unscored one can win."""
+        best_value, best_index, position, size = -math.inf, None, 0, 256
+        with torch.no_grad():
+            while position < order.numel():
+                ceiling = float(bound[order[position]])
+                if ceiling == -math.inf or best_value >= ceiling:
+                    break
+                block = order[position : position + size]
+                block = block[bound[block] > -math.inf]
+                block = block[torch.tensor([int(i) not in chosen for i in block], dtype=torch.bool)] if chosen else block
+                if block.numel():
+                    values = score(space.candidates(block.numpy()).unsqueeze(-2))
+                    j = int(torch.argmax(values))
+                    if float(values[j]) > best_value:
+                        best_value, best_index = float(values[j]), int(block[j])
+                position += size
+                size = min(2 * size, self.chunk)
+        return best_index
 
     def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel) -> list[Proposal]:
         points = space.decode(X)

@@ -141,9 +141,13 @@ class SearchSpace(BaseModel):
     def candidate_block(self, start: int, stop: int) -> "torch.Tensor":
         """Encoded candidates ``start..stop-1`` as a ``(stop - start) x d`` tensor, built from
         per-parameter tables without enumerating the rest of the product."""
+        return self.candidates(np.arange(start, min(stop, self.n_candidates()), dtype=np.int64))
+
+    def candidates(self, index: np.ndarray) -> "torch.Tensor":
+        """Encoded candidates at the given enumeration indices, as a ``len(index) x d`` tensor."""
         import torch
 
-        index = np.arange(start, min(stop, self.n_candidates()), dtype=np.int64)
+        index = np.asarray(index, dtype=np.int64)
         blocks = []
         for p in reversed(self.parameters):
             index, digit = np.divmod(index, len(p.labels))

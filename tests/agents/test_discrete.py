@@ -105,3 +105,36 @@ def test_initial_design_on_a_discrete_space_says_what_it_is():
     batch = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0).propose(space("onehot"), [], [], 4)
     assert {p.provenance.planner for p in batch} == {"random design"}
     assert len({tuple(p.params.values()) for p in batch}) == 4
+
+
+def test_lazy_believer_picks_equal_a_full_scan_in_every_round():
+    import numpy as np
+    from botorch.acquisition.objective import ScalarizedPosteriorTransform
+
+    from retort.agents.planners import _believe, _marginal_log_ei
+
+    rng = np.random.default_rng(3)
+    params = []
+    for k in range(3):
+        values = [f"v{i}" for i in range(12)]
+        params.append(CategoricalParameter(name=f"p{k}", values=values, encoding="descriptors",
+                                           descriptors={v: rng.normal(size=2).tolist() for v in values}))
+    s = SearchSpace(parameters=params)  # 1728 candidates
+    f = lambda p: float(np.sin(s.encode([p])[0].numpy().sum()))  # noqa: E731
+    obs = [Observation(params=p, objectives={"y": f(p)}) for p in s.sample_discrete(30, seed=4)]
+    planner = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, chunk=100, large_library=10)
+    model = planner.fit(s, obs)
+    X_baseline = s.encode([o.params for o in obs])
+    avoid = {s.index_of(o.params) for o in obs}
+    X, _ = planner._believer_batch(model, s, 6, X_baseline, None, avoid)
+    lazy = [s.index_of(p) for p in s.decode(X)]
+
+    transform = ScalarizedPosteriorTransform(weights=torch.tensor([1.0], dtype=torch.double))
+    best_f = float(model.model.posterior(X_baseline).mean.max())
+    fantasy, full = model.model, []
+    for _ in range(6):
+        scores = planner._scan(_marginal_log_ei(fantasy, best_f, transform), s)
+        scores[sorted(avoid | set(full))] = -float("inf")
+        full.append(int(torch.argmax(scores)))
+        fantasy = _believe(fantasy, s.candidates([full[-1]]))
+    assert lazy == full and len(set(lazy)) == 6
