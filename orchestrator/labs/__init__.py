@@ -12,7 +12,7 @@ from typing import Optional, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from retort.agents.proposal import Value
-from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, LookupLabConfig
+from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, EmulatorLabConfig, LookupLabConfig
 
 
 class LabRequest(BaseModel):
@@ -70,6 +70,10 @@ def build_lab(campaign: Campaign) -> Lab:
         from retort.orchestrator.labs.lookup import LookupLab
 
         lab = LookupLab(config, campaign)
+    elif isinstance(config, EmulatorLabConfig):
+        from retort.orchestrator.labs.emulator import EmulatorLab
+
+        lab = EmulatorLab(config, campaign)
     else:  # pragma: no cover - the config union is closed
         raise TypeError(config)
     return lab

@@ -1,0 +1,161 @@
+"""An emulator lab for scattered continuous datasets: a GP fitted to the measurements.
+
+A scattered dataset (Olympus' flow Suzuki, SnAr, crossed barrels, ...) cannot be looked up at a
+new point, so a Gaussian process fitted to every measurement answers instead. The emulator says
+what it is: it reports its latent standard deviation at each point it answers, its fitted noise,
+and its own leave-one-out accuracy on the data (RMSE and R^2). It answers only inside the data's
+bounds and refuses anything else.
+
+Example:
+    >>> emulator = DatasetEmulator.from_packaged("snar")
+    >>> emulator.inputs
+    ['residence_time', 'ratio', 'concentration', 'temperature']
+    >>> answer = emulator.measure({"residence_time": 1.0, "ratio": 3.0, "concentration": 0.3, "temperature": 100.0}, seed=0)
+    >>> answer.value > 0, answer.std > 0
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+PACKAGED = ("suzuki", "snar", "crossed_barrel", "p3ht", "agnp", "photo_pce10", "hplc")
+
+
+@dataclass(frozen=True)
+class EmulatedValue:
+    """One emulated measurement: the value reported, the GP's latent mean and std there."""
+
+    value: float
+    mean: float
+    std: float
+
+
+class DatasetEmulator:
+    """A BoTorch `SingleTaskGP` (Matern-5/2, ARD, inputs normalised to the data's bounds,
+    outcome standardised) fitted to a dataset, measuring with the noise it fitted.
+
+    Args:
+        X: ``n x d`` measured inputs.
+        y: ``n`` measured outputs.
+        inputs: the ``d`` input names.
+        output: the output's name.
+        bounds: per input, the ``(low, high)`` range the emulator answers in.
+        source: where the data came from (for messages and provenance).
+        positive: the quantity cannot be negative (values reported are clipped at 0).
+    """
+
+    def __init__(self, X, y, inputs: list[str], output: str, bounds: list[tuple[float, float]], source: str, positive: bool = False) -> None:
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).reshape(-1)
+        if X.ndim != 2 or X.shape[1] != len(inputs) or X.shape[0] != y.shape[0]:
+            raise ValueError(f"{source}: need n x {len(inputs)} inputs and n outputs, got {X.shape} and {y.shape}")
+        if X.shape[0] < 5:
+            raise ValueError(f"{source}: {X.shape[0]} measurements are too few to emulate (need at least 5)")
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1) | ~np.isfinite(y))
+        if bad.size:
+            raise ValueError(f"{source}: rows {[int(i) + 1 for i in bad[:5]]} hold non-finite values")
+        self.inputs, self.output, self.source, self.positive = list(inputs), output, source, positive
+        self.bounds = {name: (float(lo), float(hi)) for name, (lo, hi) in zip(inputs, bounds)}
+        self.n = X.shape[0]
+        self._fit(X, y)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, output: str | None = None, source: str | None = None) -> "DatasetEmulator":
+        """An Olympus-format folder: `config.json` (parameters with low/high, measurements) and
+        `data.csv` (no header; parameter columns in config order, then the measurements)."""
+        folder = Path(folder)
+        source = source or str(folder)
+        try:
+            config = json.loads((folder / "config.json").read_text())
+            data = np.loadtxt(folder / "data.csv", delimiter=",", ndmin=2)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{source}: cannot read config.json and data.csv: {exc}") from None
+        parameters, measurements = config.get("parameters", []), [m["name"] for m in config.get("measurements", [])]
+        kinds = {p["name"]: p.get("type") for p in parameters}
+        if any(kind != "continuous" for kind in kinds.values()):
+            raise ValueError(f"{source}: the emulator handles continuous parameters only; parameter types are {kinds}")
+        output = output or measurements[0]
+        if output not in measurements:
+            raise ValueError(f"{source}: no measurement {output!r}; measurements: {measurements}")
+        if data.shape[1] != len(parameters) + len(measurements):
+            raise ValueError(f"{source}: data.csv has {data.shape[1]} columns, config.json declares {len(parameters)} parameters "
+                             f"and {len(measurements)} measurements")
+        positive = config.get("constraints", {}).get("measurements") == "positive"
+        y = data[:, len(parameters) + measurements.index(output)]
+        bounds = [(float(p["low"]), float(p["high"])) for p in parameters]
+        return cls(data[:, : len(parameters)], y, [p["name"] for p in parameters], output, bounds, source, positive)
+
+    @classmethod
+    def from_packaged(cls, name: str, output: str | None = None) -> "DatasetEmulator":
+        if name not in PACKAGED:
+            raise ValueError(f"unknown packaged dataset {name!r}; choose from {list(PACKAGED)}")
+        with resources.as_file(resources.files("retort.simulators") / "data" / "olympus" / name) as folder:
+            return cls.from_folder(folder, output, source=f"olympus/{name}")
+
+    def check(self, point: dict[str, float]) -> None:
+        """Raise `ValueError` naming the input if `point` lacks one or lies outside the data's range."""
+        missing = [k for k in self.inputs if k not in point]
+        if missing:
+            raise ValueError(f"{self.source}: the point lacks inputs {missing}")
+        for name, (lo, hi) in self.bounds.items():
+            value = float(point[name])
+            if not (math.isfinite(value) and lo - 1e-9 * max(1.0, abs(lo)) <= value <= hi + 1e-9 * max(1.0, abs(hi))):
+                raise ValueError(f"{self.source}: {name}={value:g} is outside the data's range [{lo:g}, {hi:g}]; "
+                                 f"the emulator does not extrapolate")
+
+    def predict(self, points: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Latent mean and standard deviation at `points` (each checked against the bounds)."""
+        import torch
+
+        for p in points:
+            self.check(p)
+        X = torch.tensor([[float(p[k]) for k in self.inputs] for p in points], dtype=torch.double)
+        with torch.no_grad():
+            posterior = self._model.posterior(X)
+        return posterior.mean.reshape(-1).numpy(), posterior.variance.clamp_min(0).sqrt().reshape(-1).numpy()
+
+    def measure(self, point: dict[str, float], seed: int) -> EmulatedValue:
+        """The latent mean plus Gaussian noise of the fitted noise level, drawn from `seed`."""
+        mean, std = (float(v[0]) for v in self.predict([point]))
+        value = mean + self.noise_sd * float(np.random.default_rng(seed).standard_normal())
+        return EmulatedValue(value=max(value, 0.0) if self.positive else value, mean=mean, std=std)
+
+    def describe(self) -> str:
+        return (f"GP emulator of {self.source} ({self.n} measurements of {self.output}; leave-one-out RMSE {self.loo_rmse:.3g}, "
+                f"R^2 {self.loo_r2:.2f}; noise sd {self.noise_sd:.3g})")
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        import torch
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from botorch.models.transforms.input import Normalize
+        from botorch.models.transforms.outcome import Standardize
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        bounds = torch.tensor(list(zip(*self.bounds.values())), dtype=torch.double)
+        train_X, train_Y = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(-1)
+        model = SingleTaskGP(train_X, train_Y, input_transform=Normalize(d=X.shape[1], bounds=bounds), outcome_transform=Standardize(m=1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        model.eval()
+        self._model = model
+        scale = float(model.outcome_transform.stdvs.reshape(-1)[0])
+        self.noise_sd = math.sqrt(float(model.likelihood.noise.detach().reshape(-1)[0])) * scale
+        # Leave-one-out residuals in closed form (Rasmussen & Williams eq. 5.12), in the output's units.
+        model.train()
+        with torch.no_grad():
+            prior = model(*model.train_inputs)
+            K = model.likelihood(prior).covariance_matrix
+            Kinv = torch.cholesky_inverse(torch.linalg.cholesky(K))
+            resid = (Kinv @ (model.train_targets - prior.mean)) / torch.diagonal(Kinv) * scale
+        model.eval()
+        self.loo_rmse = float(resid.pow(2).mean().sqrt())
+        self.loo_r2 = 1.0 - float(resid.pow(2).sum()) / float(((y - y.mean()) ** 2).sum())

@@ -1,0 +1,51 @@
+"""The dataset emulator lab in campaigns: checked against the data, stored like any other lab."""
+
+from pathlib import Path
+
+import pytest
+
+from retort.orchestrator import loop
+from retort.orchestrator.campaign import load_campaign
+from retort.orchestrator.errors import CampaignError
+from retort.orchestrator.labs import build_lab
+from retort.orchestrator.store import Store
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def variant(tmp_path, old, new):
+    text = (EXAMPLES / "snar_emulated.yaml").read_text()
+    assert old in text
+    (tmp_path / "c.yaml").write_text(text.replace(old, new))
+    return load_campaign(tmp_path / "c.yaml")
+
+
+def test_emulated_campaign_stores_values_with_the_emulators_own_std():
+    campaign = load_campaign(EXAMPLES / "snar_emulated.yaml").model_copy(update={"budget": 9, "store": "sqlite://"})
+    run = loop.open_run(campaign, store=Store("sqlite://"))
+    while loop.remaining(run) > 0:
+        loop.run_iteration(run, loop.next_iteration(run))
+    experiments = run.experiments()
+    assert [e.status for e in experiments] == ["measured"] * 9
+    for e in experiments:
+        raw = {m.name: m for m in e.measurements}
+        assert raw["impurity_emulator_std"].value > 0 and raw["impurity"].instrument.startswith("GP emulator of olympus/snar")
+        assert e.location == f"emulated experiment {e.seq}"
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("{name: temperature, type: continuous, lower: 60", "{name: temperature, type: continuous, lower: 20",
+     r"parameter 'temperature': bounds \[20, 140\] go outside the data's range \[60, 140\] of 'olympus/snar'"),
+    ("{name: ratio,", "{name: equivalents,", r"the parameters map to inputs .*'equivalents'.* but 'olympus/snar' has inputs"),
+    ("dataset: snar}", "dataset: snar, output: yield}", "no measurement 'yield'"),
+    ("dataset: snar}", "path: /nonexistent/folder}", "cannot build an emulator of '/nonexistent/folder'"),
+    ("dataset: snar}", "dataset: snar, columns: {pressure: p}}", r"lab.columns names \['pressure'\], which are not parameters"),
+])
+def test_emulator_campaigns_that_do_not_fit_the_data_are_refused(tmp_path, old, new, message):
+    with pytest.raises(CampaignError, match=message):
+        build_lab(variant(tmp_path, old, new))
+
+
+def test_objectives_must_come_from_the_emulated_output(tmp_path):
+    with pytest.raises(CampaignError, match=r"objective 'purity' needs readings \['purity'\]"):
+        build_lab(variant(tmp_path, "{name: impurity, goal: minimize}", "{name: purity, goal: minimize}"))
