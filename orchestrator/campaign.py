@@ -126,15 +126,16 @@ class EmulatorLabConfig(_Strict):
     """A lab that answers from a GP fitted to a scattered dataset: an emulator, and it says so.
 
     `dataset` names a packaged Olympus dataset (``suzuki``, ``snar``, ``crossed_barrel``,
-    ``p3ht``, ``agnp``, ``photo_pce10``, ``hplc``) or `path` an Olympus-format folder
-    (``config.json`` + ``data.csv``). `output` picks the measurement (default: the first);
+    ``p3ht``, ``agnp``, ``photo_pce10``, ``hplc``), the composition set ``hea_hardness`` (alloy
+    formula -> Vickers hardness; campaigns use a composition parameter), or `path` an
+    Olympus-format folder (``config.json`` + ``data.csv``). `output` picks the measurement (default: the first);
     `columns` maps parameter names to dataset inputs (default: the same names). Readings: the
     output, and ``<output>_emulator_std``, the emulator's own standard deviation there.
     `noise`: add Gaussian noise of the fitted noise level (seeded per experiment).
     """
 
     kind: Literal["dataset_emulator"]
-    dataset: Optional[Literal["suzuki", "snar", "crossed_barrel", "p3ht", "agnp", "photo_pce10", "hplc"]] = None
+    dataset: Optional[Literal["suzuki", "snar", "crossed_barrel", "p3ht", "agnp", "photo_pce10", "hplc", "hea_hardness"]] = None
     path: Optional[str] = None
     output: Optional[str] = None
     columns: dict[str, str] = Field(default_factory=dict)

@@ -1,8 +1,8 @@
 """Virtual labs that stand in for real instruments: seeded, with an injectable clock and faults.
 
-`simulators` depends only on `retort.instruments` (and BoTorch, for the dataset emulator): the
-virtual liquid handler and plate reader implement the same backend Protocols a real robot's
-driver does.
+`simulators` depends only on `retort.instruments` (and, for the dataset emulator, BoTorch and the
+composition parser of `retort.surrogates`): the virtual liquid handler and plate reader implement
+the same backend Protocols a real robot's driver does.
 """
 
 from retort.simulators.analytic import ANALYTIC_FUNCTIONS, AnalyticLab

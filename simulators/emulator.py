@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import warnings
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 PACKAGED = ("suzuki", "snar", "crossed_barrel", "p3ht", "agnp", "photo_pce10", "hplc")
+COMPOSITIONS = {"hea_hardness": ("hea_vickers_hardness.csv", "composition", "HV")}  # file, formula column, output
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,11 @@ class DatasetEmulator:
         bounds: per input, the ``(low, high)`` range the emulator answers in.
         source: where the data came from (for messages and provenance).
         positive: the quantity cannot be negative (values reported are clipped at 0).
+        compositional: the inputs are element fractions (an absent element is 0).
     """
 
-    def __init__(self, X, y, inputs: list[str], output: str, bounds: list[tuple[float, float]], source: str, positive: bool = False) -> None:
+    def __init__(self, X, y, inputs: list[str], output: str, bounds: list[tuple[float, float]], source: str,
+                 positive: bool = False, compositional: bool = False) -> None:
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).reshape(-1)
         if X.ndim != 2 or X.shape[1] != len(inputs) or X.shape[0] != y.shape[0]:
             raise ValueError(f"{source}: need n x {len(inputs)} inputs and n outputs, got {X.shape} and {y.shape}")
@@ -62,6 +66,7 @@ class DatasetEmulator:
         if bad.size:
             raise ValueError(f"{source}: rows {[int(i) + 1 for i in bad[:5]]} hold non-finite values")
         self.inputs, self.output, self.source, self.positive = list(inputs), output, source, positive
+        self.compositional = compositional
         self.bounds = {name: (float(lo), float(hi)) for name, (lo, hi) in zip(inputs, bounds)}
         self.n = X.shape[0]
         self._fit(X, y)
@@ -93,10 +98,44 @@ class DatasetEmulator:
         return cls(data[:, : len(parameters)], y, [p["name"] for p in parameters], output, bounds, source, positive)
 
     @classmethod
+    def from_compositions(cls, path: str | Path, composition: str, output: str, source: str | None = None) -> "DatasetEmulator":
+        """A CSV of formulas and a property. The inputs are the atomic fractions of every element
+        in the data (absent elements are 0); each answers from 0 up to its largest fraction in the
+        data, so the emulator never extrapolates along an element."""
+        from retort.surrogates.featurisers import FeaturisationError, parse_composition
+
+        source = source or str(path)
+        try:
+            with open(path, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError as exc:
+            raise ValueError(f"{source}: cannot read: {exc}") from None
+        if not rows or composition not in rows[0] or output not in rows[0]:
+            raise ValueError(f"{source}: need columns {composition!r} and {output!r}; found {list(rows[0]) if rows else 'no rows'}")
+        fractions, y = [], []
+        for line, row in enumerate(rows, start=2):
+            try:
+                amounts = parse_composition(row[composition])
+                value = float(row[output])
+            except (FeaturisationError, ValueError) as exc:
+                raise ValueError(f"{source} line {line}: cannot read {row[composition]!r} -> {row[output]!r}: {exc}") from None
+            fractions.append(amounts)
+            y.append(value)
+        elements = sorted({e for f in fractions for e in f})
+        X = np.array([[f.get(e, 0.0) for e in elements] for f in fractions])
+        bounds = [(0.0, float(X[:, j].max())) for j in range(len(elements))]
+        return cls(X, y, elements, output, bounds, source, positive=True, compositional=True)
+
+    @classmethod
     def from_packaged(cls, name: str, output: str | None = None) -> "DatasetEmulator":
+        data = resources.files("retort.simulators") / "data"
+        if name in COMPOSITIONS:
+            file, composition, default = COMPOSITIONS[name]
+            with resources.as_file(data / "materials" / file) as path:
+                return cls.from_compositions(path, composition, output or default, source=f"materials/{name}")
         if name not in PACKAGED:
-            raise ValueError(f"unknown packaged dataset {name!r}; choose from {list(PACKAGED)}")
-        with resources.as_file(resources.files("retort.simulators") / "data" / "olympus" / name) as folder:
+            raise ValueError(f"unknown packaged dataset {name!r}; choose from {list(PACKAGED) + list(COMPOSITIONS)}")
+        with resources.as_file(data / "olympus" / name) as folder:
             return cls.from_folder(folder, output, source=f"olympus/{name}")
 
     def check(self, point: dict[str, float]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retort.agents.parameters import ContinuousParameter, IntegerParameter
+from retort.agents.parameters import CompositionParameter, ContinuousParameter, IntegerParameter, MixtureParameter
 from retort.orchestrator.campaign import Campaign, EmulatorLabConfig
 from retort.orchestrator.errors import CampaignError, LabError
 from retort.orchestrator.labs import LabRequest, LabResult, check_readings
@@ -11,14 +11,17 @@ from retort.simulators.emulator import DatasetEmulator
 
 class EmulatorLab:
     def __init__(self, config: EmulatorLabConfig, campaign: Campaign) -> None:
-        source = f"olympus/{config.dataset}" if config.dataset else config.path
-        columns = {p.name: config.columns.get(p.name, p.name) for p in campaign.parameters}
+        source = config.dataset if config.dataset else config.path
+        numeric = [p for p in campaign.parameters if isinstance(p, (ContinuousParameter, IntegerParameter))]
+        simplex = [p for p in campaign.parameters if isinstance(p, (CompositionParameter, MixtureParameter))]
+        for p in campaign.parameters:
+            if p not in numeric and p not in simplex:
+                raise CampaignError(f"parameter {p.name!r}: an emulator lab needs continuous, integer, mixture or composition "
+                                    f"parameters, not {p.type}")
+        columns = {p.name: config.columns.get(p.name, p.name) for p in numeric}
         unknown = sorted(set(config.columns) - set(columns))
         if unknown:
-            raise CampaignError(f"lab.columns names {unknown}, which are not parameters")
-        for p in campaign.parameters:
-            if not isinstance(p, (ContinuousParameter, IntegerParameter)):
-                raise CampaignError(f"parameter {p.name!r}: an emulator lab needs continuous or integer parameters, not {p.type}")
+            raise CampaignError(f"lab.columns names {unknown}, which are not continuous or integer parameters")
         try:
             if config.dataset:
                 self.emulator = DatasetEmulator.from_packaged(config.dataset, config.output)
@@ -26,24 +29,42 @@ class EmulatorLab:
                 self.emulator = DatasetEmulator.from_folder(config.path, config.output)
         except ValueError as exc:
             raise CampaignError(f"lab: cannot build an emulator of {source!r}: {exc}") from exc
-        if sorted(columns.values()) != sorted(self.emulator.inputs):
+        source = self.emulator.source
+        ranges = {f"parameter {p.name!r}": (columns[p.name], p.lower, p.upper) for p in numeric}
+        for p in simplex:
+            if isinstance(p, CompositionParameter) and not self.emulator.compositional:
+                raise CampaignError(f"parameter {p.name!r}: {source!r} is not a composition dataset")
+            ranges |= {f"component {c} of {p.name!r}": (c, *p.fraction_bounds(c)) for c in p.components}
+        covered = [column for column, _, _ in ranges.values()]
+        missing = [] if self.emulator.compositional else sorted(set(self.emulator.inputs) - set(covered))
+        extra = sorted(set(covered) - set(self.emulator.inputs))
+        if missing or extra or len(covered) != len(set(covered)):
             raise CampaignError(
-                f"the parameters map to inputs {sorted(columns.values())}, but {source!r} has inputs {self.emulator.inputs}; "
-                f"name the parameters after them or map them with lab.columns"
+                f"the parameters map to inputs {sorted(covered)}, but {source!r} has inputs {self.emulator.inputs}; "
+                f"name the parameters (or mixture components) after them or map them with lab.columns"
             )
-        for p in campaign.parameters:
-            lo, hi = self.emulator.bounds[columns[p.name]]
-            if p.lower < lo or p.upper > hi:
-                raise CampaignError(
-                    f"parameter {p.name!r}: bounds [{p.lower:g}, {p.upper:g}] go outside the data's range [{lo:g}, {hi:g}] "
-                    f"of {source!r}; the emulator does not extrapolate"
-                )
+        for what, (column, lower, upper) in ranges.items():
+            lo, hi = self.emulator.bounds[column]
+            if lower < lo or upper > hi:
+                raise CampaignError(f"{what}: bounds [{lower:g}, {upper:g}] go outside the data's range [{lo:g}, {hi:g}] "
+                                    f"of {source!r}; the emulator does not extrapolate")
         output = self.emulator.output
         self.readings = [output, f"{output}_emulator_std"]
         check_readings(campaign, self.readings, "dataset_emulator")
-        self.columns, self.noise, self.seed = columns, config.noise, campaign.seed
+        self.columns, self.simplex = columns, {p.name: p for p in simplex}
+        self.noise, self.seed = config.noise, campaign.seed
         self.instrument = self.emulator.describe()
         self._results: dict[int, LabResult] = {}
+
+    def inputs(self, params: dict) -> dict[str, float]:
+        """The emulator's inputs for a point: numeric values by column, fractions by component."""
+        point = dict.fromkeys(self.emulator.inputs, 0.0) if self.emulator.compositional else {}
+        for name, value in params.items():
+            if name in self.simplex:
+                point |= self.simplex[name].fractions(value)
+            else:
+                point[self.columns[name]] = float(value)
+        return point
 
     def unavailable(self) -> list:
         return []
@@ -53,9 +74,8 @@ class EmulatorLab:
 
     def execute(self, batch: list[LabRequest]) -> None:
         for r in batch:
-            point = {self.columns[k]: float(v) for k, v in r.params.items()}
             try:
-                answer = self.emulator.measure(point, seed=self.seed * 1_000_003 + r.seq)
+                answer = self.emulator.measure(self.inputs(r.params), seed=self.seed * 1_000_003 + r.seq)
             except ValueError as exc:
                 raise LabError(f"experiment {r.seq}: {exc}") from exc
             value = answer.value if self.noise else answer.mean

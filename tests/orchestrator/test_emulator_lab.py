@@ -39,7 +39,7 @@ def test_emulated_campaign_stores_values_with_the_emulators_own_std():
     ("{name: ratio,", "{name: equivalents,", r"the parameters map to inputs .*'equivalents'.* but 'olympus/snar' has inputs"),
     ("dataset: snar}", "dataset: snar, output: yield}", "no measurement 'yield'"),
     ("dataset: snar}", "path: /nonexistent/folder}", "cannot build an emulator of '/nonexistent/folder'"),
-    ("dataset: snar}", "dataset: snar, columns: {pressure: p}}", r"lab.columns names \['pressure'\], which are not parameters"),
+    ("dataset: snar}", "dataset: snar, columns: {pressure: p}}", r"lab.columns names \['pressure'\], which are not continuous or integer parameters"),
 ])
 def test_emulator_campaigns_that_do_not_fit_the_data_are_refused(tmp_path, old, new, message):
     with pytest.raises(CampaignError, match=message):
@@ -49,3 +49,30 @@ def test_emulator_campaigns_that_do_not_fit_the_data_are_refused(tmp_path, old, 
 def test_objectives_must_come_from_the_emulated_output(tmp_path):
     with pytest.raises(CampaignError, match=r"objective 'purity' needs readings \['purity'\]"):
         build_lab(variant(tmp_path, "{name: impurity, goal: minimize}", "{name: purity, goal: minimize}"))
+
+
+def test_alloy_composition_campaign_runs_on_the_hardness_emulator():
+    campaign = load_campaign(EXAMPLES / "alloy_hardness_emulated.yaml").model_copy(update={"budget": 10, "store": "sqlite://"})
+    run = loop.open_run(campaign, store=Store("sqlite://"))
+    while loop.remaining(run) > 0:
+        loop.run_iteration(run, loop.next_iteration(run))
+    experiments = run.experiments()
+    assert [e.status for e in experiments] == ["measured"] * 10
+    assert run.lab.instrument.startswith("GP emulator of materials/hea_hardness (243 measurements of HV")
+    for e in experiments:
+        campaign.space.validate_point(e.params)  # formulas over the declared elements, within bounds, summing to one
+        assert e.raw()["HV"] >= 0 and e.raw()["HV_emulator_std"] > 0
+    assert any(e.provenance.planner == "qLogNEI" for e in experiments)
+
+
+def test_composition_campaigns_outside_the_alloy_data_are_refused(tmp_path):
+    text = (EXAMPLES / "alloy_hardness_emulated.yaml").read_text()
+    (tmp_path / "wide.yaml").write_text(text.replace("Al: [0, 0.4]", "Al: [0, 0.6]"))
+    with pytest.raises(CampaignError, match=r"component Al of 'alloy': bounds \[0, 0.6\] go outside the data's range \[0, 0.\d+\]"):
+        build_lab(load_campaign(tmp_path / "wide.yaml"))
+    (tmp_path / "gold.yaml").write_text(text.replace("components: [Al, Co", "components: [Au, Co").replace("Al: [0, 0.4], ", ""))
+    with pytest.raises(CampaignError, match=r"the parameters map to inputs .*'Au'.* but 'materials/hea_hardness' has inputs"):
+        build_lab(load_campaign(tmp_path / "gold.yaml"))
+    (tmp_path / "snar.yaml").write_text(text.replace("dataset: hea_hardness", "dataset: snar"))
+    with pytest.raises(CampaignError, match=r"parameter 'alloy': 'olympus/snar' is not a composition dataset"):
+        build_lab(load_campaign(tmp_path / "snar.yaml"))

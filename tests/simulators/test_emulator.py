@@ -62,3 +62,20 @@ def test_bad_folders_are_named(tmp_path):
         DatasetEmulator.from_folder(tmp_path, output="z")
     with pytest.raises(ValueError, match="cannot read config.json and data.csv"):
         DatasetEmulator.from_folder(tmp_path / "missing")
+
+
+def test_composition_emulator_answers_in_element_fractions(tmp_path):
+    rows = ["composition,HV", "FeNi,200", "Fe3Ni,260", "FeNi3,180", "FeCr,320", "CrNi,300", "FeCrNi,280", "Fe2CrNi,290"]
+    (tmp_path / "alloys.csv").write_text("\n".join(rows) + "\n")
+    emulator = DatasetEmulator.from_compositions(tmp_path / "alloys.csv", "composition", "HV")
+    assert emulator.compositional and emulator.inputs == ["Cr", "Fe", "Ni"]
+    assert emulator.bounds["Fe"] == (0.0, 0.75) and emulator.bounds["Cr"] == (0.0, 0.5)
+    answer = emulator.measure({"Cr": 0.2, "Fe": 0.5, "Ni": 0.3}, seed=0)
+    assert 100 < answer.mean < 400 and answer.std > 0
+    with pytest.raises(ValueError, match=r"Fe=0.9 is outside the data's range \[0, 0.75\]"):
+        emulator.measure({"Cr": 0.0, "Fe": 0.9, "Ni": 0.1}, seed=0)
+    (tmp_path / "bad.csv").write_text("\n".join(rows[:3] + ["Qq2Fe,100"] + rows[3:]) + "\n")
+    with pytest.raises(ValueError, match=r"bad.csv line 4: cannot read 'Qq2Fe'"):
+        DatasetEmulator.from_compositions(tmp_path / "bad.csv", "composition", "HV")
+    with pytest.raises(ValueError, match=r"need columns 'formula' and 'HV'"):
+        DatasetEmulator.from_compositions(tmp_path / "alloys.csv", "formula", "HV")
