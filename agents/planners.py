@@ -75,8 +75,11 @@ class BayesianPlanner:
         n_initial: experiments drawn from the Sobol design before the model takes over.
         seed: seeds the Sobol design, the acquisition's QMC sampler and the optimiser's restarts.
         num_restarts, raw_samples: acquisition optimiser effort (BoTorch's names).
-        discrete_candidates: feasible random candidates scored when the space mixes continuous
-            with integer or categorical parameters.
+        discrete_candidates: feasible random candidates screened when the space mixes continuous
+            with integer, categorical or molecule parameters.
+        mixed_combinations: in a mixed space, the continuous part is optimised (gradient-based,
+            BoTorch's `optimize_acqf_mixed`) for each of this many discrete combinations, the
+            best-scoring ones of the screen.
         chunk: candidates scored at once in a purely discrete space (bounds memory).
         large_library: above this many candidates, a discrete space is scored with analytic
             LogEI and Kriging-believer fantasies for the batch (one posterior per candidate)
@@ -95,6 +98,7 @@ class BayesianPlanner:
         discrete_candidates: int = 2048,
         chunk: int = 8192,
         large_library: int = 50_000,
+        mixed_combinations: int = 3,
     ) -> None:
         if not weights:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -106,6 +110,7 @@ class BayesianPlanner:
         self.discrete_candidates = discrete_candidates
         self.chunk = chunk
         self.large_library = large_library
+        self.mixed_combinations = mixed_combinations
 
     @property
     def outputs(self) -> list[str]:
@@ -151,24 +156,29 @@ class BayesianPlanner:
         return [Proposal(params=p, provenance=Provenance(planner=design, note="initial design")) for p in points]
 
     def _optimise(self, acq, space: SearchSpace, q: int, X_baseline: torch.Tensor) -> torch.Tensor:
-        from botorch.optim import optimize_acqf, optimize_acqf_discrete
+        """Continuous spaces: multistart L-BFGS-B under the linear constraints. Mixed spaces: the
+        continuous part is optimised per discrete combination (the best of a random screen).
+        Spaces of integers and choices only: the best of the screen."""
+        from botorch.optim import optimize_acqf, optimize_acqf_discrete, optimize_acqf_mixed
 
+        inequality, equality = space.botorch_constraints()
+        effort = dict(bounds=space.bounds(), q=q, num_restarts=self.num_restarts, raw_samples=self.raw_samples,
+                      inequality_constraints=inequality or None, equality_constraints=equality or None, options={"maxiter": 200})
         if space.is_continuous:
-            inequality, equality = space.botorch_constraints()
-            X, _ = optimize_acqf(
-                acq,
-                bounds=space.bounds(),
-                q=q,
-                num_restarts=self.num_restarts,
-                raw_samples=self.raw_samples,
-                inequality_constraints=inequality or None,
-                equality_constraints=equality or None,
-                options={"maxiter": 200},
-            )
-            return X.detach()
+            return optimize_acqf(acq, **effort)[0].detach()
         candidates = space.encode(space.sample(self.discrete_candidates, seed=self.seed + X_baseline.shape[0], method="uniform"))
-        X, _ = optimize_acqf_discrete(acq, q=q, choices=candidates, unique=True, X_avoid=X_baseline)
-        return X.detach()
+        discrete = space.discrete_columns()
+        if len(discrete) == space.dim:
+            return optimize_acqf_discrete(acq, q=q, choices=candidates, unique=True, X_avoid=X_baseline)[0].detach()
+        with torch.no_grad():
+            scores = acq(candidates.unsqueeze(-2))
+        best: dict[tuple[float, ...], float] = {}
+        for key, score in zip(map(tuple, candidates[:, discrete].tolist()), scores.tolist()):
+            best[key] = max(best.get(key, -math.inf), score)
+        combinations = sorted(best, key=best.__getitem__, reverse=True)[: self.mixed_combinations]
+        fixed = [dict(zip(discrete, key)) for key in combinations]
+        effort |= dict(num_restarts=max(2, self.num_restarts // 2), raw_samples=max(32, self.raw_samples // 4))
+        return optimize_acqf_mixed(acq, fixed_features_list=fixed, **effort)[0].detach()
 
     def _optimise_discrete(self, acq, space: SearchSpace, q: int, X_pending, avoid: set[int]) -> torch.Tensor:
         """Sequential greedy batch over the whole candidate product, scored in chunks.

@@ -115,6 +115,13 @@ class SearchSpace(BaseModel):
         """Every parameter is a choice among options: the space is a (lazily enumerated) product."""
         return all(isinstance(p, (CategoricalParameter, MoleculeParameter)) for p in self.parameters)
 
+    def discrete_columns(self) -> list[int]:
+        """Columns of integer, categorical and molecule parameters: fixed per discrete combination
+        when a mixed space's continuous part is optimised."""
+        offsets = self.column_offsets()
+        return [offsets[p.name] + j for p in self.parameters
+                if isinstance(p, (IntegerParameter, CategoricalParameter, MoleculeParameter)) for j in range(p.width)]
+
     def fingerprint_columns(self) -> list[int]:
         """Columns holding fingerprint bits or counts (modelled with a Tanimoto kernel)."""
         offsets = self.column_offsets()
