@@ -31,6 +31,12 @@ PACKAGED = ("suzuki", "snar", "crossed_barrel", "p3ht", "agnp", "photo_pce10", "
 COMPOSITIONS = {"hea_hardness": ("hea_vickers_hardness.csv", "composition", "HV")}  # file, formula column, output
 
 
+def _slack(bound: float) -> float:
+    """How far past a bound a value may lie and still be answered (at the bound): rounding, such
+    as a formula's fractions written to 6 decimals, must not turn a point away."""
+    return 1e-6 * max(1.0, abs(bound))
+
+
 @dataclass(frozen=True)
 class EmulatedValue:
     """One emulated measurement: the value reported, the GP's latent mean and std there."""
@@ -145,7 +151,7 @@ class DatasetEmulator:
             raise ValueError(f"{self.source}: the point lacks inputs {missing}")
         for name, (lo, hi) in self.bounds.items():
             value = float(point[name])
-            if not (math.isfinite(value) and lo - 1e-9 * max(1.0, abs(lo)) <= value <= hi + 1e-9 * max(1.0, abs(hi))):
+            if not (math.isfinite(value) and lo - _slack(lo) <= value <= hi + _slack(hi)):
                 raise ValueError(f"{self.source}: {name}={value:g} is outside the data's range [{lo:g}, {hi:g}]; "
                                  f"the emulator does not extrapolate")
 
@@ -155,7 +161,8 @@ class DatasetEmulator:
 
         for p in points:
             self.check(p)
-        X = torch.tensor([[float(p[k]) for k in self.inputs] for p in points], dtype=torch.double)
+        X = torch.tensor([[min(max(float(p[k]), self.bounds[k][0]), self.bounds[k][1]) for k in self.inputs] for p in points],
+                         dtype=torch.double)
         with torch.no_grad():
             posterior = self._model.posterior(X)
         return posterior.mean.reshape(-1).numpy(), posterior.variance.clamp_min(0).sqrt().reshape(-1).numpy()

@@ -79,3 +79,10 @@ def test_composition_emulator_answers_in_element_fractions(tmp_path):
         DatasetEmulator.from_compositions(tmp_path / "bad.csv", "composition", "HV")
     with pytest.raises(ValueError, match=r"need columns 'formula' and 'HV'"):
         DatasetEmulator.from_compositions(tmp_path / "alloys.csv", "formula", "HV")
+
+
+def test_rounding_at_a_bound_is_answered_but_a_real_excursion_is_not(snar):
+    lo, hi = snar.bounds["temperature"]
+    assert snar.predict([INSIDE | {"temperature": hi + 1e-5}])[0] == pytest.approx(snar.predict([INSIDE | {"temperature": hi}])[0])
+    with pytest.raises(ValueError, match="outside the data's range"):
+        snar.predict([INSIDE | {"temperature": hi + 0.01}])
