@@ -309,12 +309,15 @@ class CompositionParameter(_Simplex):
     """A material's composition over declared elements, as a formula (pymatgen `Composition`).
 
     Amounts in a formula are normalised to atomic fractions (``AlCoCrCuFeNi`` is 1/6 of each), which
-    must lie within each element's `bounds`.
+    must lie within each element's `bounds`. The planner searches the fractions; with
+    ``encoding: descriptors`` its model also sees their element-property statistics (weighted
+    mean and spread of electronegativity, radius, mass, period, group and Mendeleev number).
 
     Example: ``{name: alloy, type: composition, components: [Al, Co, Cr, Fe, Ni], bounds: {Al: [0, 0.3]}}``
     """
 
     type: Literal["composition"] = "composition"
+    encoding: Literal["fractions", "descriptors"] = "fractions"
 
     @model_validator(mode="after")
     def _elements(self) -> "CompositionParameter":
@@ -324,6 +327,12 @@ class CompositionParameter(_Simplex):
         if bad:
             raise ValueError(f"unknown elements {bad}: components of a composition are element symbols such as Fe, Ni")
         return self
+
+    def element_table(self) -> np.ndarray:
+        """Element properties of the components, one row each (used with ``encoding: descriptors``)."""
+        from retort.surrogates.featurisers import element_table
+
+        return element_table(self.components)
 
     def fractions(self, value: Value) -> dict[str, float]:
         from retort.surrogates.featurisers import FeaturisationError, parse_composition

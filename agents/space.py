@@ -122,6 +122,12 @@ class SearchSpace(BaseModel):
         return [offsets[p.name] + j for p in self.parameters
                 if isinstance(p, (IntegerParameter, CategoricalParameter, MoleculeParameter)) for j in range(p.width)]
 
+    def composition_groups(self) -> list[tuple[list[int], np.ndarray]]:
+        """Per composition encoded with descriptors: its fraction columns and element-property table."""
+        offsets = self.column_offsets()
+        return [([offsets[p.name] + j for j in range(p.width)], p.element_table()) for p in self.parameters
+                if isinstance(p, CompositionParameter) and p.encoding == "descriptors"]
+
     def fingerprint_columns(self) -> list[int]:
         """Columns holding fingerprint bits or counts (modelled with a Tanimoto kernel)."""
         offsets = self.column_offsets()

@@ -113,31 +113,39 @@ def parse_composition(formula: str) -> dict[str, float]:
     return {s: float(amounts[s]) for s in symbols}
 
 
+def element_table(symbols: list[str]) -> np.ndarray:
+    """``len(symbols) x len(ELEMENT_PROPERTIES)`` element data from pymatgen (Pauling
+    electronegativity, atomic radius in angstrom, atomic mass, period, group, Mendeleev number)."""
+    from pymatgen.core import Element
+
+    rows = []
+    for s in symbols:
+        row = []
+        for prop in ELEMENT_PROPERTIES:
+            v = getattr(Element(s), prop) if Element.is_valid_symbol(s) else None
+            if v is None:
+                raise FeaturisationError(f"element {s!r}: pymatgen has no {prop} for it")
+            row.append(float(v))
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(len(symbols), len(ELEMENT_PROPERTIES))
+
+
 def composition_descriptors(formulas: list[str]) -> tuple[np.ndarray, list[str]]:
     """Composition descriptors from pymatgen's element data (Magpie-style statistics).
 
-    For each of `ELEMENT_PROPERTIES` (Pauling electronegativity, atomic radius in angstrom,
-    atomic mass, period, group, Mendeleev number): the atomic-fraction-weighted mean and
-    standard deviation, and the minimum and maximum over the elements present.
+    For each of `ELEMENT_PROPERTIES`: the atomic-fraction-weighted mean and standard deviation,
+    and the minimum and maximum over the elements present.
     """
-    from pymatgen.core import Element
-
     names = [f"{stat}_{prop}" for prop in ELEMENT_PROPERTIES for stat in ("mean", "std", "min", "max")]
     rows = []
     for formula in formulas:
         fractions = parse_composition(formula)
-        symbols = list(fractions)
-        w = np.array([fractions[s] for s in symbols])
-        row = []
-        for prop in ELEMENT_PROPERTIES:
-            values = []
-            for s in symbols:
-                v = getattr(Element(s), prop)
-                if v is None:
-                    raise FeaturisationError(f"invalid composition {formula!r}: pymatgen has no {prop} for {s}")
-                values.append(float(v))
-            v = np.array(values)
-            mean = float(w @ v)
-            row += [mean, float(np.sqrt(w @ (v - mean) ** 2)), float(v.min()), float(v.max())]
-        rows.append(row)
+        try:
+            table = element_table(list(fractions))
+        except FeaturisationError as exc:
+            raise FeaturisationError(f"invalid composition {formula!r}: {exc}") from None
+        w = np.array(list(fractions.values()))
+        mean = w @ table
+        std = np.sqrt(w @ (table - mean) ** 2)
+        rows.append(np.stack([mean, std, table.min(axis=0), table.max(axis=0)], axis=1).reshape(-1).tolist())
     return np.array(rows, dtype=np.float64).reshape(len(formulas), len(names)), names

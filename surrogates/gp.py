@@ -21,13 +21,14 @@ import gpytorch
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
-from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.input import ChainedInputTransform, Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from retort.surrogates.calibration import loo_calibration
 from retort.surrogates.errors import SurrogateError
 from retort.surrogates.summary import ModelSummary
+from retort.surrogates.transforms import CompositionFeatures
 
 
 @dataclass
@@ -45,6 +46,7 @@ def fit_gp(
     bounds: torch.Tensor,
     outputs: list[str],
     fingerprint_dims: list[int] | None = None,
+    composition_groups: list[tuple[list[int], torch.Tensor]] | None = None,
 ) -> FittedModel:
     """Fit a `SingleTaskGP` by maximising the exact marginal log-likelihood.
 
@@ -55,6 +57,9 @@ def fit_gp(
         outputs: names of the ``m`` outcome columns.
         fingerprint_dims: columns holding fingerprint bits/counts. These get a Tanimoto kernel
             (times an ARD Matern-5/2 kernel on the other columns, if any) and are not normalised.
+        composition_groups: per composition encoded with descriptors, its fraction columns and
+            a table of element properties (one row per column); the model appends their
+            weighted means and standard deviations (`CompositionFeatures`) to its inputs.
     """
     if train_X.dim() != 2 or train_Y.dim() != 2 or train_X.shape[0] != train_Y.shape[0]:
         raise SurrogateError(f"need n x d inputs and n x m outcomes, got {tuple(train_X.shape)} and {tuple(train_Y.shape)}")
@@ -65,12 +70,17 @@ def fit_gp(
     if train_X.shape[0] < 2:
         raise SurrogateError(f"need at least 2 observations to fit a GP, have {train_X.shape[0]}")
     start = time.perf_counter()
-    d = train_X.shape[-1]
+    features = CompositionFeatures(composition_groups) if composition_groups else None
+    if features is not None:
+        bounds = torch.cat([bounds.double(), features.feature_bounds()], dim=-1)
+    d = bounds.shape[-1]  # the model's input width, appended features included
     covar_module, input_transform = None, Normalize(d=d, bounds=bounds.double())
     if fingerprint_dims:
         rest = [i for i in range(d) if i not in set(fingerprint_dims)]
         covar_module = _fingerprint_kernel(fingerprint_dims, rest)
         input_transform = Normalize(d=d, indices=rest, bounds=bounds.double()) if rest else None
+    if features is not None:
+        input_transform = ChainedInputTransform(features=features, normalize=input_transform)
     model = SingleTaskGP(
         train_X.double(),
         train_Y.double(),

@@ -46,3 +46,17 @@ def test_samples_and_proposals_lie_on_the_simplex_within_bounds():
         assert sum(p.params["solvent"].values()) == pytest.approx(1.0)
     with pytest.raises(SpaceError, match="Al fraction"):
         space.validate_point({"alloy": "Al3Ni", "solvent": {"water": 0.5, "ethanol": 0.5}, "anneal": 600.0})
+
+
+def test_composition_descriptors_encoding_adds_element_statistics_to_the_model():
+    alloy = ALLOY.model_copy(update={"encoding": "descriptors"})
+    space = SearchSpace(parameters=[alloy])
+    assert space.dim == 5 and [cols for cols, _ in space.composition_groups()] == [[0, 1, 2, 3, 4]]
+    points = space.sample(8, seed=1)
+    obs = [Observation(params=p, objectives={"y": space.encode([p])[0, 4].item()}) for p in points]
+    planner = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, num_restarts=2, raw_samples=64)
+    model = planner.fit(space, obs)
+    assert len(model.summary.hyperparameters["lengthscale"]) == 5 + 12  # fractions + 6 properties x (mean, std)
+    for p in planner.propose(space, obs, [], 2, model):
+        space.validate_point(p.params)
+    assert len(planner.fit(SearchSpace(parameters=[ALLOY]), obs).summary.hyperparameters["lengthscale"]) == 5

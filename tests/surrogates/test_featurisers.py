@@ -66,3 +66,23 @@ def test_composition_descriptors_on_known_compositions():
     assert dict(zip(names, table[2]))["mean_row"] == pytest.approx((3 + 5 * 4) / 6)
     with pytest.raises(FeaturisationError, match="invalid composition 'Xx2O'"):
         composition_descriptors(["Xx2O"])
+
+
+def test_composition_features_transform_matches_the_descriptors_and_has_gradients():
+    from retort.surrogates.featurisers import ELEMENT_PROPERTIES, composition_descriptors, element_table
+    from retort.surrogates.transforms import CompositionFeatures
+
+    elements = ["Al", "Co", "Fe", "Ni"]
+    transform = CompositionFeatures([([1, 2, 3, 4], torch.from_numpy(element_table(elements)))])  # column 0: not a fraction
+    X = torch.tensor([[700.0, 0.25, 0.25, 0.25, 0.25], [20.0, 0.0, 0.5, 0.0, 0.5]], dtype=torch.double, requires_grad=True)
+    out = transform.transform(X)
+    assert out.shape == (2, 5 + 2 * len(ELEMENT_PROPERTIES)) and torch.equal(out[:, :5], X)
+    table, names = composition_descriptors(["AlCoFeNi", "CoNi"])
+    p = len(ELEMENT_PROPERTIES)
+    for k, prop in enumerate(ELEMENT_PROPERTIES):
+        assert torch.allclose(out[:, 5 + k], torch.from_numpy(table[:, names.index(f"mean_{prop}")]))
+        assert torch.allclose(out[:, 5 + p + k], torch.from_numpy(table[:, names.index(f"std_{prop}")]), atol=1e-5)
+    out[:, 5:].sum().backward()
+    assert torch.isfinite(X.grad).all() and (X.grad[:, 1:] != 0).any() and (X.grad[:, 0] == 0).all()
+    bounds = transform.feature_bounds()
+    assert bounds.shape == (2, 2 * p) and (out[:, 5:] >= bounds[0] - 1e-9).all() and (out[:, 5:] <= bounds[1] + 1e-9).all()
