@@ -103,3 +103,20 @@ def test_buchwald_hartwig_grid_through_the_prefect_flow(prefect_harness, tmp_pat
     summary = campaign_flow(campaign)
     assert summary.measured == 10 and summary.model_versions == 1
     assert 0 < summary.best_objectives["yield"] <= 100
+
+
+def test_a_nan_reading_through_retort_run_exits_2_naming_the_well_and_keeps_every_reading(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nan.db'}"
+    campaign_file = tmp_path / "campaign.yaml"
+    text = EXAMPLE.read_text().replace("budget: 40", "budget: 4").replace("initial_design: 8", "initial_design: 4")
+    campaign_file.write_text(text.replace("reader_noise: 0.005", "reader_noise: 0.005\n  nan_readings_at: [2]"))
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
+    result = subprocess.run([sys.executable, "-m", "retort.orchestrator.cli", "run", str(campaign_file), "--store", url],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2, result.stderr
+    assert "error: experiment 2 at plate 1 B1: plate_reader returned non-finite values for A430" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout and "Report:" in result.stdout
+    store = Store(url)
+    experiments = store.experiments(store.campaign("colour-match").id)
+    assert [e.status for e in experiments] == ["measured", "failed", "measured", "measured"]
+    assert experiments[1].raw() == dict.fromkeys(["A430", "A480", "A520", "A580", "A630"]) and experiments[1].objectives() == {}
