@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -178,11 +179,11 @@ def _status(args: argparse.Namespace) -> int:
 
     store, name = _open(args.campaign, args.store)
     records = [store.campaign(name)] if name else store.campaigns()
-    table = Table(title=f"Campaigns in {store.url}")
+    table = Table(title=f"Campaigns in {store.url}", box=box.SIMPLE_HEAD, caption="open: proposed / approved / running")
     table.add_column("campaign", no_wrap=True)
-    for col in ("budget", "proposed", "approved", "running", "measured", "failed"):
-        table.add_column(col, justify="right")
-    table.add_column("best")
+    for col in ("budget", "measured", "failed", "open"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("best", min_width=20)
     for record in records:
         campaign = Campaign.model_validate_json(record.config_json)
         experiments = store.experiments(record.id)
@@ -190,7 +191,8 @@ def _status(args: argparse.Namespace) -> int:
         top = best(campaign, experiments)
         objective = campaign.objectives[0].name
         best_text = f"{objective} {top.objectives()[objective]:.4g} (#{top.seq})" if top else "-"
-        table.add_row(record.name, str(campaign.budget), *(str(counts[s]) for s in counts), best_text)
+        open_text = "/".join(str(counts[s]) for s in ("proposed", "approved", "running"))
+        table.add_row(record.name, str(campaign.budget), str(counts["measured"]), str(counts["failed"]), open_text, best_text)
     out.print(table)
     return 0
 
