@@ -20,11 +20,17 @@ def variant(tmp_path, old, new):
     return load_campaign(tmp_path / "c.yaml")
 
 
-def test_emulated_campaign_stores_values_with_the_emulators_own_std():
-    campaign = load_campaign(EXAMPLES / "snar_emulated.yaml").model_copy(update={"budget": 9, "store": "sqlite://"})
+def run_example(name, budget):
+    """The example campaign run to `budget` in memory, through the loop's steps."""
+    campaign = load_campaign(EXAMPLES / name).model_copy(update={"budget": budget, "store": "sqlite://"})
     run = loop.open_run(campaign, store=Store("sqlite://"))
     while loop.remaining(run) > 0:
         loop.run_iteration(run, loop.next_iteration(run))
+    return campaign, run
+
+
+def test_emulated_campaign_stores_values_with_the_emulators_own_std():
+    _, run = run_example("snar_emulated.yaml", 9)
     experiments = run.experiments()
     assert [e.status for e in experiments] == ["measured"] * 9
     for e in experiments:
@@ -52,10 +58,7 @@ def test_objectives_must_come_from_the_emulated_output(tmp_path):
 
 
 def test_alloy_composition_campaign_runs_on_the_hardness_emulator():
-    campaign = load_campaign(EXAMPLES / "alloy_hardness_emulated.yaml").model_copy(update={"budget": 10, "store": "sqlite://"})
-    run = loop.open_run(campaign, store=Store("sqlite://"))
-    while loop.remaining(run) > 0:
-        loop.run_iteration(run, loop.next_iteration(run))
+    campaign, run = run_example("alloy_hardness_emulated.yaml", 10)
     experiments = run.experiments()
     assert [e.status for e in experiments] == ["measured"] * 10
     assert run.lab.instrument.startswith("GP emulator of materials/hea_hardness (243 measurements of HV")
