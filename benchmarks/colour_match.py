@@ -18,36 +18,17 @@ import statistics
 import time
 from pathlib import Path
 
+from campaign_runs import run_campaign, variant
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import load_campaign
-from retort.orchestrator.store import Store
 from retort.simulators import ColourBench, VirtualClock
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "colour_match.yaml"
 
 
 def run_once(seed: int, planner: str) -> tuple[list[float], dict, float, int]:
-    campaign = load_campaign(EXAMPLE).model_copy(update={"seed": seed, "planner": planner, "store": "sqlite://"})
-    run = loop.open_run(campaign, store=Store("sqlite://"))
-    propose_seconds, proposals = 0.0, 0
-    while loop.remaining(run) > 0:
-        iteration = loop.next_iteration(run)
-        start = time.perf_counter()
-        model = loop.fit(run, iteration)
-        batch = loop.propose(run, iteration, model, min(campaign.batch_size, loop.remaining(run)))
-        if batch[0].provenance.planner == "qLogNEI":
-            propose_seconds += time.perf_counter() - start
-            proposals += 1
-        batch = loop.approve(run, batch)
-        loop.execute(run, batch)
-        loop.record(run, batch, loop.measure(run, batch))
-    experiments = run.experiments()
-    best, trace = math.inf, []
-    for e in experiments:
-        best = min(best, e.objectives().get("colour_distance", math.inf))
-        trace.append(best)
-    top = loop.best(campaign, experiments)
-    return trace, top.params, propose_seconds, proposals
+    done = run_campaign(variant(load_campaign(EXAMPLE), seed, planner), clock=time.perf_counter)
+    return done.trace(), loop.best(done.campaign, done.experiments).params, done.propose_seconds, done.proposals
 
 
 def true_distance(params: dict) -> float:

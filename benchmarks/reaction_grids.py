@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import torch
 
-from retort.orchestrator import loop
+from campaign_runs import run_campaign, variant
 from retort.orchestrator.campaign import load_campaign
-from retort.orchestrator.store import Store
 from retort.simulators.lookup import GridLookup
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -34,29 +32,10 @@ VARIANTS = {
 CHECKPOINTS = (5, 10, 20, 30, 50)
 
 
-def run_once(grid: str, variant: str, seed: int) -> tuple[list[float], float, int]:
-    planner, encoding = VARIANTS[variant]
-    campaign = load_campaign(EXAMPLES / f"{grid}.yaml")
-    params = [p.model_copy(update={"encoding": encoding}) for p in campaign.parameters]
-    data = campaign.model_dump() | {"parameters": [p.model_dump() for p in params], "seed": seed, "planner": planner, "store": "sqlite://"}
-    campaign = type(campaign).model_validate(data)
-    run = loop.open_run(campaign, store=Store("sqlite://"))
-    cpu, proposals = 0.0, 0
-    while loop.remaining(run) > 0:
-        iteration = loop.next_iteration(run)
-        start = time.process_time()
-        batch = loop.propose(run, iteration, loop.fit(run, iteration), min(campaign.batch_size, loop.remaining(run)))
-        if batch[0].provenance.planner == "qLogNEI":
-            cpu += time.process_time() - start
-            proposals += 1
-        batch = loop.approve(run, batch)
-        loop.execute(run, batch)
-        loop.record(run, batch, loop.measure(run, batch))
-    best, trace = float("-inf"), []
-    for e in run.experiments():
-        best = max(best, e.objectives()["yield"])
-        trace.append(best)
-    return trace, cpu, proposals
+def run_once(grid: str, variant_name: str, seed: int) -> tuple[list[float], float, int]:
+    planner, encoding = VARIANTS[variant_name]
+    done = run_campaign(variant(load_campaign(EXAMPLES / f"{grid}.yaml"), seed, planner, encoding))
+    return done.trace(), done.propose_seconds, done.proposals
 
 
 def main() -> None:

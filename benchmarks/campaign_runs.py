@@ -1,0 +1,56 @@
+"""Shared by the benchmark scripts: run a campaign in memory through the loop's own steps (the
+functions the Prefect flow calls, without Prefect's start-up) and read its best-so-far trace."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from retort.orchestrator import loop
+from retort.orchestrator.campaign import Campaign
+from retort.orchestrator.records import ExperimentRecord
+from retort.orchestrator.store import Store
+
+
+def variant(campaign: Campaign, seed: int, planner: str, encoding: Optional[str] = None) -> Campaign:
+    """The campaign with another seed and planner (and every parameter's encoding, if given), in memory."""
+    data = campaign.model_dump() | {"seed": seed, "planner": planner, "store": "sqlite://"}
+    if encoding is not None:
+        data["parameters"] = [p.model_dump() | {"encoding": encoding} for p in campaign.parameters]
+    return Campaign.model_validate(data)
+
+
+@dataclass
+class Finished:
+    campaign: Campaign
+    experiments: list[ExperimentRecord]
+    propose_seconds: float  # fit + propose, summed over model-based batches
+    proposals: int  # model-based batches
+
+    def trace(self) -> list[float]:
+        """Best-so-far of the first objective after each experiment (in its own direction)."""
+        objective = self.campaign.objectives[0]
+        pick = max if objective.sign > 0 else min
+        best, out = None, []
+        for e in self.experiments:
+            value = e.objectives().get(objective.name)
+            best = value if best is None else (best if value is None else pick(best, value))
+            out.append(best)
+        return out
+
+
+def run_campaign(campaign: Campaign, clock: Callable[[], float] = time.process_time) -> Finished:
+    run = loop.open_run(campaign, store=Store("sqlite://"))
+    seconds, proposals = 0.0, 0
+    while loop.remaining(run) > 0:
+        iteration = loop.next_iteration(run)
+        start = clock()
+        batch = loop.propose(run, iteration, loop.fit(run, iteration), min(campaign.batch_size, loop.remaining(run)))
+        if batch[0].provenance.model_version is not None:
+            seconds += clock() - start
+            proposals += 1
+        batch = loop.approve(run, batch)
+        loop.execute(run, batch)
+        loop.record(run, batch, loop.measure(run, batch))
+    return Finished(campaign, run.experiments(), seconds, proposals)
