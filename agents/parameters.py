@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Value = Union[float, int, str, dict[str, float]]
 TOL = 1e-6
@@ -319,14 +319,15 @@ class CompositionParameter(_Simplex):
     type: Literal["composition"] = "composition"
     encoding: Literal["fractions", "descriptors"] = "fractions"
 
-    @model_validator(mode="after")
-    def _elements(self) -> "CompositionParameter":
+    @field_validator("components")
+    @classmethod
+    def _elements(cls, components: list[str]) -> list[str]:
         from pymatgen.core import Element
 
-        bad = [c for c in self.components if not Element.is_valid_symbol(c)]
+        bad = [c for c in components if not Element.is_valid_symbol(c)]
         if bad:
             raise ValueError(f"unknown elements {bad}: components of a composition are element symbols such as Fe, Ni")
-        return self
+        return components
 
     def element_table(self) -> np.ndarray:
         """Element properties of the components, one row each (used with ``encoding: descriptors``)."""

@@ -39,6 +39,10 @@ BAD = {
     "bounds.yaml": (EXAMPLE.read_text().replace("lower: 1, upper: 100, unit: uL}\n  - {name: yellow", "lower: 90, upper: 10, unit: uL}\n  - {name: yellow"), "lower bound 90.0 must be finite and below upper bound 10.0"),
     "tiny-volume.yaml": (EXAMPLE.read_text().replace("{name: blue,   type: continuous, lower: 1", "{name: blue,   type: continuous, lower: 0.2"), "parameter 'blue': lower bound 0.2 uL is below"),
     "infeasible.yaml": (EXAMPLE.read_text().replace("rhs: 100", "rhs: 1000"), "no point within the parameter bounds satisfies all constraints"),
+    "bad-smiles.yaml": ((EXAMPLE.parent / "buchwald_hartwig.yaml").read_text().replace("'Brc1cccnc1'", "'Brc1cccnc1('"),
+                        "parameters[0] ('aryl_halide'): invalid SMILES 'Brc1cccnc1(': RDKit cannot parse it"),
+    "unknown-element.yaml": ((EXAMPLE.parent / "alloy_hardness_emulated.yaml").read_text().replace("[Al, Co,", "[Al, Qq,"),
+                             "parameters[0] ('alloy').components: unknown elements ['Qq']"),
     "extrapolating-emulator.yaml": ((EXAMPLE.parent / "snar_emulated.yaml").read_text().replace("lower: 60, upper: 140", "lower: 20, upper: 140"),
                                     "parameter 'temperature': bounds [20, 140] go outside the data's range [60, 140]"),
 }
