@@ -7,6 +7,7 @@ measurement), printed as one message without a traceback; 130 interrupted (run a
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
@@ -43,6 +44,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     export.add_argument("--store", help=f"store URL (default {DEFAULT_STORE}, or the campaign file's)")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)  # `kill PID` stops like Ctrl-C: cleanly, the ephemeral Prefect server with it
     try:
         if args.command == "run":
             return _run(args)
@@ -55,6 +57,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("stopped. Everything measured is stored; run the same command again to continue.\n")
         return 130
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _run(args: argparse.Namespace) -> int:

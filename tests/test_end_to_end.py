@@ -1,5 +1,6 @@
 """The closed loop through the real Prefect flow on the virtual colour lab, and kill-and-resume via the CLI."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,13 +66,18 @@ def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path
     campaign_file.write_text(EXAMPLE.read_text().replace("budget: 40", "budget: 16").replace("initial_design: 8", "initial_design: 4"))
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
     command = [sys.executable, "-m", "retort.orchestrator.cli", "run", str(campaign_file), "--store", url]
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while _count_done(url, "colour-match") < 6 and time.time() < deadline and first.poll() is None:
-        time.sleep(0.2)
-    assert first.poll() is None, "the run finished before it could be killed"
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while _count_done(url, "colour-match") < 6 and time.time() < deadline and first.poll() is None:
+            time.sleep(0.2)
+        assert first.poll() is None, "the run finished before it could be killed"
+        first.send_signal(signal.SIGKILL)  # only the run itself: no chance to clean up
+        first.wait()
+    finally:  # SIGKILL orphans the run's ephemeral Prefect server; stop it so it does not outlive the test
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(first.pid, signal.SIGKILL)
     store = Store(url)
     record = store.campaign("colour-match")
     before = store.experiments(record.id)
@@ -120,3 +126,26 @@ def test_a_nan_reading_through_retort_run_exits_2_naming_the_well_and_keeps_ever
     experiments = store.experiments(store.campaign("colour-match").id)
     assert [e.status for e in experiments] == ["measured", "failed", "measured", "measured"]
     assert experiments[1].raw() == dict.fromkeys(["A430", "A480", "A520", "A580", "A630"]) and experiments[1].objectives() == {}
+
+
+def test_sigterm_stops_retort_run_cleanly_with_its_prefect_server(tmp_path):
+    url = f"sqlite:///{tmp_path / 'term.db'}"
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
+    command = [sys.executable, "-m", "retort.orchestrator.cli", "run", str(EXAMPLE.parent / "branin.yaml"), "--store", url]
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while _count_done(url, "branin") < 2 and time.time() < deadline and run.poll() is None:
+            time.sleep(0.2)
+        assert run.poll() is None, "the run finished before it could be stopped"
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=60)
+        assert run.returncode == 130, stderr
+        assert "stopped. Everything measured is stored" in stderr and "Traceback" not in stderr
+        time.sleep(2)
+        with pytest.raises(ProcessLookupError):  # nothing of the run is left: its ephemeral server stopped too
+            os.killpg(run.pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
