@@ -60,19 +60,32 @@ def _count_done(url, name):
         return 0
 
 
+def _retort_run(campaign_file, url, tmp_path):
+    """The `retort run` command line and environment for a campaign file and store."""
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
+    return [sys.executable, "-m", "retort.orchestrator.cli", "run", str(campaign_file), "--store", url], env
+
+
+def _start_retort_run(campaign_file, url, tmp_path, stderr):
+    """`retort run` in a session of its own (so that the test can see and stop everything it starts)."""
+    command, env = _retort_run(campaign_file, url, tmp_path)
+    return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+
+
+def _wait_until_done(url, name, n, process):
+    deadline = time.time() + 300
+    while _count_done(url, name) < n and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert process.poll() is None, "the run finished before it could be stopped"
+
+
 def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 'kill.db'}"
     campaign_file = tmp_path / "campaign.yaml"
     campaign_file.write_text(EXAMPLE.read_text().replace("budget: 40", "budget: 16").replace("initial_design: 8", "initial_design: 4"))
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
-    command = [sys.executable, "-m", "retort.orchestrator.cli", "run", str(campaign_file), "--store", url]
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    first = _start_retort_run(campaign_file, url, tmp_path, subprocess.DEVNULL)
     try:
-        deadline = time.time() + 300
-        while _count_done(url, "colour-match") < 6 and time.time() < deadline and first.poll() is None:
-            time.sleep(0.2)
-        assert first.poll() is None, "the run finished before it could be killed"
+        _wait_until_done(url, "colour-match", 6, first)
         first.send_signal(signal.SIGKILL)  # only the run itself: no chance to clean up
         first.wait()
     finally:  # SIGKILL orphans the run's ephemeral Prefect server; stop it so it does not outlive the test
@@ -83,6 +96,7 @@ def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path
     before = store.experiments(record.id)
     assert 6 <= sum(e.status == "measured" for e in before) < 16
 
+    command, env = _retort_run(campaign_file, url, tmp_path)
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     assert "Report:" in second.stdout
@@ -116,9 +130,8 @@ def test_a_nan_reading_through_retort_run_exits_2_naming_the_well_and_keeps_ever
     campaign_file = tmp_path / "campaign.yaml"
     text = EXAMPLE.read_text().replace("budget: 40", "budget: 4").replace("initial_design: 8", "initial_design: 4")
     campaign_file.write_text(text.replace("reader_noise: 0.005", "reader_noise: 0.005\n  nan_readings_at: [2]"))
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
-    result = subprocess.run([sys.executable, "-m", "retort.orchestrator.cli", "run", str(campaign_file), "--store", url],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    command, env = _retort_run(campaign_file, url, tmp_path)
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 2, result.stderr
     assert "error: experiment 2 at plate 1 B1: plate_reader returned non-finite values for A430" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout and "Report:" in result.stdout
@@ -130,19 +143,15 @@ def test_a_nan_reading_through_retort_run_exits_2_naming_the_well_and_keeps_ever
 
 def test_sigterm_stops_retort_run_cleanly_with_its_prefect_server(tmp_path):
     url = f"sqlite:///{tmp_path / 'term.db'}"
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / ".prefect"), COLUMNS="200")
-    command = [sys.executable, "-m", "retort.orchestrator.cli", "run", str(EXAMPLE.parent / "branin.yaml"), "--store", url]
-    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        run = _start_retort_run(EXAMPLE.parent / "branin.yaml", url, tmp_path, stderr)
     try:
-        deadline = time.time() + 300
-        while _count_done(url, "branin") < 2 and time.time() < deadline and run.poll() is None:
-            time.sleep(0.2)
-        assert run.poll() is None, "the run finished before it could be stopped"
+        _wait_until_done(url, "branin", 2, run)
         run.send_signal(signal.SIGTERM)
-        _, stderr = run.communicate(timeout=60)
-        assert run.returncode == 130, stderr
-        assert "stopped. Everything measured is stored" in stderr and "Traceback" not in stderr
+        run.wait(timeout=60)
+        messages = (tmp_path / "stderr.txt").read_text()
+        assert run.returncode == 130, messages
+        assert "stopped. Everything measured is stored" in messages and "Traceback" not in messages
         time.sleep(2)
         with pytest.raises(ProcessLookupError):  # nothing of the run is left: its ephemeral server stopped too
             os.killpg(run.pid, 0)
