@@ -110,7 +110,7 @@ lab: {kind: virtual_analytic, function: branin}
     "parameter, message",
     [
         ("{name: base, type: molecule, values: ['CCO', 'C1CC(']}", "parameters[0] ('base'): invalid SMILES 'C1CC('"),
-        ("{name: alloy, type: composition, components: [Fe, Xq]}", "parameters[0] ('alloy'): unknown elements ['Xq']"),
+        ("{name: alloy, type: composition, components: [Fe, Xq]}", "parameters[0] ('alloy').components: unknown elements ['Xq']"),
         ("{name: alloy, type: composition, components: [Fe, Ni], bounds: {Fe: [0, 0.2], Ni: [0, 0.3]}}", "no fractions within the bounds sum to one"),
         ("{name: base, type: molecule, values: ['CCO', 'OCC']}", "duplicate molecule"),
         ("{name: add, type: categorical, values: [a, b], encoding: descriptors, descriptors: {a: [1]}}", "the descriptor table has no rows for ['b']"),
