@@ -50,14 +50,9 @@ def main() -> None:
         at, seconds, batches = {k: [] for k in CHECKPOINTS}, 0.0, 0
         for seed in range(args.seeds):
             done = run_campaign(variant(base, seed, planner, encoding))
-            best, chosen = None, []
-            for e in done.experiments:  # the recipe a chemist would pick: the best measured so far
-                value = e.objectives().get("HV")
-                if value is not None and (best is None or value > best[0]):
-                    best = (value, e.params)
-                chosen.append(best[1])
+            chosen = done.best_so_far()  # the recipe a chemist would pick: the best measured so far
             for k in CHECKPOINTS:
-                at[k].append(true_hv(chosen[k - 1]))
+                at[k].append(true_hv(chosen[k - 1].params))
             seconds, batches = seconds + done.propose_seconds, batches + done.proposals
         cells = []
         for k in CHECKPOINTS:

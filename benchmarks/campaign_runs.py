@@ -28,16 +28,21 @@ class Finished:
     propose_seconds: float  # fit + propose, summed over model-based batches
     proposals: int  # model-based batches
 
-    def trace(self) -> list[float]:
-        """Best-so-far of the first objective after each experiment (in its own direction)."""
+    def best_so_far(self) -> list[Optional[ExperimentRecord]]:
+        """After each experiment, the measured experiment with the best first objective so far."""
         objective = self.campaign.objectives[0]
-        pick = max if objective.sign > 0 else min
         best, out = None, []
         for e in self.experiments:
             value = e.objectives().get(objective.name)
-            best = value if best is None else (best if value is None else pick(best, value))
+            if value is not None and (best is None or objective.sign * (value - best.objectives()[objective.name]) > 0):
+                best = e
             out.append(best)
         return out
+
+    def trace(self) -> list[Optional[float]]:
+        """Best-so-far value of the first objective after each experiment."""
+        name = self.campaign.objectives[0].name
+        return [None if e is None else e.objectives()[name] for e in self.best_so_far()]
 
 
 def run_campaign(campaign: Campaign, clock: Callable[[], float] = time.process_time) -> Finished:
