@@ -121,9 +121,8 @@ class BayesianPlanner:
             return None
         train_X = space.encode([o.params for o in observations])
         train_Y = torch.tensor([[o.objectives[k] for k in self.outputs] for o in observations], dtype=torch.double)
-        groups = [(columns, torch.from_numpy(table)) for columns, table in space.composition_groups()]
         return fit_gp(train_X, train_Y, space.bounds(), self.outputs, fingerprint_dims=space.fingerprint_columns(),
-                      composition_groups=groups or None)
+                      composition_groups=space.composition_groups() or None)
 
     def propose(self, space, observations, pending, batch_size, model=None) -> list[Proposal]:
         done = len(observations) + len(pending)

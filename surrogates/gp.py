@@ -18,6 +18,7 @@ from typing import Optional
 
 import botorch
 import gpytorch
+import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
@@ -46,7 +47,7 @@ def fit_gp(
     bounds: torch.Tensor,
     outputs: list[str],
     fingerprint_dims: list[int] | None = None,
-    composition_groups: list[tuple[list[int], torch.Tensor]] | None = None,
+    composition_groups: list[tuple[list[int], np.ndarray | torch.Tensor]] | None = None,
 ) -> FittedModel:
     """Fit a `SingleTaskGP` by maximising the exact marginal log-likelihood.
 

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from botorch.models.transforms.input import InputTransform
 
@@ -23,11 +24,11 @@ class CompositionFeatures(InputTransform):
     similar mean electronegativity or radius are near each other even with no element in common.
 
     Args:
-        groups: per composition, its column indices (``k`` of them) and a ``k x p`` table of
-            element properties, one row per column.
+        groups: per composition, its column indices (``k`` of them) and a ``k x p`` table (array
+            or tensor) of element properties, one row per column.
     """
 
-    def __init__(self, groups: list[tuple[list[int], torch.Tensor]]) -> None:
+    def __init__(self, groups: list[tuple[list[int], np.ndarray | torch.Tensor]]) -> None:
         super().__init__()
         self.transform_on_train = True
         self.transform_on_eval = True
