@@ -1,7 +1,9 @@
 """Errors raised by planners and search spaces. `AgentError` is the root of this package."""
 
+from retort.errors import RetortError
 
-class AgentError(Exception):
+
+class AgentError(RetortError):
     """Root of every error raised by `retort.agents`."""
 
 

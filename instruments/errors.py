@@ -1,7 +1,9 @@
 """Errors raised by instruments. `InstrumentError` is the root of this package."""
 
+from retort.errors import RetortError
 
-class InstrumentError(Exception):
+
+class InstrumentError(RetortError):
     """Root of every error raised by `retort.instruments`."""
 
 

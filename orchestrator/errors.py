@@ -1,17 +1,20 @@
-"""Errors raised by the orchestrator. `RetortError` is the root; the CLI maps it to exit code 2."""
+"""Errors raised by the orchestrator. `OrchestratorError` is this package's root; like every
+package's root it subclasses `retort.errors.RetortError`, which the CLI maps to exit code 2."""
+
+from retort.errors import RetortError
 
 
-class RetortError(Exception):
+class OrchestratorError(RetortError):
     """Root of every error the orchestrator raises for a user to act on."""
 
 
-class CampaignError(ValueError, RetortError):
+class CampaignError(ValueError, OrchestratorError):
     """A campaign file that cannot be read or does not describe a runnable campaign."""
 
 
-class StoreError(RetortError):
-    """The store cannot be opened, or holds something that conflicts with the request."""
+class StoreError(OrchestratorError):
+    """The store cannot be opened or written, or holds something that conflicts with the request."""
 
 
-class LabError(RetortError):
+class LabError(OrchestratorError):
     """The lab could not run or measure an experiment; the experiment is stored as failed."""

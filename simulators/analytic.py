@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from retort.simulators.clock import DURATIONS, VirtualClock
+from retort.simulators.errors import SimulationInputError
 
 
 def branin(x: dict[str, float]) -> float:
@@ -54,7 +55,7 @@ class AnalyticLab:
 
     def __init__(self, function: str, noise_sd: float, seed: int, clock: VirtualClock, nan_calls: set[int] | None = None) -> None:
         if function not in ANALYTIC_FUNCTIONS:
-            raise ValueError(f"unknown analytic function {function!r}; choose from {sorted(ANALYTIC_FUNCTIONS)}")
+            raise SimulationInputError(f"unknown analytic function {function!r}; choose from {sorted(ANALYTIC_FUNCTIONS)}")
         self.function, self.domain = ANALYTIC_FUNCTIONS[function]
         self.noise_sd = noise_sd
         self.rng = np.random.default_rng(seed)
@@ -65,7 +66,7 @@ class AnalyticLab:
     def evaluate(self, x: dict[str, float]) -> float:
         missing = sorted(set(self.domain) - set(x))
         if missing:
-            raise ValueError(f"analytic lab needs parameters {sorted(self.domain)}; missing {missing}")
+            raise SimulationInputError(f"analytic lab needs parameters {sorted(self.domain)}; missing {missing}")
         self.clock.sleep(DURATIONS["evaluate"])
         call, self.calls = self.calls, self.calls + 1
         if call in self.nan_calls:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from retort.instruments import MeasurementError, WellRef
 from retort.instruments.ops import DropTip, LiquidOp, Mix, PickUpTip, ReadPlate, Transfer
 from retort.simulators.clock import DURATIONS, VirtualClock
+from retort.simulators.errors import SimulationInputError
 
 SATURATION = 4.0  # AU; readers report "over" above this
 
@@ -91,7 +92,7 @@ class ColourBench:
     # -- operator actions ---------------------------------------------------------------
     def fill(self, well: WellRef, liquid: str, volume: float) -> None:
         if liquid not in self.dyes:
-            raise ValueError(f"the virtual bench has no stock {liquid!r}; stocks: {sorted(self.dyes)}")
+            raise SimulationInputError(f"the virtual bench has no stock {liquid!r}; stocks: {sorted(self.dyes)}")
         contents = self._wells.setdefault(str(well), {})
         contents[liquid] = contents.get(liquid, 0.0) + volume
 

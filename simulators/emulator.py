@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retort.simulators.errors import DatasetError, SimulationInputError
+
 PACKAGED = ("suzuki", "snar", "crossed_barrel", "p3ht", "agnp", "photo_pce10", "hplc")
 COMPOSITIONS = {"hea_hardness": ("hea_vickers_hardness.csv", "composition", "HV")}  # file, formula column, output
 
@@ -65,12 +67,12 @@ class DatasetEmulator:
                  positive: bool = False, compositional: bool = False) -> None:
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).reshape(-1)
         if X.ndim != 2 or X.shape[1] != len(inputs) or X.shape[0] != y.shape[0]:
-            raise ValueError(f"{source}: need n x {len(inputs)} inputs and n outputs, got {X.shape} and {y.shape}")
+            raise DatasetError(f"{source}: need n x {len(inputs)} inputs and n outputs, got {X.shape} and {y.shape}")
         if X.shape[0] < 5:
-            raise ValueError(f"{source}: {X.shape[0]} measurements are too few to emulate (need at least 5)")
+            raise DatasetError(f"{source}: {X.shape[0]} measurements are too few to emulate (need at least 5)")
         bad = np.flatnonzero(~np.isfinite(X).all(axis=1) | ~np.isfinite(y))
         if bad.size:
-            raise ValueError(f"{source}: rows {[int(i) + 1 for i in bad[:5]]} hold non-finite values")
+            raise DatasetError(f"{source}: rows {[int(i) + 1 for i in bad[:5]]} hold non-finite values")
         self.inputs, self.output, self.source, self.positive = list(inputs), output, source, positive
         self.compositional = compositional
         self.bounds = {name: (float(lo), float(hi)) for name, (lo, hi) in zip(inputs, bounds)}
@@ -87,16 +89,16 @@ class DatasetEmulator:
             config = json.loads((folder / "config.json").read_text())
             data = np.loadtxt(folder / "data.csv", delimiter=",", ndmin=2)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{source}: cannot read config.json and data.csv: {exc}") from None
+            raise DatasetError(f"{source}: cannot read config.json and data.csv: {exc}") from None
         parameters, measurements = config.get("parameters", []), [m["name"] for m in config.get("measurements", [])]
         kinds = {p["name"]: p.get("type") for p in parameters}
         if any(kind != "continuous" for kind in kinds.values()):
-            raise ValueError(f"{source}: the emulator handles continuous parameters only; parameter types are {kinds}")
+            raise DatasetError(f"{source}: the emulator handles continuous parameters only; parameter types are {kinds}")
         output = output or measurements[0]
         if output not in measurements:
-            raise ValueError(f"{source}: no measurement {output!r}; measurements: {measurements}")
+            raise DatasetError(f"{source}: no measurement {output!r}; measurements: {measurements}")
         if data.shape[1] != len(parameters) + len(measurements):
-            raise ValueError(f"{source}: data.csv has {data.shape[1]} columns, config.json declares {len(parameters)} parameters "
+            raise DatasetError(f"{source}: data.csv has {data.shape[1]} columns, config.json declares {len(parameters)} parameters "
                              f"and {len(measurements)} measurements")
         positive = config.get("constraints", {}).get("measurements") == "positive"
         y = data[:, len(parameters) + measurements.index(output)]
@@ -115,16 +117,16 @@ class DatasetEmulator:
             with open(path, newline="") as handle:
                 rows = list(csv.DictReader(handle))
         except OSError as exc:
-            raise ValueError(f"{source}: cannot read: {exc}") from None
+            raise DatasetError(f"{source}: cannot read: {exc}") from None
         if not rows or composition not in rows[0] or output not in rows[0]:
-            raise ValueError(f"{source}: need columns {composition!r} and {output!r}; found {list(rows[0]) if rows else 'no rows'}")
+            raise DatasetError(f"{source}: need columns {composition!r} and {output!r}; found {list(rows[0]) if rows else 'no rows'}")
         fractions, y = [], []
         for line, row in enumerate(rows, start=2):
             try:
                 amounts = parse_composition(row[composition])
                 value = float(row[output])
             except (FeaturisationError, ValueError) as exc:
-                raise ValueError(f"{source} line {line}: cannot read {row[composition]!r} -> {row[output]!r}: {exc}") from None
+                raise DatasetError(f"{source} line {line}: cannot read {row[composition]!r} -> {row[output]!r}: {exc}") from None
             fractions.append(amounts)
             y.append(value)
         elements = sorted({e for f in fractions for e in f})
@@ -140,19 +142,19 @@ class DatasetEmulator:
             with resources.as_file(data / "materials" / file) as path:
                 return cls.from_compositions(path, composition, output or default, source=f"materials/{name}")
         if name not in PACKAGED:
-            raise ValueError(f"unknown packaged dataset {name!r}; choose from {list(PACKAGED) + list(COMPOSITIONS)}")
+            raise DatasetError(f"unknown packaged dataset {name!r}; choose from {list(PACKAGED) + list(COMPOSITIONS)}")
         with resources.as_file(data / "olympus" / name) as folder:
             return cls.from_folder(folder, output, source=f"olympus/{name}")
 
     def check(self, point: dict[str, float]) -> None:
-        """Raise `ValueError` naming the input if `point` lacks one or lies outside the data's range."""
+        """Raise `SimulationInputError` naming the input if `point` lacks one or lies outside the data's range."""
         missing = [k for k in self.inputs if k not in point]
         if missing:
-            raise ValueError(f"{self.source}: the point lacks inputs {missing}")
+            raise SimulationInputError(f"{self.source}: the point lacks inputs {missing}")
         for name, (lo, hi) in self.bounds.items():
             value = float(point[name])
             if not (math.isfinite(value) and lo - _slack(lo) <= value <= hi + _slack(hi)):
-                raise ValueError(f"{self.source}: {name}={value:g} is outside the data's range [{lo:g}, {hi:g}]; "
+                raise SimulationInputError(f"{self.source}: {name}={value:g} is outside the data's range [{lo:g}, {hi:g}]; "
                                  f"the emulator does not extrapolate")
 
     def predict(self, points: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,7 @@
 """Errors raised by surrogate models. `SurrogateError` is the root of this package."""
 
+from retort.errors import RetortError
 
-class SurrogateError(Exception):
+
+class SurrogateError(RetortError):
     """Root of every error raised by `retort.surrogates`."""

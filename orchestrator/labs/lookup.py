@@ -6,6 +6,7 @@ from retort.agents.parameters import CategoricalParameter, MoleculeParameter
 from retort.orchestrator.campaign import Campaign, LookupLabConfig
 from retort.orchestrator.errors import CampaignError, LabError
 from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.simulators.errors import SimulationInputError
 from retort.simulators.lookup import GridLookup
 
 
@@ -49,8 +50,8 @@ class LookupLab:
         for r in batch:
             try:
                 value = self.grid.lookup({self.column[k]: v for k, v in r.params.items()})
-            except KeyError as exc:
-                raise LabError(f"experiment {r.seq}: {exc.args[0]}") from exc
+            except SimulationInputError as exc:
+                raise LabError(f"experiment {r.seq}: {exc}") from exc
             self._results[r.seq] = LabResult(seq=r.seq, readings={self.readings[0]: value}, units={}, instrument="dataset_lookup",
                                              location=self.location(r.seq))
 
