@@ -15,6 +15,8 @@ from typing import Annotated, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from retort.agents.fields import Number, Whole
+
 Value = Union[float, int, str, dict[str, float]]
 TOL = 1e-6
 
@@ -51,8 +53,8 @@ class ContinuousParameter(_Numeric):
     """A real number in [lower, upper], in `unit` (uL, degC, s, ...)."""
 
     type: Literal["continuous"] = "continuous"
-    lower: float
-    upper: float
+    lower: Number
+    upper: Number
 
     def decode(self, columns: list[float]) -> float:
         return float(min(max(columns[0], self.lower), self.upper))
@@ -65,8 +67,8 @@ class IntegerParameter(_Numeric):
     """An integer in [lower, upper] (a count, a number of cycles, ...)."""
 
     type: Literal["integer"] = "integer"
-    lower: int
-    upper: int
+    lower: Whole
+    upper: Whole
 
     def decode(self, columns: list[float]) -> int:
         return int(min(max(round(columns[0]), self.lower), self.upper))
@@ -118,7 +120,7 @@ class CategoricalParameter(_Discrete):
     type: Literal["categorical"] = "categorical"
     values: list[str] = Field(min_length=2)
     encoding: Literal["onehot", "descriptors"] = "onehot"
-    descriptors: Optional[dict[str, list[float]]] = None
+    descriptors: Optional[dict[str, list[Number]]] = None
 
     @model_validator(mode="after")
     def _check(self) -> "CategoricalParameter":
@@ -166,7 +168,7 @@ class MoleculeParameter(_Discrete):
     type: Literal["molecule"] = "molecule"
     values: Union[list[str], dict[str, str]] = Field(min_length=1)
     encoding: Literal["descriptors", "morgan", "morgan_count", "onehot"] = "descriptors"
-    fingerprint_bits: int = Field(default=2048, ge=64, le=16384)
+    fingerprint_bits: Whole = Field(default=2048, ge=64, le=16384)
 
     @model_validator(mode="after")
     def _check(self) -> "MoleculeParameter":
@@ -222,7 +224,7 @@ class _Simplex(_Param):
     """Fractions of named components that sum to one, each within its own bounds."""
 
     components: list[str] = Field(min_length=2)
-    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    bounds: dict[str, tuple[Number, Number]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_simplex(self):

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.optimize import linprog
 
 from retort.agents.errors import SpaceError
+from retort.agents.fields import Number
 from retort.agents.parameters import (
     TOL,
     CategoricalParameter,
@@ -48,9 +49,9 @@ class LinearConstraint(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    terms: dict[str, float] = Field(min_length=1)
+    terms: dict[str, Number] = Field(min_length=1)
     op: Literal["<=", ">=", "=="]
-    rhs: float
+    rhs: Number
 
     def value(self, point: dict[str, Value]) -> float:
         return sum(c * float(point[name]) for name, c in self.terms.items())
@@ -318,14 +319,21 @@ class SearchSpace(BaseModel):
     def _check_feasible(self) -> None:
         if not self.constraints:
             return
+        listed = "; ".join(str(c) for c in self.constraints)
         if self._linprog({}, maximise=False).status == 2:
-            listed = "; ".join(str(c) for c in self.constraints)
             raise ValueError(
                 f"no point within the parameter bounds satisfies all constraints ({listed}); "
                 "widen the bounds or relax a constraint"
             )
+        integers = sorted({n for c in self.constraints for n in c.terms if isinstance(self.parameter(n), IntegerParameter)})
+        if integers and self._linprog({}, maximise=False, integral=True).status == 2:
+            raise ValueError(
+                f"no integer values of {integers} within their bounds satisfy all constraints ({listed}); "
+                "an equality over integer parameters needs a right-hand side that integers can reach"
+            )
 
-    def _linprog(self, terms: dict[str, float], maximise: bool):
+    def _linprog(self, terms: dict[str, float], maximise: bool, integral: bool = False):
+        """Solve the LP over continuous and integer columns; `integral` keeps integers whole (a MILP)."""
         numeric = [p for p in self.parameters if isinstance(p, (ContinuousParameter, IntegerParameter))]
         index = {p.name: i for i, p in enumerate(numeric)}
 
@@ -351,5 +359,6 @@ class SearchSpace(BaseModel):
             A_eq=A_eq or None,
             b_eq=b_eq or None,
             bounds=[(p.lower, p.upper) for p in numeric],
+            integrality=[int(integral and isinstance(p, IntegerParameter)) for p in numeric],
             method="highs",
         )

@@ -88,6 +88,8 @@ LABWARE: dict[str, LabwareSpec] = {
         LabwareSpec(load_name="nest_12_reservoir_15ml", kind="reservoir", rows=1, columns=12, well_capacity=15000.0),
         LabwareSpec(load_name="opentrons_96_tiprack_20ul", kind="tip_rack", rows=8, columns=12, well_capacity=20.0),
         LabwareSpec(load_name="opentrons_96_tiprack_300ul", kind="tip_rack", rows=8, columns=12, well_capacity=300.0),
+        LabwareSpec(load_name="opentrons_flex_96_tiprack_50ul", kind="tip_rack", rows=8, columns=12, well_capacity=50.0),
+        LabwareSpec(load_name="opentrons_flex_96_tiprack_1000ul", kind="tip_rack", rows=8, columns=12, well_capacity=1000.0),
     ]
 }
 

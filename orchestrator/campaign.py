@@ -18,11 +18,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from retort.agents.fields import Number, Whole
 from retort.agents.space import LinearConstraint, Parameter, SearchSpace
+from retort.instruments.plate_reader import MAX_WAVELENGTH, MIN_WAVELENGTH
 from retort.orchestrator.errors import CampaignError
+from retort.orchestrator.yamlfile import read_yaml
+
+MAX_SEED = 2**32 - 1  # numpy, torch and Sobol seeds all take 32 bits
+MAX_INITIAL_DESIGN = 10_000  # the design is drawn in memory at once
 
 
 class _Strict(BaseModel):
@@ -40,8 +45,8 @@ class Objective(_Strict):
     name: str = Field(min_length=1)
     goal: Literal["maximize", "minimize", "match"]
     output: Optional[str] = None
-    target: Union[float, dict[str, float], None] = None
-    weight: float = Field(default=1.0, gt=0)
+    target: Union[Number, Annotated[dict[str, Number], Field(min_length=1)], None] = None
+    weight: Number = Field(default=1.0, gt=0, le=1e6)
     unit: str = ""
 
     @model_validator(mode="after")
@@ -82,14 +87,22 @@ class ColourLabConfig(_Strict):
     """
 
     kind: Literal["virtual_colour"]
-    wavelengths: list[int] = Field(default=[430, 480, 520, 580, 630], min_length=1)
+    wavelengths: list[Annotated[Whole, Field(ge=MIN_WAVELENGTH, le=MAX_WAVELENGTH)]] = Field(
+        default=[430, 480, 520, 580, 630], min_length=1, max_length=64)
     pipettes: list[str] = Field(default=["p20_single_gen2", "p300_single_gen2"], min_length=1)
     plate: str = "corning_96_wellplate_360ul_flat"
-    stock_volume: float = Field(default=15000.0, gt=0)
-    mix_repetitions: int = Field(default=3, ge=0, le=20)
-    pipetting_cv: float = Field(default=0.01, ge=0, le=0.5)
-    reader_noise: float = Field(default=0.005, ge=0, le=1)
-    nan_readings_at: list[int] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
+    stock_volume: Number = Field(default=15000.0, gt=0)
+    mix_repetitions: Whole = Field(default=3, ge=0, le=20)
+    pipetting_cv: Number = Field(default=0.01, ge=0, le=0.5)
+    reader_noise: Number = Field(default=0.005, ge=0, le=1)
+    nan_readings_at: list[Annotated[Whole, Field(ge=1)]] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
+
+    @model_validator(mode="after")
+    def _unique_wavelengths(self) -> "ColourLabConfig":
+        repeated = sorted({nm for nm in self.wavelengths if self.wavelengths.count(nm) > 1})
+        if repeated:
+            raise ValueError(f"wavelengths {repeated} are listed twice")
+        return self
 
 
 class AnalyticLabConfig(_Strict):
@@ -97,8 +110,8 @@ class AnalyticLabConfig(_Strict):
 
     kind: Literal["virtual_analytic"]
     function: Literal["branin", "hartmann6"]
-    noise_sd: float = Field(default=0.0, ge=0)
-    nan_readings_at: list[int] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
+    noise_sd: Number = Field(default=0.0, ge=0, le=1e6)
+    nan_readings_at: list[Annotated[Whole, Field(ge=1)]] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
 
 
 class LookupLabConfig(_Strict):
@@ -159,10 +172,10 @@ class Campaign(_Strict):
     parameters: list[Parameter] = Field(min_length=1)
     constraints: list[LinearConstraint] = Field(default_factory=list)
     objectives: list[Objective] = Field(min_length=1)
-    batch_size: int = Field(default=4, ge=1, le=96)
-    budget: int = Field(ge=1, le=100_000)
-    initial_design: Optional[int] = Field(default=None, ge=0)
-    seed: int = Field(default=0, ge=0)
+    batch_size: Whole = Field(default=4, ge=1, le=96)
+    budget: Whole = Field(ge=1, le=100_000)
+    initial_design: Optional[Whole] = Field(default=None, ge=0, le=MAX_INITIAL_DESIGN)
+    seed: Whole = Field(default=0, ge=0, le=MAX_SEED)
     planner: Literal["qLogNEI", "random"] = "qLogNEI"
     lab: LabConfig
     store: str = "sqlite:///retort.db"
@@ -176,7 +189,10 @@ class Campaign(_Strict):
         if clash:
             raise ValueError(f"objectives and parameters share names {clash}")
         if self.initial_design is None:
-            object.__setattr__(self, "initial_design", max(self.batch_size, 2 * len(self.parameters)))
+            object.__setattr__(self, "initial_design", min(self.budget, max(self.batch_size, 2 * len(self.parameters))))
+        elif self.initial_design > self.budget:
+            raise ValueError(f"initial_design {self.initial_design} is larger than the budget {self.budget}; "
+                             "the design is the first experiments of the budget")
         _ = self.space  # builds and checks constraints feasibility
         return self
 
@@ -198,23 +214,25 @@ class Campaign(_Strict):
 
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign YAML file; every problem becomes one `CampaignError`."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise CampaignError(f"cannot read campaign file {path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        raise CampaignError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}") from exc
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise CampaignError(f"{path}: a campaign file must be a YAML mapping (name:, parameters:, ...), got {type(data).__name__}")
     try:
         return Campaign.model_validate(data)
     except ValidationError as exc:
         raise CampaignError(f"{path}: invalid campaign\n" + format_validation_error(exc, data)) from exc
+
+
+def with_changes(campaign: Campaign, source: str, **changes: object) -> Campaign:
+    """`campaign` with some fields replaced (command-line overrides), validated like the file.
+
+    `source` names where the changes come from in messages (e.g. ``"command line"``).
+    """
+    data = campaign.model_dump(mode="json") | changes
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignError(f"{source}: invalid campaign\n" + format_validation_error(exc, data)) from exc
 
 
 def format_validation_error(exc: ValidationError, data: dict) -> str:

@@ -24,6 +24,7 @@ from retort.simulators import DYES, ColourBench, VirtualClock
 
 PLATE_SLOT = "1"
 RESERVOIR_SLOT = "2"
+RESERVOIR = "nest_12_reservoir_15ml"
 TIP_SLOTS = ("3", "4", "5", "6")
 
 
@@ -59,14 +60,13 @@ class ColourLab:
         self.operator = operator
         self.readings = [reading_name(nm) for nm in config.wavelengths]
         self.stocks = [p.name for p in campaign.parameters]
-        deck = {PLATE_SLOT: config.plate, RESERVOIR_SLOT: "nest_12_reservoir_15ml"}
-        for slot, pipette in zip(TIP_SLOTS, config.pipettes):
-            deck[slot] = PIPETTES[pipette].tip_rack if pipette in PIPETTES else "?"
         self._check(campaign)
+        deck = {PLATE_SLOT: config.plate, RESERVOIR_SLOT: RESERVOIR}
+        deck |= {slot: PIPETTES[pipette].tip_rack for slot, pipette in zip(TIP_SLOTS, config.pipettes)}
         self.handler = LiquidHandler(liquid_backend, deck=deck, pipettes=config.pipettes)
         self.reader = PlateReader(reader_backend)
         self.wells = LABWARE[config.plate].wells()
-        reservoir = LABWARE["nest_12_reservoir_15ml"].wells()
+        reservoir = LABWARE[RESERVOIR].wells()
         self.stock_wells = {name: WellRef(slot=RESERVOIR_SLOT, well=reservoir[i]) for i, name in enumerate(self.stocks)}
         for name, well in self.stock_wells.items():
             self.handler.fill(well, name, config.stock_volume)
@@ -81,6 +81,14 @@ class ColourLab:
         unknown = [p for p in cfg.pipettes if p not in PIPETTES]
         if unknown:
             raise CampaignError(f"lab.pipettes: unknown pipettes {unknown}; known: {sorted(PIPETTES)}")
+        if len(set(cfg.pipettes)) != len(cfg.pipettes) or len(cfg.pipettes) > len(TIP_SLOTS):
+            raise CampaignError(f"lab.pipettes: give at most {len(TIP_SLOTS)} different pipettes (one tip rack slot each), got {cfg.pipettes}")
+        no_rack = [p for p in cfg.pipettes if PIPETTES[p].tip_rack not in LABWARE]
+        if no_rack:
+            raise CampaignError(f"lab.pipettes: no tip rack is defined for {no_rack}")
+        reservoir = LABWARE[RESERVOIR].well_capacity
+        if cfg.stock_volume > reservoir:
+            raise CampaignError(f"lab.stock_volume: {cfg.stock_volume:g} uL does not fit in a reservoir well ({reservoir:g} uL, {RESERVOIR})")
         plates = sorted(name for name, spec in LABWARE.items() if spec.kind == "plate")
         if cfg.plate not in plates:
             raise CampaignError(f"lab.plate: unknown plate {cfg.plate!r}; known: {plates}")
@@ -107,6 +115,13 @@ class ColourLab:
                 f"the parameters allow {max_total:g} uL in one well, more than its {capacity:g} uL; add a constraint "
                 f"such as 'terms: {{{', '.join(f'{s}: 1' for s in self.stocks)}}}, op: \"<=\", rhs: {capacity:g}'"
             )
+        for name in self.stocks:  # the operator refills stocks between batches; one batch must fit in one filling
+            most = campaign.batch_size * campaign.space.max_linear({name: 1.0})
+            if most > cfg.stock_volume:
+                raise CampaignError(
+                    f"lab.stock_volume: a batch of {campaign.batch_size} can draw up to {most:g} uL of {name}, more than "
+                    f"the {cfg.stock_volume:g} uL stock; raise stock_volume or lower batch_size"
+                )
         check_readings(campaign, self.readings, "virtual_colour")
 
     def location(self, seq: int) -> str:
@@ -120,6 +135,11 @@ class ColourLab:
                 needed[self.handler.pipette_for(volume)[0].name] += 1
         if any(self.handler.tips_left(p) < n for p, n in needed.items()):
             self.handler.replace_tip_racks()  # the operator swaps tip racks between batches
+        for name, well in self.stock_wells.items():  # and tops up any stock the batch could run dry
+            if self.handler.volume(well) < sum(float(r.params[name]) for r in batch):
+                top_up = self.config.stock_volume - self.handler.volume(well)
+                self.handler.fill(well, name, top_up)
+                self.operator.fill(well, name, top_up)
         for request in batch:
             plate, well = plate_and_well(request.seq, self.wells)
             if plate != self.plate_number:
