@@ -2,17 +2,22 @@
 
 SQLite by default; a PostgreSQL URL (``postgresql+psycopg://...``) works unchanged. This is the
 only module that imports SQLModel: everything else gets validated records from `records.py`.
-Each write is one transaction, so an interrupted run leaves every stored row whole.
+Each write is one transaction, so an interrupted run leaves every stored row whole. A store that
+cannot keep data (in-memory SQLite) is refused for runs by `check_persistent`; a store file deleted
+or replaced while the store is open, and every database error, raise `StoreError`.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Iterator, Optional
 
 from sqlalchemy import UniqueConstraint, event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -99,55 +104,93 @@ class Store:
     """
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self._url = url  # with its password: for the engine only
+        self.url = _redact(url)  # for messages and display
+        self._file: Optional[str] = None  # the SQLite file, if the store is one
         try:
-            self.engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-            if url.startswith("sqlite"):
+            parsed = make_url(url)
+            sqlite = parsed.get_backend_name() == "sqlite"
+            self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})
+            if sqlite:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             SQLModel.metadata.create_all(self.engine)
-        except (SQLAlchemyError, ImportError) as exc:
-            raise StoreError(f"cannot open store {_redact(url)}: {exc}") from exc
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open store {self.url}: {_reason(exc, url)}") from exc
+        if sqlite and not _in_memory(parsed):
+            self._file = _sqlite_file(parsed)
+            try:
+                self._identity = _identity(self._file)
+            except OSError as exc:
+                raise StoreError(f"cannot open store {self.url}: {exc}") from exc
+
+    @contextmanager
+    def _session(self, doing: str) -> Iterator[Session]:
+        """A session for one read or write. A store file that is gone or replaced, and any database
+        error, become one StoreError naming the store and what failed."""
+        self._check_file()
+        try:
+            with Session(self.engine) as s:
+                yield s
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot {doing} in store {self.url}: {_reason(exc, self._url)}") from exc
+
+    def _check_file(self) -> None:
+        """Raise if the SQLite file is no longer the one opened: a connection to a deleted file
+        keeps writing to it, and nothing written reaches the disk."""
+        if self._file is None:
+            return
+        try:
+            same = _identity(self._file) == self._identity
+        except FileNotFoundError:
+            same = False
+        except OSError as exc:
+            raise StoreError(f"cannot check the store file {self._file}: {exc}") from exc
+        if not same:
+            raise StoreError(
+                f"the store file {self._file} was deleted or replaced while the campaign ran; nothing more is written; "
+                "restore the file from a backup and run again to continue, or run again to start a new store there"
+            )
 
     # -- campaigns ----------------------------------------------------------------------
     def open_campaign(self, name: str, config_json: str) -> CampaignRecord:
         """The stored campaign `name`, created if new. A stored campaign must have the same
         configuration, except its budget, which may change to extend or shorten a campaign."""
-        with Session(self.engine) as s:
+        with self._session(f"open campaign {name!r}") as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is None:
                 row = CampaignRow(name=name, config_json=config_json)
-                s.add(row)
-                s.commit()
-                s.refresh(row)
             else:
-                changed = _changed_keys(row.config_json, config_json)
-                if changed:
-                    raise StoreError(
-                        f"campaign {name!r} is already stored with a different configuration (changed: {', '.join(changed)}); "
-                        "give the campaign a new name, or restore the stored settings (only 'budget' may change)"
-                    )
-                if row.config_json != config_json:  # budget changed: keep the latest
-                    row.config_json = config_json
-                    s.add(row)
-                    s.commit()
-                    s.refresh(row)
+                _check_same_config(name, row.config_json, config_json)
+                row.config_json = config_json  # only the budget can differ: keep the latest
+            s.add(row)
+            s.commit()
+            s.refresh(row)
             return _campaign(row)
 
+    def find_campaign(self, name: str, config_json: str) -> Optional[CampaignRecord]:
+        """Like `open_campaign`, but writes nothing: the stored campaign `name` (None if new),
+        checked to have the same configuration but for its budget."""
+        with self._session(f"read campaign {name!r}") as s:
+            row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+            if row is not None:
+                _check_same_config(name, row.config_json, config_json)
+            return _campaign(row) if row is not None else None
+
     def campaign(self, name: str) -> CampaignRecord:
-        with Session(self.engine) as s:
+        with self._session(f"read campaign {name!r}") as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is None:
                 known = [r.name for r in s.exec(select(CampaignRow))]
-                raise StoreError(f"no campaign {name!r} in {_redact(self.url)}; stored campaigns: {known or 'none'}")
+                raise StoreError(f"no campaign {name!r} in {self.url}; stored campaigns: {known or 'none'}")
             return _campaign(row)
 
     def campaigns(self) -> list[CampaignRecord]:
-        with Session(self.engine) as s:
+        with self._session("list campaigns") as s:
             return [_campaign(r) for r in s.exec(select(CampaignRow).order_by(CampaignRow.id))]
 
     # -- experiments --------------------------------------------------------------------
     def experiments(self, campaign_id: int) -> list[ExperimentRecord]:
-        with Session(self.engine) as s:
+        with self._session(f"read the experiments of campaign id {campaign_id}") as s:
             rows = s.exec(select(ExperimentRow).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq)).all()
             ids = [r.id for r in rows]
             ms: dict[int, list[MeasurementRecord]] = {i: [] for i in ids}
@@ -160,7 +203,7 @@ class Store:
 
     def add_proposals(self, campaign_id: int, iteration: int, proposals: list[Proposal]) -> list[ExperimentRecord]:
         """Store proposals as experiments in status `proposed`, numbered after the last one."""
-        with Session(self.engine) as s:
+        with self._session(f"store proposals for campaign id {campaign_id}") as s:
             last = s.exec(select(ExperimentRow.seq).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq.desc())).first()
             rows = []
             for i, p in enumerate(proposals, start=(last or 0) + 1):
@@ -184,7 +227,7 @@ class Store:
     def set_status(self, experiment_ids: list[int], status: str, reason: Optional[str] = None, location: dict[int, str] | None = None) -> None:
         """Move experiments along the lifecycle (proposed -> approved -> running -> measured | failed)."""
         now = utcnow()
-        with Session(self.engine) as s:
+        with self._session(f"set experiments {experiment_ids} to {status!r}") as s:
             for eid in experiment_ids:
                 row = s.get(ExperimentRow, eid)
                 if row is None:
@@ -220,7 +263,7 @@ class Store:
         Non-finite values are stored as NULL. With `failure` the experiment becomes `failed`.
         """
         now = utcnow()
-        with Session(self.engine) as s:
+        with self._session(f"record the result of experiment id {experiment_id}") as s:
             row = s.get(ExperimentRow, experiment_id)
             if row is None or row.status != "running":
                 raise StoreError(f"experiment id {experiment_id} is not running; cannot record its result")
@@ -246,7 +289,7 @@ class Store:
 
     # -- model versions -----------------------------------------------------------------
     def add_model_version(self, campaign_id: int, iteration: int, summary: ModelSummary) -> int:
-        with Session(self.engine) as s:
+        with self._session(f"store a model version for campaign id {campaign_id}") as s:
             row = ModelVersionRow(
                 campaign_id=campaign_id,
                 iteration=iteration,
@@ -265,7 +308,7 @@ class Store:
             return int(row.id)
 
     def model_versions(self, campaign_id: int) -> list[ModelVersionRecord]:
-        with Session(self.engine) as s:
+        with self._session(f"read the model versions of campaign id {campaign_id}") as s:
             rows = s.exec(select(ModelVersionRow).where(ModelVersionRow.campaign_id == campaign_id).order_by(ModelVersionRow.id))
             return [
                 ModelVersionRecord(
@@ -317,16 +360,84 @@ def _experiment(row: ExperimentRow, measurements: list[MeasurementRecord]) -> Ex
     )
 
 
-def _changed_keys(stored_json: str, new_json: str) -> list[str]:
+def _check_same_config(name: str, stored_json: str, new_json: str) -> None:
+    """Raise StoreError listing what changed (stored -> new) if anything but the budget did."""
     stored, new = json.loads(stored_json), json.loads(new_json)
-    keys = sorted(set(stored) | set(new))
-    return [k for k in keys if k != "budget" and stored.get(k) != new.get(k)]
+    changed = [k for k in sorted(set(stored) | set(new)) if k != "budget" and stored.get(k) != new.get(k)]
+    if changed:
+        raise StoreError(
+            f"campaign {name!r} is already stored with a different configuration; changed: "
+            + "; ".join(_change(k, stored.get(k), new.get(k)) for k in changed)
+            + ". To run this file as a new campaign, give it a new name (retort run FILE --name NEW-NAME, or 'name:' in "
+            "the file); to continue the stored one, restore its settings (only 'budget' may change)"
+        )
+
+
+def _change(key: str, old: object, new: object) -> str:
+    old_text, new_text = json.dumps(old), json.dumps(new)
+    return f"{key} {old_text} -> {new_text}" if len(old_text) + len(new_text) <= 80 else key
+
+
+def check_persistent(url: str) -> None:
+    """Raise StoreError if `url` is a store that keeps nothing after the process ends (in-memory
+    SQLite), so a run never reports results that are gone. `Store("sqlite://")` itself still works."""
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StoreError(f"{_redact(url)} is not a store URL: {_reason(exc, url)}") from exc
+    if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
+        raise StoreError(
+            f"the store {_redact(url)} is an in-memory database: everything a run stores is lost when it ends; "
+            "give a file path, e.g. sqlite:///retort.db"
+        )
+
+
+def _in_memory(url: URL) -> bool:
+    """Whether a SQLite URL names an in-memory database rather than a file."""
+    database = url.database or ""
+    modes = url.query.get("mode", ())
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or "mode=memory" in database
+        or "memory" in ([modes] if isinstance(modes, str) else modes)
+    )
+
+
+def _sqlite_file(url: URL) -> str:
+    """The absolute path of a SQLite URL's file (a plain path, or a `file:` URI with uri=true)."""
+    path = url.database or ""
+    if path.startswith("file:"):
+        path = path.removeprefix("file:")
+        if path.startswith("//"):  # file://host/path: keep the path
+            path = "/" + path[2:].partition("/")[2]
+    return os.path.abspath(path)
+
+
+def _identity(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+def _reason(exc: BaseException, url: str) -> str:
+    """The database's own message for `exc` on one line, without the URL's password."""
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    text = text.replace(url, _redact(url))
+    try:
+        password = make_url(url).password
+    except (SQLAlchemyError, ValueError):
+        password = None
+    return text.replace(str(password), "***") if password else text
 
 
 def _redact(url: str) -> str:
-    """The URL without a password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+    """The URL without its password (shown as ***)."""
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):  # not a URL SQLAlchemy reads: mask what looks like user:password@
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+        return url
+    return parsed.render_as_string(hide_password=True) if parsed.password is not None else url

@@ -48,8 +48,11 @@ def test_changed_configuration_is_refused_but_budget_may_change(store_url):
     store = Store(store_url)
     store.open_campaign("demo", '{"budget": 4, "seed": 1}')
     store.open_campaign("demo", '{"budget": 8, "seed": 1}')
-    with pytest.raises(StoreError, match=r"different configuration \(changed: seed\)"):
+    with pytest.raises(StoreError, match=r"different configuration; changed: seed 1 -> 2\. .*--name NEW-NAME"):
         store.open_campaign("demo", '{"budget": 8, "seed": 2}')
+    with pytest.raises(StoreError, match=r"changed: seed 1 -> 2"):
+        store.find_campaign("demo", '{"budget": 8, "seed": 2}')
+    assert store.find_campaign("new", "{}") is None and [c.name for c in store.campaigns()] == ["demo"]  # finding writes nothing
     with pytest.raises(StoreError, match="no campaign 'other'"):
         store.campaign("other")
 
