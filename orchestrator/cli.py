@@ -1,40 +1,71 @@
-"""The `retort` command: run, status and export campaigns.
+"""The `retort` command: run, validate, status and export campaigns.
 
 Exit codes: 0 done; 2 a problem the user can act on (bad campaign file, store conflict, failed
-measurement), printed as one message without a traceback; 130 interrupted (run again to continue).
+measurement), printed as one message without a traceback; 130 interrupted (run again to continue);
+1 an unexpected error, printed as one line naming the log file that holds its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 import time
+import traceback
+from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from retort.orchestrator.errors import RetortError
+from retort.errors import RetortError
 
 DEFAULT_STORE = "sqlite:///retort.db"
+LOG_DIR = "retort-logs"
+STOPPED = "stopped. Everything measured is stored; run the same command again to continue.\n"
 err = Console(stderr=True)
 out = Console()
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C and `kill PID` stop the same way, the local Prefect server with them
+        signal.signal(signum, _stop)
+    try:
+        return COMMANDS[args.command](args)
+    except RetortError as exc:
+        sys.stderr.write(f"error: {exc}\n")  # plain text: no wrapping inside paths or values
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(STOPPED)
+        return 130
+    except Exception as exc:  # a bug: one line for the person, the traceback in a file for the report
+        log = _write_traceback(args)
+        what = f"campaign {args.campaign}" if getattr(args, "campaign", None) else f"'retort {args.command}'"
+        sys.stderr.write(f"error: unexpected {type(exc).__name__} in {what}: {_first_line(exc)}; the traceback is in {log}. "
+                         "Please report it. Everything stored so far is kept.\n")
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retort", description="Closed-loop campaigns for self-driving labs.")
+    parser.add_argument("--version", action="version", version=f"retort {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run or continue a campaign")
     run.add_argument("campaign", help="campaign YAML file")
-    run.add_argument("--planner", choices=["qLogNEI", "random"], help="override the campaign's planner")
-    run.add_argument("--store", help="store URL (overrides the campaign's), e.g. postgresql+psycopg://host/db")
+    _overrides(run)
+    run.add_argument("--iterations", type=_positive, help="stop after this many iterations (run again to continue)")
     run.add_argument("--report", help="report PNG path (default retort-reports/<campaign>.png)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's logs")
+    validate = sub.add_parser("validate", help="check a campaign file, its lab and its store; runs and stores nothing")
+    validate.add_argument("campaign", help="campaign YAML file")
+    _overrides(validate)
     status = sub.add_parser("status", help="show stored campaigns and their progress")
     status.add_argument("campaign", nargs="?", help="campaign name or YAML file (default: all)")
     status.add_argument("--store", help=f"store URL (default {DEFAULT_STORE}, or the campaign file's)")
@@ -43,58 +74,140 @@ def main(argv: Optional[list[str]] = None) -> int:
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--store", help=f"store URL (default {DEFAULT_STORE}, or the campaign file's)")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)  # `kill PID` stops like Ctrl-C: cleanly, the ephemeral Prefect server with it
+    return parser
+
+
+def _overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="run the file under another campaign name (a variant needs no YAML edit)")
+    parser.add_argument("--planner", choices=["qLogNEI", "random"], help="override the campaign's planner")
+    parser.add_argument("--store", help="store URL (overrides the campaign's), e.g. postgresql+psycopg://host/db")
+
+
+def _positive(text: str) -> int:
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "status":
-            return _status(args)
-        return _export(args)
-    except RetortError as exc:
-        sys.stderr.write(f"error: {exc}\n")  # plain text: no wrapping inside paths or values
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("stopped. Everything measured is stored; run the same command again to continue.\n")
-        return 130
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _stop(signum, frame) -> None:
+    from retort.orchestrator.stopping import request_stop
+
+    request_stop()  # remembered, in case the KeyboardInterrupt lands somewhere that swallows it
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("retort")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
+        return "unknown"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "(no message)"
+
+
+def _write_traceback(args: argparse.Namespace) -> str:
+    """Write the current exception's traceback to a new file under retort-logs/ (or the temporary
+    folder, if that cannot be written) and return its path."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"retort-{args.command}-{stamp}-{os.getpid()}.log"
+    text = f"retort {_version()} {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}"
+    for folder in (Path(os.environ.get("RETORT_LOG_DIR", LOG_DIR)), Path(os.environ.get("TMPDIR", "/tmp"))):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+            return str(folder / name)
+        except OSError:
+            continue
+    return "(no folder could be written; run with --verbose)"
+
+
+def _campaign_from(args: argparse.Namespace):
+    """The campaign file with the command line's overrides applied and validated."""
+    from retort.orchestrator.campaign import load_campaign, with_changes
+
+    campaign = load_campaign(args.campaign)
+    changes = {key: getattr(args, key) for key in ("name", "planner", "store") if getattr(args, key, None)}
+    return with_changes(campaign, "command line", **changes) if changes else campaign
+
+
 def _run(args: argparse.Namespace) -> int:
+    from retort.orchestrator.prefect_server import local_prefect_server
     from retort.orchestrator.settings import prefect_defaults
 
     prefect_defaults(verbose=args.verbose)
-    from retort.orchestrator.campaign import load_campaign
-    from retort.orchestrator.loop import open_run, summarise
-    from retort.orchestrator.report import write_report
+    with local_prefect_server(wait=False) as server:  # boots while the campaign and its lab are checked
+        from retort.orchestrator.loop import open_run, summarise
+        from retort.orchestrator.report import write_report
+        from retort.orchestrator.stopping import stop_requested
+        from retort.orchestrator.store import StoreError, check_persistent
 
-    campaign = load_campaign(args.campaign)
-    if args.store:
-        campaign = campaign.model_copy(update={"store": args.store})
-    if args.planner:
-        campaign = campaign.model_copy(update={"planner": args.planner})
-    check = open_run(campaign)  # validates lab and store before Prefect starts (fails fast, exit 2)
-    err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
-              f"planner {campaign.planner}, store {check.store.url}")
-    from retort.orchestrator.flows import campaign_flow  # imports Prefect (slow)
+        campaign = _campaign_from(args)
+        check_persistent(campaign.store)
+        run = open_run(campaign)  # checks lab, space and store before Prefect runs anything (fails fast, exit 2)
+        err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
+                  f"planner {campaign.planner}, store {escape(run.store.url)}", highlight=False)
+        from retort.orchestrator.flows import campaign_flow  # imports Prefect (slow)
 
-    started = time.perf_counter()
-    failure: Optional[BaseException] = None
-    with _ProgressWatcher(campaign, check):
-        try:
-            campaign_flow(campaign)
-        except RetortError as exc:
-            failure = exc
-    summary = summarise(campaign, check.store, check.record)
-    _print_summary(summary, campaign, time.perf_counter() - started)
-    report = write_report(campaign, check.store.experiments(check.record.id), args.report or f"retort-reports/{campaign.name}.png")
-    out.print(f"Report: {report}", highlight=False, soft_wrap=True)
+        started = time.perf_counter()
+        failure: Optional[RetortError] = None
+        with _ProgressWatcher(campaign, run):
+            server.wait_ready()
+            try:
+                campaign_flow(campaign, max_iterations=args.iterations)
+            except RetortError as exc:
+                failure = exc
+            if stop_requested():
+                raise KeyboardInterrupt("stop requested")
+        if isinstance(failure, StoreError):
+            raise failure  # the store cannot be read or written: nothing to summarise
+        summary = summarise(campaign, run.store, run.record)
+        _print_summary(summary, campaign, time.perf_counter() - started)
+        report = write_report(campaign, run.store.experiments(run.record.id), args.report or f"retort-reports/{campaign.name}.png")
+        out.print(f"Report: {report}", highlight=False, soft_wrap=True)
     if failure is not None:
         raise failure
     return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from retort.orchestrator.loop import check_run
+    from retort.orchestrator.store import Store, check_persistent
+
+    campaign = _campaign_from(args)
+    check_persistent(campaign.store)
+    if _missing_sqlite_file(campaign.store):
+        from retort.orchestrator.labs import build_lab
+
+        build_lab(campaign)
+        stored = "a new store"
+    else:
+        store = Store(campaign.store)
+        check_run(campaign, store)
+        record = store.find_campaign(campaign.name, campaign.config_json())
+        done = sum(e.status in ("measured", "failed") for e in store.experiments(record.id)) if record else 0
+        stored = f"{done} of {campaign.budget} experiments done" if record else "new in the store"
+    space = campaign.space
+    size = f"{space.n_candidates():,} candidates" if space.is_discrete else f"{space.dim} columns"
+    out.print(f"{args.campaign}: campaign {campaign.name!r} is valid: {len(campaign.parameters)} parameters ({size}), "
+              f"{len(campaign.objectives)} objective(s), lab {campaign.lab.kind}, budget {campaign.budget}, "
+              f"batch {campaign.batch_size}; {stored}. Nothing was run or stored.", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists()
 
 
 class _ProgressWatcher:
@@ -117,8 +230,12 @@ class _ProgressWatcher:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join(timeout=5)
-        self._update()
-        self.progress.stop()
+        try:
+            self._update()
+        except RetortError:  # the store broke: the run reports why
+            pass
+        finally:
+            self.progress.stop()
 
     def _poll(self) -> None:
         while not self.stop.wait(0.5):
@@ -172,7 +289,7 @@ def _open(campaign_arg: Optional[str], store_arg: Optional[str]):
         campaign = load_campaign(campaign_arg)
         name, url = campaign.name, store_arg or campaign.store
     url = url or DEFAULT_STORE
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    if _missing_sqlite_file(url):
         from retort.orchestrator.errors import StoreError
 
         raise StoreError(f"no store at {url} (nothing has been run here yet); pass --store or run a campaign first")
@@ -217,6 +334,8 @@ def _export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     return 0
 
+
+COMMANDS = {"run": _run, "validate": _validate, "status": _status, "export": _export}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,6 +21,7 @@ from retort.orchestrator.errors import LabError
 from retort.orchestrator.labs import LabResult
 from retort.orchestrator.loop import CampaignRun, CampaignSummary, RecordOutcome
 from retort.orchestrator.records import ExperimentRecord
+from retort.orchestrator.stopping import stop_requested
 from retort.surrogates import FittedModel
 
 
@@ -68,8 +69,9 @@ def iteration_flow(run: CampaignRun, iteration: int) -> RecordOutcome:
 
 
 @flow(name="retort-campaign", flow_run_name="{campaign.name}")
-def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: Optional[str] = None) -> CampaignSummary:
-    """Run `campaign` until its budget is spent, continuing whatever is already stored.
+def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: Optional[str] = None,
+                  max_iterations: Optional[int] = None) -> CampaignSummary:
+    """Run `campaign` until its budget is spent (or for `max_iterations`), continuing whatever is already stored.
 
     Raises:
         LabError: an experiment failed (NaN reading, lab error); it is stored as failed and the
@@ -79,7 +81,9 @@ def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: 
         campaign = campaign.model_copy(update={"store": store_url})
     run = loop.open_run(campaign, planner)
     loop.recover_interrupted(run)
-    while loop.remaining(run) > 0:
+    iterations = 0
+    while loop.remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not stop_requested():
+        iterations += 1
         outcome = iteration_flow(run, loop.next_iteration(run))
         if outcome.failed:
             raise LabError("; ".join(outcome.failed.values()) + ". Check the instrument, then run the campaign again to continue.")

@@ -16,7 +16,7 @@ from retort.agents.approval import ApprovalGate, AutoApprove
 from retort.agents.planners import BayesianPlanner, Planner, RandomPlanner
 from retort.agents.proposal import Observation, Proposal, Value
 from retort.orchestrator.campaign import Campaign
-from retort.orchestrator.errors import LabError
+from retort.orchestrator.errors import CampaignError, LabError
 from retort.orchestrator.labs import Lab, LabRequest, LabResult, build_lab
 from retort.orchestrator.records import DONE, OPEN, CampaignRecord, ExperimentRecord
 from retort.orchestrator.store import Store
@@ -54,11 +54,35 @@ class CampaignRun:
 
 
 def open_run(campaign: Campaign, planner: Optional[str] = None, store: Optional[Store] = None) -> CampaignRun:
-    """Open (or create) the campaign in its store and build its lab and planner."""
-    lab = build_lab(campaign)  # checks the campaign against the lab before anything is stored
+    """Open (or create) the campaign in its store and build its lab and planner, after checking
+    everything that can be checked first (`check_run`)."""
     store = store or Store(campaign.store)
+    lab = check_run(campaign, store)
     record = store.open_campaign(campaign.name, campaign.config_json())
     return CampaignRun(campaign=campaign, store=store, record=record, lab=lab, planner=make_planner(campaign, planner))
+
+
+def check_run(campaign: Campaign, store: Store) -> Lab:
+    """Everything a run checks before it stores or dispenses anything; writes nothing.
+
+    The campaign against its lab (`build_lab`), against what its store already holds (the same
+    configuration but for the budget), and its budget against the candidates left in a finite space.
+    Returns the built lab. Raises a `RetortError` naming the problem.
+    """
+    lab = build_lab(campaign)
+    record = store.find_campaign(campaign.name, campaign.config_json())
+    experiments = store.experiments(record.id) if record else []
+    space = campaign.space
+    if space.is_discrete:
+        holes = len(getattr(lab, "unavailable", lambda: [])())
+        left = space.n_candidates() - holes - len({space.index_of(e.params) for e in experiments})
+        if campaign.budget - len(experiments) > left:
+            raise CampaignError(
+                f"budget: {campaign.budget} is more than the space can give: {len(experiments)} experiments are stored and "
+                f"{left} untried candidates are left ({space.n_candidates()} combinations, {holes} of them the lab cannot run); "
+                f"lower the budget to at most {len(experiments) + left}"
+            )
+    return lab
 
 
 def recover_interrupted(run: CampaignRun) -> list[int]:

@@ -88,7 +88,7 @@ def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path
         _wait_until_done(url, "colour-match", 6, first)
         first.send_signal(signal.SIGKILL)  # only the run itself: no chance to clean up
         first.wait()
-    finally:  # SIGKILL orphans the run's ephemeral Prefect server; stop it so it does not outlive the test
+    finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(first.pid, signal.SIGKILL)
     store = Store(url)
@@ -141,20 +141,21 @@ def test_a_nan_reading_through_retort_run_exits_2_naming_the_well_and_keeps_ever
     assert experiments[1].raw() == dict.fromkeys(["A430", "A480", "A520", "A580", "A630"]) and experiments[1].objectives() == {}
 
 
-def test_sigterm_stops_retort_run_cleanly_with_its_prefect_server(tmp_path):
-    url = f"sqlite:///{tmp_path / 'term.db'}"
-    with open(tmp_path / "stderr.txt", "w") as stderr:
-        run = _start_retort_run(EXAMPLE.parent / "branin.yaml", url, tmp_path, stderr)
+@pytest.mark.postgres
+def test_a_run_on_postgresql_never_shows_the_password_and_stops_after_the_iterations_asked(tmp_path):
+    from tests.conftest import _pg_database
+
+    databases = _pg_database()
+    url = next(databases).replace("postgresql+psycopg://postgres@", "postgresql+psycopg://postgres:s3cret@")  # trust auth ignores it
     try:
-        _wait_until_done(url, "branin", 2, run)
-        run.send_signal(signal.SIGTERM)
-        run.wait(timeout=60)
-        messages = (tmp_path / "stderr.txt").read_text()
-        assert run.returncode == 130, messages
-        assert "stopped. Everything measured is stored" in messages and "Traceback" not in messages
-        time.sleep(2)
-        with pytest.raises(ProcessLookupError):  # nothing of the run is left: its ephemeral server stopped too
-            os.killpg(run.pid, 0)
+        command, env = _retort_run(EXAMPLE.parent / "branin.yaml", url, tmp_path)
+        result = subprocess.run(command + ["--name", "branin-pg", "--iterations", "1"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        status = subprocess.run(command[:3] + ["status", "--store", url], cwd=tmp_path, env=env, capture_output=True, text=True)
+        shown = result.stdout + result.stderr + status.stdout + status.stderr
+        assert "s3cret" not in shown and "postgres:***@" in shown
+        store = Store(url)
+        assert [e.status for e in store.experiments(store.campaign("branin-pg").id)] == ["measured", "measured"]  # one batch of 2
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.pid, signal.SIGKILL)
+        next(databases, None)

@@ -69,7 +69,7 @@ def test_changed_campaign_under_a_stored_name_is_refused(stored):
     data["seed"] = 99
     (tmp_path / "changed.yaml").write_text(json.dumps(data))
     result = retort("run", "changed.yaml", cwd=tmp_path)
-    assert result.returncode == 2 and "different configuration (changed: seed)" in result.stderr
+    assert result.returncode == 2 and "different configuration; changed: seed 3 -> 99" in result.stderr and "--name" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -87,3 +87,46 @@ def test_status_and_export(stored):
     assert missing.returncode == 2 and "no campaign 'nope'" in missing.stderr
     nostore = retort("status", cwd=tmp_path / "..")
     assert nostore.returncode in (0, 2) and "Traceback" not in nostore.stderr
+
+
+def test_version_and_validate_spend_nothing(stored):
+    tmp_path, url = stored
+    version = retort("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("retort ")
+    store = Store(url)
+    before = store.experiments(store.campaign("branin-test").id)
+    ok = retort("validate", "branin.yaml", cwd=tmp_path)
+    assert ok.returncode == 0 and "is valid" in ok.stdout and "4 of 4 experiments done" in ok.stdout, ok.stderr
+    new = retort("validate", str(EXAMPLE), "--store", f"sqlite:///{tmp_path / 'fresh.db'}", cwd=tmp_path)
+    assert new.returncode == 0 and "a new store" in new.stdout and not (tmp_path / "fresh.db").exists()
+    changed = retort("validate", "branin.yaml", "--planner", "random", cwd=tmp_path)
+    assert changed.returncode == 2 and 'planner "qLogNEI" -> "random"' in changed.stderr and "--name" in changed.stderr
+    variant = retort("validate", "branin.yaml", "--planner", "random", "--name", "branin-random", cwd=tmp_path)
+    assert variant.returncode == 0 and "'branin-random' is valid" in variant.stdout and "new in the store" in variant.stdout
+    bad_name = retort("validate", "branin.yaml", "--name", "no spaces", cwd=tmp_path)
+    assert bad_name.returncode == 2 and "command line: invalid campaign" in bad_name.stderr and "name" in bad_name.stderr
+    assert store.experiments(store.campaign("branin-test").id) == before
+    assert [c.name for c in store.campaigns()] == ["branin-test"]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_run_refuses_a_store_that_keeps_nothing(tmp_path, url):
+    result = retort("run", str(EXAMPLE), "--store", url, cwd=tmp_path)
+    assert result.returncode == 2 and "in-memory database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unexpected_error_is_one_line_naming_its_log(stored, monkeypatch, capsys):
+    from retort.orchestrator import cli
+
+    tmp_path, url = stored
+
+    def broken(args):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "status", broken)
+    monkeypatch.setenv("RETORT_LOG_DIR", str(tmp_path / "logs"))
+    assert cli.main(["status", "--store", url]) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "unexpected ZeroDivisionError in 'retort status': a bug" in message
+    log = next((tmp_path / "logs").iterdir())
+    assert str(log) in message and "Traceback" in log.read_text() and "ZeroDivisionError: a bug" in log.read_text()
