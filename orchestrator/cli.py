@@ -119,7 +119,10 @@ def _write_traceback(args: argparse.Namespace) -> str:
     folder, if that cannot be written) and return its path."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     name = f"retort-{args.command}-{stamp}-{os.getpid()}.log"
-    text = f"retort {_version()} {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}"
+    from retort.orchestrator.store import redact_url
+
+    command = " ".join(redact_url(arg) if "://" in arg else arg for arg in sys.argv[1:])
+    text = f"retort {_version()} {command}\n\n{traceback.format_exc()}"
     for folder in (Path(os.environ.get("RETORT_LOG_DIR", LOG_DIR)), Path(os.environ.get("TMPDIR", "/tmp"))):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -155,6 +158,8 @@ def _run(args: argparse.Namespace) -> int:
         run = open_run(campaign)  # checks lab, space and store before Prefect runs anything (fails fast, exit 2)
         err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
                   f"planner {campaign.planner}, store {escape(run.store.url)}", highlight=False)
+        from pydantic import SecretStr
+
         from retort.orchestrator.flows import campaign_flow  # imports Prefect (slow)
 
         started = time.perf_counter()
@@ -162,7 +167,8 @@ def _run(args: argparse.Namespace) -> int:
         with _ProgressWatcher(campaign, run):
             server.wait_ready()
             try:
-                campaign_flow(campaign, max_iterations=args.iterations)
+                masked = campaign.model_copy(update={"store": run.store.url})  # Prefect records parameters
+                campaign_flow(masked, store_url=SecretStr(campaign.store), max_iterations=args.iterations)
             except RetortError as exc:
                 failure = exc
             if stop_requested():

@@ -14,6 +14,7 @@ from typing import Optional
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
 
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import Campaign
@@ -69,16 +70,19 @@ def iteration_flow(run: CampaignRun, iteration: int) -> RecordOutcome:
 
 
 @flow(name="retort-campaign", flow_run_name="{campaign.name}")
-def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: Optional[str] = None,
+def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: Optional[SecretStr] = None,
                   max_iterations: Optional[int] = None) -> CampaignSummary:
     """Run `campaign` until its budget is spent (or for `max_iterations`), continuing whatever is already stored.
+
+    Prefect records a flow's parameters on its server. A store URL holding a password goes in
+    `store_url`, which Prefect records as ``**********`` (then ``campaign.store`` may be masked).
 
     Raises:
         LabError: an experiment failed (NaN reading, lab error); it is stored as failed and the
             campaign stops so that a person can look. Running the flow again continues.
     """
     if store_url:
-        campaign = campaign.model_copy(update={"store": store_url})
+        campaign = campaign.model_copy(update={"store": store_url.get_secret_value()})
     run = loop.open_run(campaign, planner)
     loop.recover_interrupted(run)
     iterations = 0

@@ -36,7 +36,13 @@ def make_planner(campaign: Campaign, name: Optional[str] = None) -> Planner:
 
 
 class CampaignRun:
-    """Everything one run of a campaign works with (a plain class: Prefect passes it by reference)."""
+    """Everything one run of a campaign works with (a plain class: Prefect passes it by reference).
+
+    Slots, not a ``__dict__``: Prefect then records it as ``<CampaignRun>`` rather than walking into
+    the store and writing its URL (password included) to its server.
+    """
+
+    __slots__ = ("campaign", "store", "record", "lab", "planner", "gate", "space")
 
     def __init__(self, campaign: Campaign, store: Store, record: CampaignRecord, lab: Lab, planner: Planner,
                  gate: Optional[ApprovalGate] = None) -> None:

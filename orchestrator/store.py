@@ -105,7 +105,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self._url = url  # with its password: for the engine only
-        self.url = _redact(url)  # for messages and display
+        self.url = redact_url(url)  # for messages and display
         self._file: Optional[str] = None  # the SQLite file, if the store is one
         try:
             parsed = make_url(url)
@@ -384,10 +384,10 @@ def check_persistent(url: str) -> None:
     try:
         parsed = make_url(url)
     except (SQLAlchemyError, ValueError) as exc:
-        raise StoreError(f"{_redact(url)} is not a store URL: {_reason(exc, url)}") from exc
+        raise StoreError(f"{redact_url(url)} is not a store URL: {_reason(exc, url)}") from exc
     if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
         raise StoreError(
-            f"the store {_redact(url)} is an in-memory database: everything a run stores is lost when it ends; "
+            f"the store {redact_url(url)} is an in-memory database: everything a run stores is lost when it ends; "
             "give a file path, e.g. sqlite:///retort.db"
         )
 
@@ -422,7 +422,7 @@ def _identity(path: str) -> tuple[int, int]:
 def _reason(exc: BaseException, url: str) -> str:
     """The database's own message for `exc` on one line, without the URL's password."""
     text = " ".join(str(getattr(exc, "orig", None) or exc).split())
-    text = text.replace(url, _redact(url))
+    text = text.replace(url, redact_url(url))
     try:
         password = make_url(url).password
     except (SQLAlchemyError, ValueError):
@@ -430,7 +430,7 @@ def _reason(exc: BaseException, url: str) -> str:
     return text.replace(str(password), "***") if password else text
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """The URL without its password (shown as ***)."""
     try:
         parsed = make_url(url)

@@ -155,6 +155,8 @@ def test_a_run_on_postgresql_never_shows_the_password_and_stops_after_the_iterat
         status = subprocess.run(command[:3] + ["status", "--store", url], cwd=tmp_path, env=env, capture_output=True, text=True)
         shown = result.stdout + result.stderr + status.stdout + status.stderr
         assert "s3cret" not in shown and "postgres:***@" in shown
+        for record in (tmp_path / ".prefect").glob("prefect.db*"):  # flow-run parameters on Prefect's server
+            assert b"s3cret" not in record.read_bytes(), record
         store = Store(url)
         assert [e.status for e in store.experiments(store.campaign("branin-pg").id)] == ["measured", "measured"]  # one batch of 2
     finally:

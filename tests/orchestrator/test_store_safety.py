@@ -13,7 +13,7 @@ import pytest
 from retort.agents.proposal import Prediction, Proposal, Provenance
 from retort.orchestrator import loop
 from retort.orchestrator.errors import StoreError
-from retort.orchestrator.store import Store, _redact, check_persistent
+from retort.orchestrator.store import Store, check_persistent, redact_url
 from tests.conftest import _pg_database, branin_campaign
 
 IN_MEMORY = [
@@ -167,7 +167,7 @@ def test_chmod_read_only_store_raises_store_error(tmp_path, read_only):
 
 def test_password_is_never_shown():
     url = "postgresql+psycopg://u:s3cret@127.0.0.1:1/x"
-    assert _redact(url) == "postgresql+psycopg://u:***@127.0.0.1:1/x"
+    assert redact_url(url) == "postgresql+psycopg://u:***@127.0.0.1:1/x"
     with pytest.raises(StoreError) as info:
         Store(url)
     message = str(info.value)
