@@ -286,12 +286,18 @@ class SearchSpace(BaseModel):
             return self.sample_discrete(n, seed)
         bounds = self.bounds()
         lo, hi = bounds[0], bounds[1]
-        draw = max(1024, 64 * n)
-        if method == "sobol":
-            U = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed).draw(draw, dtype=torch.double)
-        else:
-            U = torch.rand(draw, self.dim, generator=torch.Generator().manual_seed(seed), dtype=torch.double)
-        points = [p for p in self.decode(lo + (hi - lo) * U) if self.is_feasible(p)]
+        sobol = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)
+        generator = torch.Generator().manual_seed(seed)
+        points: list[dict[str, Value]] = []
+        drawn, limit = 0, max(1024, 64 * n)
+        while len(points) < n and drawn < limit:  # in chunks: the same sequence as one draw, decoded only as far as needed
+            k = min(4096, limit - drawn)
+            if method == "sobol":
+                U = sobol.draw(k, dtype=torch.double)
+            else:
+                U = torch.rand(k, self.dim, generator=generator, dtype=torch.double)
+            points += [p for p in self.decode(lo + (hi - lo) * U) if self.is_feasible(p)]
+            drawn += k
         if len(points) < n:
             points = self._polytope_sample(n, seed)
         return points[:n]
