@@ -11,7 +11,7 @@ Example:
     >>> read_yaml(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    retort.orchestrator.errors.CampaignError: ...c.yaml: key 'budget' at line 2 is already given at line 1; keep one of them
+    retort.orchestrator.errors.CampaignError: ...c.yaml: key 'budget' at line 2, column 1 is already given at line 1, column 1; keep one of them
 """
 
 from __future__ import annotations
@@ -32,17 +32,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     PyYAML silently keeps the last one, so `budget: 40 ... budget: 4000` would mean 4000)."""
 
     def construct_mapping(self, node, deep=False):
-        seen: dict[object, int] = {}
+        seen: dict[object, str] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            mark = key_node.start_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}"
             try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
+                first = seen.setdefault(key, where)
             except TypeError:  # an unhashable key (a list or mapping as a key)
-                raise CampaignError(f"{self.name}: line {key_node.start_mark.line + 1}: a key must be a plain value, not {type(key).__name__}") from None
-            if first != key_node.start_mark.line + 1:
-                raise CampaignError(
-                    f"{self.name}: key {key!r} at line {key_node.start_mark.line + 1} is already given at line {first}; keep one of them"
-                )
+                raise CampaignError(f"{self.name}: {where}: a key must be a plain value, not {type(key).__name__}") from None
+            if first != where:
+                raise CampaignError(f"{self.name}: key {key!r} at {where} is already given at {first}; keep one of them")
         return super().construct_mapping(node, deep=deep)
 
 
