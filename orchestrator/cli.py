@@ -190,17 +190,14 @@ def _validate(args: argparse.Namespace) -> int:
 
     campaign = _campaign_from(args)
     check_persistent(campaign.store)
-    if _missing_sqlite_file(campaign.store):
-        from retort.orchestrator.labs import build_lab
-
-        build_lab(campaign)
-        stored = "a new store"
+    store = None if _missing_sqlite_file(campaign.store) else Store(campaign.store)  # validating creates no file
+    check_run(campaign, store)
+    record = store.find_campaign(campaign.name, campaign.config_json()) if store else None
+    if record:
+        done = sum(e.status in ("measured", "failed") for e in store.experiments(record.id))
+        stored = f"{done} of {campaign.budget} experiments done"
     else:
-        store = Store(campaign.store)
-        check_run(campaign, store)
-        record = store.find_campaign(campaign.name, campaign.config_json())
-        done = sum(e.status in ("measured", "failed") for e in store.experiments(record.id)) if record else 0
-        stored = f"{done} of {campaign.budget} experiments done" if record else "new in the store"
+        stored = "new in the store" if store else "a new store"
     space = campaign.space
     size = f"{space.n_candidates():,} candidates" if space.is_discrete else f"{space.dim} columns"
     out.print(f"{args.campaign}: campaign {campaign.name!r} is valid: {len(campaign.parameters)} parameters ({size}), "

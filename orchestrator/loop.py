@@ -68,15 +68,15 @@ def open_run(campaign: Campaign, planner: Optional[str] = None, store: Optional[
     return CampaignRun(campaign=campaign, store=store, record=record, lab=lab, planner=make_planner(campaign, planner))
 
 
-def check_run(campaign: Campaign, store: Store) -> Lab:
+def check_run(campaign: Campaign, store: Optional[Store]) -> Lab:
     """Everything a run checks before it stores or dispenses anything; writes nothing.
 
     The campaign against its lab (`build_lab`), against what its store already holds (the same
-    configuration but for the budget), and its budget against the candidates left in a finite space.
-    Returns the built lab. Raises a `RetortError` naming the problem.
+    configuration but for the budget; no store: a new one), and its budget against the candidates
+    left in a finite space. Returns the built lab. Raises a `RetortError` naming the problem.
     """
     lab = build_lab(campaign)
-    record = store.find_campaign(campaign.name, campaign.config_json())
+    record = store.find_campaign(campaign.name, campaign.config_json()) if store else None
     experiments = store.experiments(record.id) if record else []
     space = campaign.space
     if space.is_discrete:
