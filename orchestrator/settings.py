@@ -6,8 +6,9 @@ import os
 
 
 def prefect_defaults(verbose: bool = False) -> None:
-    """Quiet, local-first Prefect: no analytics (its start-up otherwise logs 'database is locked'),
-    ephemeral server unless `PREFECT_API_URL` names one. The user's own settings win."""
+    """Quiet, local-first Prefect: no analytics on server or client (the server otherwise logs 'database is locked'),
+    a local server of the run's own unless `PREFECT_API_URL` names one. The user's own settings win."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client telemetry printed a notice into runs in a terminal
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
