@@ -16,10 +16,8 @@ experiments were stored (refused late), refused without naming the field, and a 
 
     .venv/bin/python benchmarks/fuzz_campaigns.py --cases 100 [--seed 0] [--subprocess-every 10]
 
-``--via loop`` runs the same cases through the loop's steps in-process (load, open, one
-iteration; no Prefect, no CLI) where `retort run` has no ``--iterations`` yet. Failing case files
-(and what Retort printed) are saved under ``--out`` (default ``fuzz-failures/``). Exit status 1
-if any case failed.
+Failing case files (and what Retort printed) are saved under ``--out`` (default
+``fuzz-failures/``). Exit status 1 if any case failed.
 """
 
 from __future__ import annotations
@@ -46,6 +44,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("COLUMNS", "200")
 
+from retort.orchestrator.prefect_server import local_prefect_server  # noqa: E402
 from tests.orchestrator import fuzz_cases as fc  # noqa: E402
 
 COUNTED = ("refused cleanly", "ran", "traceback", "accepted invalid")
@@ -62,17 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the case generator")
     parser.add_argument("--subprocess-every", type=int, default=10, metavar="K",
                         help="run every K-th case as a real subprocess (0: never)")
-    parser.add_argument("--via", choices=["cli", "loop"], default="cli",
-                        help="cli: `retort run ... --iterations 1` (default); loop: load, open_run and one iteration in-process")
     parser.add_argument("--out", default="fuzz-failures", help="folder for failing case files (default fuzz-failures/)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per case before it counts as a traceback")
     parser.add_argument("--memory-gb", type=float, default=8, help="address-space limit of this process and its cases")
     parser.add_argument("--examples", nargs="*", help="only these examples (file stems)")
     args = parser.parse_args(argv)
 
-    if args.via == "cli" and not _cli_has_iterations():
-        sys.stderr.write("error: `retort run` has no --iterations option yet; rerun with --via loop to fuzz the loop's steps\n")
-        return 3
     out = Path(args.out).resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -80,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="retort-fuzz-"))
     results: list[tuple[int, fc.Case, str, fc.Verdict, float]] = []
     started = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        if args.via == "cli":
-            stack.enter_context(_prefect_server())
+    with local_prefect_server():  # one server for every case; subprocesses inherit PREFECT_API_URL
         _limit_memory(args.memory_gb)
         try:
             for i, case in enumerate(cases, start=1):
@@ -91,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = case.write(folder)
                 subprocess_run = bool(args.subprocess_every) and i % args.subprocess_every == 0
                 t0 = time.perf_counter()
-                outcome = _run(args.via, path, folder, subprocess_run, args.timeout)
+                outcome = _run(path, folder, subprocess_run, args.timeout)
                 seconds = time.perf_counter() - t0
                 verdict = fc.judge(case, outcome, early_stages=("load", "open", "early"))
                 label = _label(verdict)
@@ -136,11 +128,11 @@ def _one_line(text: str) -> str:
 # -- running one case -----------------------------------------------------------------------
 
 
-def _run(via: str, path: Path, folder: Path, in_subprocess: bool, timeout: float) -> fc.Outcome:
+def _run(path: Path, folder: Path, in_subprocess: bool, timeout: float) -> fc.Outcome:
     """One case; an unexpected error's traceback (which `retort` writes to a log file) is added to its message."""
     logs = folder / "logs"
     os.environ["RETORT_LOG_DIR"] = str(logs)  # `retort` writes an unexpected error's traceback there
-    outcome = _run_case(via, path, folder, in_subprocess, timeout)
+    outcome = _run_case(path, folder, in_subprocess, timeout)
     if outcome.status == "error" and logs.is_dir():
         text = "\n".join(log.read_text(errors="backslashreplace") for log in sorted(logs.glob("*.log")))
         if text:
@@ -148,23 +140,14 @@ def _run(via: str, path: Path, folder: Path, in_subprocess: bool, timeout: float
     return outcome
 
 
-def _run_case(via: str, path: Path, folder: Path, in_subprocess: bool, timeout: float) -> fc.Outcome:
+def _run_case(path: Path, folder: Path, in_subprocess: bool, timeout: float) -> fc.Outcome:
     store = f"sqlite:///{folder / 'store.db'}"
-    if via == "loop":
-        if in_subprocess:
-            command = [sys.executable, "-m", "tests.orchestrator.fuzz_cases", str(path), "--store", store]
-            return _subprocess(command, path, folder, store, timeout)
-        return _in_process(lambda: _loop_rc(path, store), path, folder, store, timeout)
     argv = ["run", str(path), "--store", store, "--iterations", "1", "--report", str(folder / "report.png")]
     if in_subprocess:
         return _subprocess([sys.executable, "-m", "retort.orchestrator.cli", *argv], path, folder, store, timeout)
     from retort.orchestrator import cli
 
     return _in_process(lambda: cli.main(argv), path, folder, store, timeout)
-
-
-def _loop_rc(path: Path, store: str) -> int:
-    return fc.main([str(path), "--store", store])
 
 
 def _in_process(call, path: Path, folder: Path, store: str, timeout: float) -> fc.Outcome:
@@ -252,39 +235,6 @@ def _save(out: Path, i: int, case: fc.Case, verdict: fc.Verdict, outcome: fc.Out
 
 
 # -- environment ----------------------------------------------------------------------------
-
-
-def _cli_has_iterations() -> bool:
-    from retort.orchestrator import cli
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(io.StringIO()):
-        with contextlib.suppress(SystemExit):
-            cli.main(["run", "--help"])
-    return "--iterations" in buffer.getvalue()
-
-
-@contextlib.contextmanager
-def _prefect_server():
-    """One local Prefect server for every case (in-process and subprocess): PREFECT_API_URL while active."""
-    try:
-        from retort.orchestrator.prefect_server import local_prefect_server
-    except ImportError:
-        local_prefect_server = None
-    if local_prefect_server is not None:
-        with local_prefect_server():
-            yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url
-    try:
-        yield
-    finally:
-        server.stop()
-        os.environ.pop("PREFECT_API_URL", None)
 
 
 def _limit_memory(gb: float) -> None:

@@ -19,8 +19,6 @@ A mutation asks a `Picker` for every choice it makes (which value, which replace
 same code is driven by hypothesis (`DrawPicker`, which shrinks), by `random.Random`
 (`RandomPicker`) or by a script (`ScriptPicker`, for the named cases in `named_cases`).
 
-Run one case file the way the CLI would, in a fresh process (exit 0 ran, 2 refused, 1 anything else):
-``python -m tests.orchestrator.fuzz_cases FILE --store sqlite:///PATH``.
 """
 
 from __future__ import annotations
@@ -1159,26 +1157,3 @@ def run_in_process(path: str | Path, store_url: str) -> Outcome:
 def _unpath(message: str, path: str) -> str:
     """The message without the case file's path (a path must not be what names a field)."""
     return message.replace(str(Path(path).resolve()), "FILE").replace(path, "FILE")
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """Run one case file in this process as the CLI would: exit 0 ran, 2 refused (``error: ...``), 1 otherwise."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("file")
-    parser.add_argument("--store", required=True)
-    args = parser.parse_args(argv)
-    outcome = run_in_process(args.file, args.store)
-    if outcome.status == "refused":
-        sys.stderr.write(f"error: [{outcome.stage}] {outcome.message}\n")
-        return 2
-    if outcome.status == "error":
-        sys.stderr.write(f"[{outcome.stage}] {outcome.message}\n")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
