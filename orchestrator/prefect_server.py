@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Optional
 
@@ -66,20 +67,18 @@ class LocalPrefectServer:
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Block until the server answers its health check; raise `PrefectServerError` if it cannot."""
-        import httpx
-
         if self.process is None:
             return
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise PrefectServerError(f"the local Prefect server exited with code {self.process.returncode}; "
-                                             f"its log is {self.log.name}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{self.api_url}/health").status_code == 200:
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise PrefectServerError(f"the local Prefect server exited with code {self.process.returncode}; "
+                                         f"its log is {self.log.name}")
+            with contextlib.suppress(OSError):  # refused or reset while it boots
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
                         return
-                time.sleep(0.1)
+            time.sleep(0.1)
         raise PrefectServerError(f"the local Prefect server did not answer within {timeout:g} s; its log is {self.log.name}")
 
     def stop(self) -> None:
