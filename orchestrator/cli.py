@@ -186,11 +186,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from retort.orchestrator.loop import check_run
-    from retort.orchestrator.store import Store, check_persistent
+    from retort.orchestrator.store import Store, check_persistent, sqlite_file_missing
 
     campaign = _campaign_from(args)
     check_persistent(campaign.store)
-    store = None if _missing_sqlite_file(campaign.store) else Store(campaign.store)  # validating creates no file
+    store = None if sqlite_file_missing(campaign.store) else Store(campaign.store)  # validating creates no file
     check_run(campaign, store)
     record = store.find_campaign(campaign.name, campaign.config_json()) if store else None
     if record:
@@ -204,13 +204,6 @@ def _validate(args: argparse.Namespace) -> int:
               f"{len(campaign.objectives)} objective(s), lab {campaign.lab.kind}, budget {campaign.budget}, "
               f"batch {campaign.batch_size}; {stored}. Nothing was run or stored.", highlight=False, soft_wrap=True)
     return 0
-
-
-def _missing_sqlite_file(url: str) -> bool:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists()
 
 
 class _ProgressWatcher:
@@ -285,16 +278,15 @@ def _fmt(v) -> str:
 def _open(campaign_arg: Optional[str], store_arg: Optional[str]):
     """The store and (optionally) campaign name a status/export command refers to."""
     from retort.orchestrator.campaign import load_campaign
-    from retort.orchestrator.store import Store
+    from retort.orchestrator.errors import StoreError
+    from retort.orchestrator.store import Store, sqlite_file_missing
 
     name, url = campaign_arg, store_arg
     if campaign_arg and (campaign_arg.endswith((".yaml", ".yml")) or Path(campaign_arg).is_file()):
         campaign = load_campaign(campaign_arg)
         name, url = campaign.name, store_arg or campaign.store
     url = url or DEFAULT_STORE
-    if _missing_sqlite_file(url):
-        from retort.orchestrator.errors import StoreError
-
+    if sqlite_file_missing(url):
         raise StoreError(f"no store at {url} (nothing has been run here yet); pass --store or run a campaign first")
     return Store(url), name
 

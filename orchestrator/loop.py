@@ -77,9 +77,9 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> Lab:
     """
     lab = build_lab(campaign)
     record = store.find_campaign(campaign.name, campaign.config_json()) if store else None
-    experiments = store.experiments(record.id) if record else []
     space = campaign.space
     if space.is_discrete:
+        experiments = store.experiments(record.id) if record else []
         holes = len(getattr(lab, "unavailable", lambda: [])())
         left = space.n_candidates() - holes - len({space.index_of(e.params) for e in experiments})
         if campaign.budget - len(experiments) > left:

@@ -381,15 +381,25 @@ def _change(key: str, old: object, new: object) -> str:
 def check_persistent(url: str) -> None:
     """Raise StoreError if `url` is a store that keeps nothing after the process ends (in-memory
     SQLite), so a run never reports results that are gone. `Store("sqlite://")` itself still works."""
-    try:
-        parsed = make_url(url)
-    except (SQLAlchemyError, ValueError) as exc:
-        raise StoreError(f"{redact_url(url)} is not a store URL: {_reason(exc, url)}") from exc
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
         raise StoreError(
             f"the store {redact_url(url)} is an in-memory database: everything a run stores is lost when it ends; "
             "give a file path, e.g. sqlite:///retort.db"
         )
+
+
+def sqlite_file_missing(url: str) -> bool:
+    """Whether `url` names a SQLite file that does not exist yet (opening a `Store` would create it)."""
+    parsed = _parse(url)
+    return parsed.get_backend_name() == "sqlite" and not _in_memory(parsed) and not os.path.exists(_sqlite_file(parsed))
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StoreError(f"{redact_url(url)} is not a store URL: {_reason(exc, url)}") from exc
 
 
 def _in_memory(url: URL) -> bool:

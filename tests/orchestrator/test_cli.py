@@ -87,6 +87,8 @@ def test_status_and_export(stored):
     assert missing.returncode == 2 and "no campaign 'nope'" in missing.stderr
     nostore = retort("status", cwd=tmp_path / "..")
     assert nostore.returncode in (0, 2) and "Traceback" not in nostore.stderr
+    garbage = retort("status", "--store", "not a url", cwd=tmp_path)
+    assert garbage.returncode == 2 and "error: not a url is not a store URL" in garbage.stderr
 
 
 def test_version_and_validate_spend_nothing(stored):
