@@ -1,11 +1,13 @@
-"""Instrument operations, backend Protocols and checking front ends.
+"""Instruments: decks, plans, backend Protocols, the plate-reader front end, the Opentrons backend.
 
-This package imports nothing else from Retort. A backend (virtual lab, and later the
-Opentrons HTTP API) only executes typed operations; the front ends check volumes, tips
-and labware before anything reaches a backend.
+This package imports nothing else from Retort. A batch becomes a `Plan` (plain data), checked as a
+whole by `check_plan` against the deck's state; a backend (the virtual bench, an Opentrons robot)
+runs a checked plan and reports what it did.
 """
 
+from retort.instruments.deck import DeckConfig, DeckState
 from retort.instruments.errors import (
+    DeckExhausted,
     InstrumentError,
     LabwareError,
     MeasurementError,
@@ -13,28 +15,34 @@ from retort.instruments.errors import (
     VolumeError,
 )
 from retort.instruments.labware import PIPETTES, LabwareSpec, PipetteSpec, WellRef
-from retort.instruments.liquid_handler import LiquidHandler
 from retort.instruments.ops import DropTip, Mix, PickUpTip, ReadPlate, Transfer
+from retort.instruments.plan import ExperimentPlan, Plan, RunReport, check_plan
 from retort.instruments.plate_reader import PlateReader
 from retort.instruments.protocols import LiquidHandlerBackend, PlateReaderBackend
 
 __all__ = [
     "PIPETTES",
+    "DeckConfig",
+    "DeckExhausted",
+    "DeckState",
     "DropTip",
+    "ExperimentPlan",
     "InstrumentError",
     "LabwareError",
     "LabwareSpec",
-    "LiquidHandler",
     "LiquidHandlerBackend",
     "MeasurementError",
     "Mix",
     "PickUpTip",
     "PipetteSpec",
+    "Plan",
     "PlateReader",
     "PlateReaderBackend",
     "ReadPlate",
+    "RunReport",
     "TipError",
     "Transfer",
     "VolumeError",
     "WellRef",
+    "check_plan",
 ]

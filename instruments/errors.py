@@ -21,3 +21,14 @@ class LabwareError(ValueError, InstrumentError):
 
 class MeasurementError(InstrumentError):
     """An instrument returned a reading that cannot be used (NaN, infinite, missing)."""
+
+
+class DeckExhausted(InstrumentError):
+    """Tips, a stock or the plate's wells ran out: an operator refills the deck, then the campaign continues.
+
+    `needs` lists what to refill, one phrase each.
+    """
+
+    def __init__(self, message: str, needs: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.needs = list(needs or [])

@@ -1,21 +1,23 @@
-"""Backend Protocols: what a liquid handler or plate reader must execute.
+"""Backend Protocols: what a liquid handler or plate reader must do.
 
-Backends receive operations the front ends have already checked. A backend reports what it
-did; it does not second-guess volumes.
+A liquid handler runs a whole plan that `check_plan` has passed and reports what it did; it does
+not second-guess volumes. A backend that drives hardware adds its own gates (analysis, attached
+instruments) before anything moves.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from retort.instruments.ops import LiquidOp, ReadPlate
+from retort.instruments.ops import ReadPlate
+from retort.instruments.plan import Plan, RunReport
 
 
 @runtime_checkable
 class LiquidHandlerBackend(Protocol):
-    """Executes checked liquid-handling operations (virtual lab, Opentrons HTTP, ...)."""
+    """Runs checked plans (virtual bench, Opentrons HTTP, ...)."""
 
-    def execute(self, op: LiquidOp) -> None: ...
+    def run(self, plan: Plan) -> RunReport: ...
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from retort.agents.fields import Number, Whole
 from retort.agents.space import LinearConstraint, Parameter, SearchSpace
+from retort.instruments.deck import DeckConfig
 from retort.instruments.plate_reader import MAX_WAVELENGTH, MIN_WAVELENGTH
 from retort.orchestrator.errors import CampaignError
 from retort.orchestrator.yamlfile import read_yaml
@@ -80,13 +81,20 @@ class Objective(_Strict):
 
 
 class ColourLabConfig(_Strict):
-    """The virtual colour-mixing lab: OT-2-like liquid handler plus absorbance plate reader.
+    """The colour-mixing lab: a liquid handler dispensing dye stocks into a plate, and an absorbance reader.
 
-    Parameters are dye-stock volumes (uL) named after the stocks (red, yellow, blue, green, water);
-    readings are absorbances named ``A<nm>``, one per wavelength.
+    Parameters are stock volumes (uL) named after the deck's stocks; readings are absorbances named
+    ``A<nm>``, one per wavelength. `backend` picks who dispenses: the virtual bench, or an Opentrons
+    robot at `robot_url` (its deck described by `deck`). Until a reader driver exists, the virtual
+    reader reads what the robot reports it dispensed.
     """
 
-    kind: Literal["virtual_colour"]
+    kind: Literal["colour", "virtual_colour"]
+    backend: Literal["virtual", "opentrons"] = "virtual"
+    robot_url: str = Field(default="http://127.0.0.1:31950", pattern=r"^https?://[^\s/]+(:[0-9]+)?/?$")
+    allow_hardware: bool = Field(default=False, description="must be true to drive a robot that is not a simulator")
+    auto_refill: bool = Field(default=True, description="virtual backend: a virtual operator refills the deck; false: the campaign pauses, as on a robot")
+    deck: Optional[DeckConfig] = Field(default=None, description="the robot's deck; default: an OT-2 deck built from pipettes, plate and stock_volume")
     wavelengths: list[Annotated[Whole, Field(ge=MIN_WAVELENGTH, le=MAX_WAVELENGTH)]] = Field(
         default=[430, 480, 520, 580, 630], min_length=1, max_length=64)
     pipettes: list[str] = Field(default=["p20_single_gen2", "p300_single_gen2"], min_length=1)
@@ -98,10 +106,18 @@ class ColourLabConfig(_Strict):
     nan_readings_at: list[Annotated[Whole, Field(ge=1)]] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
 
     @model_validator(mode="after")
-    def _unique_wavelengths(self) -> "ColourLabConfig":
+    def _check(self) -> "ColourLabConfig":
         repeated = sorted({nm for nm in self.wavelengths if self.wavelengths.count(nm) > 1})
         if repeated:
             raise ValueError(f"wavelengths {repeated} are listed twice")
+        if self.deck is not None:
+            both = sorted({"pipettes", "plate", "stock_volume"} & self.model_fields_set)
+            if both:
+                raise ValueError(f"give the deck's pipettes, plate and stocks in 'deck' only; remove {both}")
+        elif self.backend == "opentrons":
+            raise ValueError("backend 'opentrons' needs 'deck': the robot's pipettes, tip racks, reservoir, stocks and plate")
+        if self.backend == "opentrons" and "auto_refill" in self.model_fields_set and self.auto_refill:
+            raise ValueError("auto_refill: a robot's deck is refilled by a person ('retort deck refill'); remove auto_refill")
         return self
 
 
@@ -211,16 +227,39 @@ class Campaign(_Strict):
     def config_json(self) -> str:
         return self.model_dump_json(exclude={"store"})
 
+    @staticmethod
+    def normalise_config(config_json: str) -> str:
+        """A stored configuration as this release writes it (new settings at their defaults), so a
+        campaign stored by an earlier release still matches its unchanged file; as stored if it no longer validates."""
+        try:
+            return Campaign.model_validate_json(config_json).config_json()
+        except (ValidationError, ValueError):
+            return config_json
+
 
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign YAML file; every problem becomes one `CampaignError`."""
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise CampaignError(f"{path}: a campaign file must be a YAML mapping (name:, parameters:, ...), got {type(data).__name__}")
+    _read_deck_file(data, Path(path))
     try:
         return Campaign.model_validate(data)
     except ValidationError as exc:
         raise CampaignError(f"{path}: invalid campaign\n" + format_validation_error(exc, data)) from exc
+
+
+def _read_deck_file(data: dict, path: Path) -> None:
+    """`lab.deck` may name a YAML file (relative to the campaign file) holding the deck; read it in place."""
+    lab = data.get("lab")
+    if isinstance(lab, dict) and isinstance(lab.get("deck"), str):
+        deck_path = (path.parent / lab["deck"]).resolve()
+        if not deck_path.is_file():
+            raise CampaignError(f"{path}: lab.deck: no deck file {lab['deck']!r} (looked for {deck_path})")
+        deck = read_yaml(deck_path)
+        if not isinstance(deck, dict):
+            raise CampaignError(f"{deck_path}: a deck file must be a YAML mapping (name:, robot:, pipettes:, ...)")
+        lab["deck"] = deck
 
 
 def with_changes(campaign: Campaign, source: str, **changes: object) -> Campaign:

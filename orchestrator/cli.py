@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--store", help=f"store URL (default {DEFAULT_STORE}, or the campaign file's)")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    from retort.orchestrator import cli_deck
+
+    cli_deck.add_parsers(sub)
     return parser
 
 
@@ -185,6 +188,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from retort.orchestrator.campaign import Campaign
     from retort.orchestrator.loop import check_run
     from retort.orchestrator.store import Store, check_persistent, sqlite_file_missing
 
@@ -192,7 +196,7 @@ def _validate(args: argparse.Namespace) -> int:
     check_persistent(campaign.store)
     store = None if sqlite_file_missing(campaign.store) else Store(campaign.store)  # validating creates no file
     check_run(campaign, store)
-    record = store.find_campaign(campaign.name, campaign.config_json()) if store else None
+    record = store.find_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config) if store else None
     if record:
         done = sum(e.status in ("measured", "failed") for e in store.experiments(record.id))
         stored = f"{done} of {campaign.budget} experiments done"
@@ -330,7 +334,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "validate": _validate, "status": _status, "export": _export}
+def _deck(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_deck import deck_command
+
+    return deck_command(args)
+
+
+def _opentrons(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_deck import opentrons_command
+
+    return opentrons_command(args)
+
+
+COMMANDS = {"run": _run, "validate": _validate, "status": _status, "export": _export, "deck": _deck, "opentrons": _opentrons}
 
 if __name__ == "__main__":
     sys.exit(main())

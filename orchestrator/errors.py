@@ -18,3 +18,7 @@ class StoreError(OrchestratorError):
 
 class LabError(OrchestratorError):
     """The lab could not run or measure an experiment; the experiment is stored as failed."""
+
+
+class DeckEmpty(OrchestratorError):
+    """A deck must be refilled (tips, stocks, a new plate) before the next batch; nothing was dispensed."""

@@ -64,7 +64,8 @@ def open_run(campaign: Campaign, planner: Optional[str] = None, store: Optional[
     everything that can be checked first (`check_run`)."""
     store = store or Store(campaign.store)
     lab = check_run(campaign, store)
-    record = store.open_campaign(campaign.name, campaign.config_json())
+    record = store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
+    lab.attach(record.id)
     return CampaignRun(campaign=campaign, store=store, record=record, lab=lab, planner=make_planner(campaign, planner))
 
 
@@ -75,8 +76,8 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> Lab:
     configuration but for the budget; no store: a new one), and its budget against the candidates
     left in a finite space. Returns the built lab. Raises a `RetortError` naming the problem.
     """
-    lab = build_lab(campaign)
-    record = store.find_campaign(campaign.name, campaign.config_json()) if store else None
+    lab = build_lab(campaign, store)
+    record = store.find_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config) if store else None
     space = campaign.space
     if space.is_discrete:
         experiments = store.experiments(record.id) if record else []
@@ -92,11 +93,23 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> Lab:
 
 
 def recover_interrupted(run: CampaignRun) -> list[int]:
-    """Experiments left `running` by a stopped run become `failed` (never re-dispensed). Returns their numbers."""
+    """Experiments left `running` by a stopped run: the lab collects what it can (a robot run that went
+    on without us, a stored report), and those are measured and recorded; the rest become `failed`
+    (never re-dispensed). Returns the numbers of those failed."""
     stuck = [e for e in run.experiments() if e.status == "running"]
-    if stuck:
-        run.store.set_status([e.id for e in stuck], "failed", reason=INTERRUPTED)
-    return [e.seq for e in stuck]
+    if not stuck:
+        return []
+    measurable = set(run.lab.recover([e.seq for e in stuck]))
+    collected = [e for e in stuck if e.seq in measurable]
+    if collected:
+        try:
+            record(run, collected, run.lab.measure([LabRequest(seq=e.seq, params=e.params) for e in collected]))
+        except LabError as exc:
+            run.store.set_status([e.id for e in collected], "failed", reason=f"measurement error after a restart: {exc}")
+    lost = [e for e in stuck if e.seq not in measurable]
+    if lost:
+        run.store.set_status([e.id for e in lost], "failed", reason=INTERRUPTED)
+    return [e.seq for e in lost]
 
 
 def observations(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[Observation]:
@@ -154,12 +167,19 @@ def approve(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentR
 
 
 def execute(run: CampaignRun, batch: list[ExperimentRecord]) -> None:
-    """Mark the batch running (with its locations), then run it on the lab."""
+    """Let the lab plan and reserve the batch (nothing stored changes if it cannot), mark it running
+    with its locations, then run it on the lab."""
     if not batch:
         return
-    run.store.set_status([e.id for e in batch], "running", location={e.id: run.lab.location(e.seq) for e in batch})
+    requests = [LabRequest(seq=e.seq, params=e.params) for e in batch]
     try:
-        run.lab.execute([LabRequest(seq=e.seq, params=e.params) for e in batch])
+        locations = run.lab.prepare(requests)
+    except LabError as exc:
+        run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
+        raise
+    run.store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})
+    try:
+        run.lab.execute(requests)
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
         raise

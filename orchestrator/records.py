@@ -76,3 +76,38 @@ class ModelVersionRecord(ModelSummary):
     campaign_id: int
     iteration: int
     created_at: datetime
+
+
+LabRunStatus = Literal["planned", "submitted", "running", "collected"]
+
+
+class LabRunRecord(BaseModel):
+    """One batch on one deck: its plan (JSON), the backend's ids, and once collected its report (JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    campaign_id: int
+    deck: str
+    seqs: list[int]
+    plan_json: str
+    backend: str
+    status: LabRunStatus
+    protocol_digest: Optional[str] = None
+    protocol_id: Optional[str] = None
+    robot_run_id: Optional[str] = None
+    report_json: Optional[str] = None
+    error: Optional[str] = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeckEventRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    deck: str
+    kind: str
+    actor: str
+    detail: dict
+    created_at: datetime

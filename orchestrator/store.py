@@ -13,16 +13,16 @@ import json
 import math
 import os
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
-from sqlalchemy import UniqueConstraint, event
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
 from retort.agents.proposal import Proposal, Provenance
 from retort.orchestrator.errors import StoreError
+from retort.orchestrator.migrate import upgrade
 from retort.orchestrator.records import (
     TRANSITIONS,
     CampaignRecord,
@@ -30,68 +30,10 @@ from retort.orchestrator.records import (
     MeasurementRecord,
     ModelVersionRecord,
 )
+from retort.orchestrator.tables import CampaignRow, ExperimentRow, MeasurementRow, ModelVersionRow, utcnow
 from retort.surrogates import ModelSummary
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class CampaignRow(SQLModel, table=True):
-    __tablename__ = "campaign"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    name: str = Field(index=True, unique=True)
-    config_json: str
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class ModelVersionRow(SQLModel, table=True):
-    __tablename__ = "model_version"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    iteration: int
-    kind: str
-    outputs_json: str
-    n_train: int
-    hyperparameters_json: str
-    loo_coverage_json: str
-    loo_log_likelihood_json: str
-    fit_seconds: float
-    versions_json: str
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class ExperimentRow(SQLModel, table=True):
-    __tablename__ = "experiment"
-    __table_args__ = (UniqueConstraint("campaign_id", "seq"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    seq: int
-    iteration: int
-    params_json: str
-    status: str = Field(index=True)
-    planner: str
-    model_version_id: Optional[int] = Field(default=None, foreign_key="model_version.id")
-    provenance_json: str
-    location: Optional[str] = None
-    failure_reason: Optional[str] = None
-    proposed_at: datetime = Field(default_factory=utcnow)
-    approved_at: Optional[datetime] = None
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    lab_seconds: Optional[float] = None
-
-
-class MeasurementRow(SQLModel, table=True):
-    __tablename__ = "measurement"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    experiment_id: int = Field(foreign_key="experiment.id", index=True)
-    name: str
-    kind: str  # "raw" reading or derived "objective"
-    value: Optional[float] = None
-    unit: str = ""
-    instrument: str = ""
-    created_at: datetime = Field(default_factory=utcnow)
+Normalise = Optional[Callable[[str], str]]
 
 
 class Store:
@@ -113,7 +55,7 @@ class Store:
             self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})
             if sqlite:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            SQLModel.metadata.create_all(self.engine)
+            upgrade(self.engine)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open store {self.url}: {_reason(exc, url)}") from exc
         if sqlite and not _in_memory(parsed):
@@ -152,28 +94,29 @@ class Store:
             )
 
     # -- campaigns ----------------------------------------------------------------------
-    def open_campaign(self, name: str, config_json: str) -> CampaignRecord:
+    def open_campaign(self, name: str, config_json: str, normalise: Normalise = None) -> CampaignRecord:
         """The stored campaign `name`, created if new. A stored campaign must have the same
-        configuration, except its budget, which may change to extend or shorten a campaign."""
+        configuration, except its budget, which may change to extend or shorten a campaign.
+        `normalise` rewrites a stored configuration as the current release writes it."""
         with self._session(f"open campaign {name!r}") as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is None:
                 row = CampaignRow(name=name, config_json=config_json)
             else:
-                _check_same_config(name, row.config_json, config_json)
+                _check_same_config(name, normalise(row.config_json) if normalise else row.config_json, config_json)
                 row.config_json = config_json  # only the budget can differ: keep the latest
             s.add(row)
             s.commit()
             s.refresh(row)
             return _campaign(row)
 
-    def find_campaign(self, name: str, config_json: str) -> Optional[CampaignRecord]:
+    def find_campaign(self, name: str, config_json: str, normalise: Normalise = None) -> Optional[CampaignRecord]:
         """Like `open_campaign`, but writes nothing: the stored campaign `name` (None if new),
         checked to have the same configuration but for its budget."""
         with self._session(f"read campaign {name!r}") as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is not None:
-                _check_same_config(name, row.config_json, config_json)
+                _check_same_config(name, normalise(row.config_json) if normalise else row.config_json, config_json)
             return _campaign(row) if row is not None else None
 
     def campaign(self, name: str) -> CampaignRecord:

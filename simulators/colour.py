@@ -22,7 +22,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from retort.instruments import MeasurementError, WellRef
-from retort.instruments.ops import DropTip, LiquidOp, Mix, PickUpTip, ReadPlate, Transfer
+from retort.instruments.ops import DropTip, Mix, PickUpTip, ReadPlate, Transfer
+from retort.instruments.plan import Dispensed, ExperimentReport, Plan, RunReport
 from retort.simulators.clock import DURATIONS, VirtualClock
 from retort.simulators.errors import SimulationInputError
 
@@ -90,12 +91,6 @@ class ColourBench:
         self.plate_reader = _VirtualPlateReader(self)
 
     # -- operator actions ---------------------------------------------------------------
-    def fill(self, well: WellRef, liquid: str, volume: float) -> None:
-        if liquid not in self.dyes:
-            raise SimulationInputError(f"the virtual bench has no stock {liquid!r}; stocks: {sorted(self.dyes)}")
-        contents = self._wells.setdefault(str(well), {})
-        contents[liquid] = contents.get(liquid, 0.0) + volume
-
     def replace_plate(self, slot: str, plate_number: int) -> None:
         """A fresh, empty plate numbered `plate_number` now sits in `slot`."""
         self.plate_number[slot] = plate_number
@@ -112,16 +107,48 @@ class ColourBench:
     def contents(self, well: WellRef) -> dict[str, float]:
         return dict(self._wells.get(str(well), {}))
 
-    def _dispense(self, op: Transfer) -> None:
-        actual = max(0.0, op.volume * (1.0 + self.pipetting_cv * self.rng.standard_normal()))
-        src = self._wells.setdefault(str(op.source), {})
-        total = sum(src.values())
-        dst = self._wells.setdefault(str(op.dest), {})
-        for liquid, v in list(src.items()):
-            share = actual * v / total if total > 0 else 0.0
-            src[liquid] = v - share
-            dst[liquid] = dst.get(liquid, 0.0) + share
-        self.clock.sleep(DURATIONS["transfer_base"] + op.volume / DURATIONS["flow_rate"])
+    def receive(self, well: WellRef, liquid: str, volume: float) -> None:
+        """`volume` uL of stock `liquid` lands in `well` (what a robot reports it dispensed)."""
+        if liquid not in self.dyes:
+            raise SimulationInputError(f"the virtual bench has no stock {liquid!r}; stocks: {sorted(self.dyes)}")
+        contents = self._wells.setdefault(str(well), {})
+        contents[liquid] = contents.get(liquid, 0.0) + volume
+
+    def run(self, plan: Plan) -> RunReport:
+        """Run a checked plan: every transfer dispenses its stock with the bench's pipetting error."""
+        start = self.clock.now()
+        if self.plate_number.get(plan.deck.plate.slot) != plan.plate:
+            self.replace_plate(plan.deck.plate.slot, plan.plate)
+        stock_of = {s.well: name for name, s in plan.deck.stocks.items()}
+        reports = []
+        for experiment in plan.experiments:
+            dispensed: dict[str, float] = {}
+            for step in experiment.steps:
+                if isinstance(step, Transfer):
+                    liquid = stock_of[step.source.well]
+                    actual = max(0.0, step.volume * (1.0 + self.pipetting_cv * self.rng.standard_normal()))
+                    self.receive(step.dest, liquid, actual)
+                    dispensed[liquid] = dispensed.get(liquid, 0.0) + actual
+                    self.clock.sleep(DURATIONS["transfer_base"] + step.volume / DURATIONS["flow_rate"])
+                elif isinstance(step, PickUpTip):
+                    self.clock.sleep(DURATIONS["pick_up_tip"])
+                elif isinstance(step, DropTip):
+                    self.clock.sleep(DURATIONS["drop_tip"])
+                elif isinstance(step, Mix):
+                    self.clock.sleep(DURATIONS["mix_cycle"] * step.repetitions)
+            reports.append(ExperimentReport(seq=experiment.seq, status="done",
+                                            dispensed=tuple(Dispensed(liquid=k, volume=v) for k, v in dispensed.items())))
+        return RunReport(backend="virtual", status="succeeded", experiments=tuple(reports), tips_used=tuple(plan.tips()),
+                         seconds=self.clock.now() - start)
+
+    def apply(self, plan: Plan, report: RunReport) -> None:
+        """Put what another backend reports it dispensed into this bench's wells (the plate it reads)."""
+        if self.plate_number.get(plan.deck.plate.slot) != plan.plate:
+            self.replace_plate(plan.deck.plate.slot, plan.plate)
+        wells = {e.seq: e.well for e in plan.experiments}
+        for experiment in report.experiments:
+            for d in experiment.dispensed:
+                self.receive(wells[experiment.seq], d.liquid, d.volume)
 
     def _read(self, op: ReadPlate) -> dict[str, dict[int, float]]:
         self.clock.sleep(DURATIONS["read_plate_base"] + DURATIONS["read_per_well_wavelength"] * len(op.wells) * len(op.wavelengths))
@@ -144,17 +171,8 @@ class _VirtualLiquidHandler:
     def __init__(self, bench: ColourBench) -> None:
         self.bench = bench
 
-    def execute(self, op: LiquidOp) -> None:
-        if isinstance(op, Transfer):
-            self.bench._dispense(op)
-        elif isinstance(op, PickUpTip):
-            self.bench.clock.sleep(DURATIONS["pick_up_tip"])
-        elif isinstance(op, DropTip):
-            self.bench.clock.sleep(DURATIONS["drop_tip"])
-        elif isinstance(op, Mix):
-            self.bench.clock.sleep(DURATIONS["mix_cycle"] * op.repetitions)
-        else:  # pragma: no cover - the union is closed
-            raise TypeError(f"unsupported operation {op!r}")
+    def run(self, plan: Plan) -> RunReport:
+        return self.bench.run(plan)
 
 
 class _VirtualPlateReader:

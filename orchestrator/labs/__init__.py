@@ -7,12 +7,16 @@ other backends, real instruments.
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from retort.agents.proposal import Value
 from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, EmulatorLabConfig, LookupLabConfig
+
+
+if TYPE_CHECKING:
+    from retort.orchestrator.store import Store
 
 
 class LabRequest(BaseModel):
@@ -38,30 +42,59 @@ class LabResult(BaseModel):
 
 
 class Lab(Protocol):
-    """The three things the flow asks of a lab."""
+    """What the flow asks of a lab."""
 
     readings: list[str]
 
-    def location(self, seq: int) -> str:
-        """Where experiment `seq` runs (e.g. a plate well); stable across restarts."""
+    def attach(self, campaign_id: int) -> None:
+        """The stored campaign this lab runs for (labs keeping instrument state store it under it)."""
+
+    def prepare(self, batch: list[LabRequest]) -> dict[int, str]:
+        """Plan the batch and reserve what it uses; returns where each experiment runs (e.g. a plate well).
+        Raises before anything moves when the lab cannot take the batch now (`DeckEmpty`) or at all (`LabError`)."""
 
     def execute(self, batch: list[LabRequest]) -> None:
-        """Prepare the experiments (dispense, react). Raises `LabError` naming the experiment."""
+        """Run a prepared batch (dispense, react). Raises `LabError` naming the experiments."""
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
         """Read every executed experiment of the batch."""
+
+    def recover(self, seqs: list[int]) -> list[int]:
+        """Experiments a stopped run left running: collect what can be; returns those that can still be measured."""
 
     def unavailable(self) -> list[dict[str, Value]]:
         """Points of the search space this lab cannot run (holes in a grid); usually none."""
 
 
-def build_lab(campaign: Campaign) -> Lab:
-    """The lab a campaign names, checked against the campaign's parameters and objectives."""
+class SimpleLab:
+    """Defaults for labs that keep no instrument state: each experiment runs at `location(seq)`; nothing survives a stop."""
+
+    def location(self, seq: int) -> str:
+        raise NotImplementedError
+
+    def attach(self, campaign_id: int) -> None:
+        pass
+
+    def prepare(self, batch: list[LabRequest]) -> dict[int, str]:
+        return {r.seq: self.location(r.seq) for r in batch}
+
+    def recover(self, seqs: list[int]) -> list[int]:
+        return []
+
+    def unavailable(self) -> list[dict[str, Value]]:
+        return []
+
+
+def build_lab(campaign: Campaign, store: Optional["Store"] = None) -> Lab:
+    """The lab a campaign names, checked against the campaign's parameters and objectives.
+
+    `store` keeps instrument state (decks) for labs that have it; without one such a lab can be checked, not run.
+    """
     config = campaign.lab
     if isinstance(config, ColourLabConfig):
-        from retort.orchestrator.labs.colour import VirtualColourLab
+        from retort.orchestrator.labs.colour import build_colour_lab
 
-        lab: Lab = VirtualColourLab(config, campaign)
+        lab: Lab = build_colour_lab(config, campaign, store)
     elif isinstance(config, AnalyticLabConfig):
         from retort.orchestrator.labs.analytic import VirtualAnalyticLab
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from retort.orchestrator.campaign import AnalyticLabConfig, Campaign
 from retort.orchestrator.errors import CampaignError
-from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.orchestrator.labs import SimpleLab, LabRequest, LabResult, check_readings
 from retort.simulators import AnalyticLab, VirtualClock
 
 
-class VirtualAnalyticLab:
+class VirtualAnalyticLab(SimpleLab):
     readings = ["y"]
 
     def __init__(self, config: AnalyticLabConfig, campaign: Campaign) -> None:

@@ -1,107 +1,123 @@
-"""The colour-mixing lab: dye stocks dispensed into a 96-well plate, read by an absorbance reader.
+"""The colour-mixing lab: dye stocks dispensed into a plate by a liquid handler, read by an absorbance reader.
 
-`mixing_ops` is the pure part (experiment -> transfers); `ColourLab` runs those through the
-checking front ends onto whatever backends it is given. `VirtualColourLab` gives it the virtual
-bench; a real OT-2 and reader will be other backends for the same class.
+Each batch becomes one plan (`colour_plan.compile_batch`), checked against the deck's stored state
+and reserved in the store before anything moves; a backend runs it (the virtual bench, or an
+Opentrons robot through `robot.RobotDriver`) and reports what it dispensed; the report is stored,
+and the reader reads the wells. Until a reader driver exists, the reader is the virtual one,
+computing absorbance from what the liquid handler *reported* it dispensed.
 """
 
 from __future__ import annotations
 
+from typing import Optional
+
+from pydantic import ValidationError
+
 from retort.agents.space import ContinuousParameter
-from retort.instruments import (
-    InstrumentError,
-    LiquidHandler,
-    LiquidHandlerBackend,
-    PlateReader,
-    PlateReaderBackend,
-    WellRef,
-)
+from retort.instruments import InstrumentError, PlateReader
+from retort.instruments.deck import DeckConfig, DeckState
+from retort.instruments.errors import DeckExhausted
 from retort.instruments.labware import LABWARE, PIPETTES
+from retort.instruments.plan import Plan, RunReport, check_plan
 from retort.orchestrator.campaign import Campaign, ColourLabConfig
-from retort.orchestrator.errors import CampaignError, LabError
+from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.errors import CampaignError, DeckEmpty, LabError
 from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.orchestrator.labs.colour_plan import compile_batch
+from retort.orchestrator.records import LabRunRecord
+from retort.orchestrator.store import Store
 from retort.simulators import DYES, ColourBench, VirtualClock
 
 PLATE_SLOT = "1"
 RESERVOIR_SLOT = "2"
 RESERVOIR = "nest_12_reservoir_15ml"
-TIP_SLOTS = ("3", "4", "5", "6")
+TIP_SLOTS = ("3", "4")
+VIRTUAL_OPERATOR = "virtual operator"
 
 
 def reading_name(nm: int) -> str:
     return f"A{nm}"
 
 
-def plate_and_well(seq: int, wells: list[str]) -> tuple[int, str]:
-    """Experiment `seq` (1-based) goes to plate ``(seq-1) // n + 1``, well ``(seq-1) % n``."""
-    return (seq - 1) // len(wells) + 1, wells[(seq - 1) % len(wells)]
+def default_deck(config: ColourLabConfig, campaign: Campaign) -> DeckConfig:
+    """The OT-2 deck a campaign without `lab.deck` gets: its pipettes, one tip rack each, a 12-well reservoir of stocks."""
+    if len(config.pipettes) > 2 or len(set(config.pipettes)) != len(config.pipettes):
+        raise CampaignError(f"lab.pipettes: a robot has two mounts; give one or two different pipettes, got {config.pipettes}")
+    unknown = [p for p in config.pipettes if p not in PIPETTES]
+    if unknown:
+        raise CampaignError(f"lab.pipettes: unknown pipettes {unknown}; known: {sorted(PIPETTES)}")
+    robot = "flex" if all(p.startswith("flex_") for p in config.pipettes) else "ot2"
+    slots = {"ot2": (PLATE_SLOT, RESERVOIR_SLOT) + TIP_SLOTS, "flex": ("D1", "D2", "C1", "C2")}[robot]
+    wells = LABWARE[RESERVOIR].wells()
+    if len(campaign.parameters) > len(wells):
+        raise CampaignError(f"the reservoir has {len(wells)} wells; the campaign has {len(campaign.parameters)} stocks")
+    data = {
+        "name": f"virtual-{campaign.name}"[:64],
+        "robot": robot,
+        "pipettes": dict(zip(("left", "right"), config.pipettes)),
+        "tip_racks": {slot: PIPETTES[p].tip_rack for slot, p in zip(slots[2:], config.pipettes)},
+        "reservoir": {"slot": slots[1], "load_name": RESERVOIR},
+        "stocks": {p.name: {"well": wells[i], "volume": config.stock_volume} for i, p in enumerate(campaign.parameters)},
+        "plate": {"slot": slots[0], "load_name": config.plate},
+    }
+    try:
+        return DeckConfig.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignError("lab.pipettes, plate, stock_volume: " + "; ".join(
+            e["msg"].removeprefix("Value error, ") for e in exc.errors())) from exc
 
 
-def mixing_ops(params: dict[str, float], stock_wells: dict[str, WellRef], dest: WellRef) -> list[tuple[WellRef, WellRef, float]]:
-    """The transfers that make one mixture: water first (so dyes land in liquid), then each dye."""
-    order = sorted(params, key=lambda name: (name != "water", name))
-    return [(stock_wells[name], dest, float(params[name])) for name in order if float(params[name]) > 0]
+def deck_of(config: ColourLabConfig, campaign: Campaign) -> DeckConfig:
+    """The deck a colour campaign runs on. On the virtual backend a configured deck is stored under
+    ``NAME-virtual``, so a simulation never uses up the real robot's recorded tips and wells."""
+    if config.deck is None:
+        return default_deck(config, campaign)
+    if config.backend == "virtual":
+        return config.deck.model_copy(update={"name": f"{config.deck.name}-virtual"[:64]})
+    return config.deck
 
 
 class ColourLab:
-    """Runs colour-mixing experiments on a liquid handler and plate reader.
+    """Runs colour-mixing batches as plans on one deck, keeping the deck's state in the store.
 
     Args:
         config: the lab section of the campaign.
-        campaign: parameters must be volumes (uL) of stocks the bench holds.
-        liquid_backend, reader_backend: instrument backends.
-        operator: replaces plates and tip racks (a person, or the virtual bench).
+        campaign: parameters must be volumes (uL) of the deck's stocks.
+        store: keeps the deck's state and the lab runs (None: the lab can be checked, not run).
+        bench: the virtual bench; its reader reads the plate, and with the virtual backend it dispenses too.
+        robot: drives an Opentrons robot (None: the bench dispenses).
     """
 
-    def __init__(self, config: ColourLabConfig, campaign: Campaign, liquid_backend: LiquidHandlerBackend,
-                 reader_backend: PlateReaderBackend, operator, clock: VirtualClock) -> None:
+    def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store], bench: ColourBench, robot=None) -> None:
         self.config = config
-        self.clock = clock
-        self.operator = operator
+        self.campaign = campaign
+        self.bench = bench
+        self.robot = robot
+        self.reader = PlateReader(bench.plate_reader)
         self.readings = [reading_name(nm) for nm in config.wavelengths]
-        self.stocks = [p.name for p in campaign.parameters]
+        self.deck = deck_of(config, campaign)
         self._check(campaign)
-        deck = {PLATE_SLOT: config.plate, RESERVOIR_SLOT: RESERVOIR}
-        deck |= {slot: PIPETTES[pipette].tip_rack for slot, pipette in zip(TIP_SLOTS, config.pipettes)}
-        self.handler = LiquidHandler(liquid_backend, deck=deck, pipettes=config.pipettes)
-        self.reader = PlateReader(reader_backend)
-        self.wells = LABWARE[config.plate].wells()
-        reservoir = LABWARE[RESERVOIR].wells()
-        self.stock_wells = {name: WellRef(slot=RESERVOIR_SLOT, well=reservoir[i]) for i, name in enumerate(self.stocks)}
-        for name, well in self.stock_wells.items():
-            self.handler.fill(well, name, config.stock_volume)
-            operator.fill(well, name, config.stock_volume)
-        self.plate_number = 0
-        self._started: dict[int, float] = {}
-        self._unread: list[LabRequest] = []
-        self._results: dict[int, LabResult] = {}
+        self.decks = DeckStore(store) if store is not None else None
+        self.campaign_id: Optional[int] = None
+        self._runs: dict[int, LabRunRecord] = {}  # experiment number -> its lab run
+        self._reports: dict[int, RunReport] = {}  # lab run id -> report
+
+    @property
+    def backend_name(self) -> str:
+        return "virtual" if self.robot is None else f"opentrons {self.config.robot_url}"
 
     def _check(self, campaign: Campaign) -> None:
-        cfg = self.config
-        unknown = [p for p in cfg.pipettes if p not in PIPETTES]
-        if unknown:
-            raise CampaignError(f"lab.pipettes: unknown pipettes {unknown}; known: {sorted(PIPETTES)}")
-        if len(set(cfg.pipettes)) != len(cfg.pipettes) or len(cfg.pipettes) > len(TIP_SLOTS):
-            raise CampaignError(f"lab.pipettes: give at most {len(TIP_SLOTS)} different pipettes (one tip rack slot each), got {cfg.pipettes}")
-        no_rack = [p for p in cfg.pipettes if PIPETTES[p].tip_rack not in LABWARE]
-        if no_rack:
-            raise CampaignError(f"lab.pipettes: no tip rack is defined for {no_rack}")
-        reservoir = LABWARE[RESERVOIR].well_capacity
-        if cfg.stock_volume > reservoir:
-            raise CampaignError(f"lab.stock_volume: {cfg.stock_volume:g} uL does not fit in a reservoir well ({reservoir:g} uL, {RESERVOIR})")
-        plates = sorted(name for name, spec in LABWARE.items() if spec.kind == "plate")
-        if cfg.plate not in plates:
-            raise CampaignError(f"lab.plate: unknown plate {cfg.plate!r}; known: {plates}")
-        if len(self.stocks) > 12:
-            raise CampaignError(f"the reservoir has 12 wells; the campaign has {len(self.stocks)} stocks")
-        smallest = min(PIPETTES[p].min_volume for p in cfg.pipettes)
-        capacity = LABWARE[cfg.plate].well_capacity
+        deck = self.deck
+        smallest = min(p.min_volume for p in deck.mounted())
+        capacity = LABWARE[deck.plate.load_name].well_capacity
         for p in campaign.parameters:
             where = f"parameter {p.name!r}"
             if not isinstance(p, ContinuousParameter) or p.unit != "uL":
                 raise CampaignError(f"{where}: the colour lab's parameters are stock volumes, continuous with unit 'uL'")
+            if p.name not in deck.stocks:
+                raise CampaignError(f"{where}: deck {deck.name!r} has no stock {p.name!r}; its stocks are {sorted(deck.stocks)}")
             if p.name not in DYES:
-                raise CampaignError(f"{where}: the virtual bench has no stock {p.name!r}; stocks are {sorted(DYES)}")
+                raise CampaignError(f"{where}: the virtual reader knows no stock {p.name!r}; it knows {sorted(DYES)}")
             if p.lower < smallest:
                 raise CampaignError(
                     f"{where}: lower bound {p.lower:g} uL is below what any mounted pipette can dispense "
@@ -109,97 +125,191 @@ class ColourLab:
                 )
             if p.upper > capacity:
                 raise CampaignError(f"{where}: upper bound {p.upper:g} uL exceeds the well capacity of {capacity:g} uL")
-        max_total = campaign.space.max_linear({name: 1.0 for name in self.stocks})
+        names = [p.name for p in campaign.parameters]
+        max_total = campaign.space.max_linear({name: 1.0 for name in names})
         if max_total > capacity + 1e-9:
             raise CampaignError(
                 f"the parameters allow {max_total:g} uL in one well, more than its {capacity:g} uL; add a constraint "
-                f"such as 'terms: {{{', '.join(f'{s}: 1' for s in self.stocks)}}}, op: \"<=\", rhs: {capacity:g}'"
+                f"such as 'terms: {{{', '.join(f'{s}: 1' for s in names)}}}, op: \"<=\", rhs: {capacity:g}'"
             )
-        for name in self.stocks:  # the operator refills stocks between batches; one batch must fit in one filling
+        wells = len(LABWARE[deck.plate.load_name].wells())
+        if campaign.batch_size > wells:
+            raise CampaignError(f"batch_size {campaign.batch_size} is more than the {wells} wells of a {deck.plate.load_name}")
+        for name in names:  # one batch must fit in one filling of a stock
             most = campaign.batch_size * campaign.space.max_linear({name: 1.0})
-            if most > cfg.stock_volume:
+            if most > deck.stocks[name].volume:
                 raise CampaignError(
-                    f"lab.stock_volume: a batch of {campaign.batch_size} can draw up to {most:g} uL of {name}, more than "
-                    f"the {cfg.stock_volume:g} uL stock; raise stock_volume or lower batch_size"
+                    f"stock {name!r}: a batch of {campaign.batch_size} can draw up to {most:g} uL of {name}, more than the "
+                    f"{deck.stocks[name].volume:g} uL filled; raise the stock volume or lower batch_size"
                 )
-        check_readings(campaign, self.readings, "virtual_colour")
+        check_readings(campaign, self.readings, "colour")
+
+    # -- the Lab protocol ---------------------------------------------------------------
+    def prepare(self, batch: list[LabRequest]) -> dict[int, str]:
+        """Plan the batch and reserve its wells, tips and stocks on the deck; returns each experiment's well.
+
+        A batch already planned (a run stopped before it started) keeps its plan. Raises `DeckEmpty`
+        (nothing stored changes) when the deck must be refilled first.
+        """
+        decks = self._decks()
+        seqs = [r.seq for r in batch]
+        planned = [r for r in decks.runs(self.campaign_id, self.deck.name, active=True) if r.status == "planned" and r.seqs == seqs]
+        if planned:
+            run = planned[-1]
+        else:
+            decks.open(self.deck)  # created full if new; its stored set-up must match
+            try:
+                run = self._reserve(batch)
+            except DeckExhausted as exc:
+                if self.robot is not None or not self.config.auto_refill:
+                    raise DeckEmpty(self._refill_message(exc, seqs)) from exc
+                self._virtual_refill(exc)
+                run = self._reserve(batch)
+        plan = Plan.model_validate_json(run.plan_json)
+        for e in plan.experiments:
+            self._runs[e.seq] = run
+            if e.seq in self.config.nan_readings_at and self.robot is None:
+                self.bench.nan_wells.add((plan.plate, e.well.well))
+        return {e.seq: f"plate {plan.plate} {e.well.well}" for e in plan.experiments}
 
     def location(self, seq: int) -> str:
-        plate, well = plate_and_well(seq, self.wells)
-        return f"plate {plate} {well}"
+        run = self._runs.get(seq)
+        if run is None:
+            return "not planned"
+        plan = Plan.model_validate_json(run.plan_json)
+        return next(f"plate {plan.plate} {e.well.well}" for e in plan.experiments if e.seq == seq)
 
     def execute(self, batch: list[LabRequest]) -> None:
-        needed = {p: 0 for p in self.config.pipettes}
-        for request in batch:
-            for _, _, volume in mixing_ops(request.params, self.stock_wells, WellRef(slot=PLATE_SLOT, well="A1")):
-                needed[self.handler.pipette_for(volume)[0].name] += 1
-        if any(self.handler.tips_left(p) < n for p, n in needed.items()):
-            self.handler.replace_tip_racks()  # the operator swaps tip racks between batches
-        for name, well in self.stock_wells.items():  # and tops up any stock the batch could run dry
-            if self.handler.volume(well) < sum(float(r.params[name]) for r in batch):
-                top_up = self.config.stock_volume - self.handler.volume(well)
-                self.handler.fill(well, name, top_up)
-                self.operator.fill(well, name, top_up)
-        for request in batch:
-            plate, well = plate_and_well(request.seq, self.wells)
-            if plate != self.plate_number:
-                self._read_unread()  # read the full plate before it leaves the deck
-                self.operator.replace_plate(PLATE_SLOT, plate)
-                self.handler.clear(PLATE_SLOT)
-                self.plate_number = plate
-            dest = WellRef(slot=PLATE_SLOT, well=well)
-            self._started[request.seq] = self.clock.now()
-            ops = mixing_ops(request.params, self.stock_wells, dest)
-            try:
-                for i, (source, target, volume) in enumerate(ops):
-                    last = i == len(ops) - 1
-                    self.handler.transfer(source, target, volume, mix_repetitions=self.config.mix_repetitions if last else 0)
-            except InstrumentError as exc:
-                raise LabError(f"experiment {request.seq} ({self.location(request.seq)}): {exc}") from exc
-            self._unread.append(request)
+        """Run the batch's plan on the backend and store its report. Raises `LabError` naming the experiments a failure touched."""
+        run = self._run_of(batch)
+        plan = Plan.model_validate_json(run.plan_json)
+        if self.robot is None:
+            self.decks.update_run(run.id, status="running")
+            report = self.bench.run(plan)
+        else:
+            report = self.robot.run(plan, run, self.decks)
+        self.decks.update_run(run.id, status="collected", report_json=report.model_dump_json(), error=report.error)
+        self._collected(plan, run, report, into_reader=self.robot is not None)
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
-        self._read_unread()
-        missing = [r.seq for r in batch if r.seq not in self._results]
-        if missing:
-            raise LabError(f"experiments {missing} were not executed on this lab run; they cannot be read")
-        return [self._results.pop(r.seq) for r in batch]
-
-    def _read_unread(self) -> None:
-        if not self._unread:
-            return
-        requests, self._unread = self._unread, []
-        wells = [plate_and_well(r.seq, self.wells)[1] for r in requests]
+        run = self._run_of(batch)
+        plan = Plan.model_validate_json(run.plan_json)
+        report = self._reports.get(run.id)
+        if report is None:
+            raise LabError(f"experiments {[r.seq for r in batch]} were not run on this lab run; they cannot be read")
+        wells = {e.seq: e.well.well for e in plan.experiments}
         try:
-            readings = self.reader.read(PLATE_SLOT, wells, self.config.wavelengths)
+            readings = self.reader.read(plan.deck.plate.slot, [wells[r.seq] for r in batch], self.config.wavelengths)
         except InstrumentError as exc:
-            raise LabError(f"reading plate {self.plate_number} wells {wells}: {exc}") from exc
-        now = self.clock.now()
-        for request, well in zip(requests, wells):
-            values = {reading_name(nm): v for nm, v in readings[well].items()}
-            self._results[request.seq] = LabResult(
-                seq=request.seq,
-                readings=values,
-                units={k: "AU" for k in values},
-                instrument="plate_reader",
-                location=self.location(request.seq),
-                lab_seconds=now - self._started.pop(request.seq, now),
-            )
+            raise LabError(f"reading plate {plan.plate} wells {[wells[r.seq] for r in batch]}: {exc}") from exc
+        seconds = report.seconds / len(plan.experiments)
+        return [
+            LabResult(seq=r.seq, readings={reading_name(nm): v for nm, v in readings[wells[r.seq]].items()},
+                      units={reading_name(nm): "AU" for nm in self.config.wavelengths}, instrument="plate_reader",
+                      location=f"plate {plan.plate} {wells[r.seq]}", lab_seconds=seconds)
+            for r in batch
+        ]
+
+    def recover(self, seqs: list[int]) -> list[int]:
+        """After a stop: collect the lab runs of experiments left running. Returns those that can still be measured."""
+        decks = self._decks()
+        measurable = []
+        for run in decks.runs(self.campaign_id, self.deck.name):
+            if not set(run.seqs) & set(seqs):
+                continue
+            plan = Plan.model_validate_json(run.plan_json)
+            report: Optional[RunReport] = None
+            if run.status == "collected" and run.report_json:
+                report = RunReport.model_validate_json(run.report_json)
+            elif run.status in ("submitted", "running") and self.robot is not None:
+                report = self.robot.recover(plan, run, decks)
+                decks.update_run(run.id, status="collected", report_json=report.model_dump_json(), error=report.error)
+            elif run.status != "collected":  # nothing ran (planned), or the virtual bench's wells are gone with its process
+                decks.update_run(run.id, status="collected", error="interrupted before a report was stored")
+            if report is not None:
+                for e in plan.experiments:
+                    self._runs[e.seq] = run
+                try:
+                    self._collected(plan, run, report, into_reader=True)
+                    measurable += [s for s in run.seqs if s in seqs]
+                except LabError:
+                    pass
+        return measurable
+
+    def unavailable(self) -> list:
+        return []
+
+    def attach(self, campaign_id: int) -> None:
+        """Run for stored campaign `campaign_id`; opens (or creates) the deck, whose stored set-up must match."""
+        self.campaign_id = campaign_id
+        self._decks().open(self.deck)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _decks(self) -> DeckStore:
+        if self.decks is None or self.campaign_id is None:
+            raise LabError("the colour lab was built without a store or campaign; it can be checked, not run")
+        return self.decks
+
+    def _reserve(self, batch: list[LabRequest]) -> LabRunRecord:
+        volumes = [(r.seq, {k: float(v) for k, v in r.params.items()}) for r in batch]
+
+        def build(current: DeckState) -> tuple[Plan, DeckState]:
+            plan = compile_batch(volumes, self.deck, current, self.config.mix_repetitions)
+            return plan, check_plan(plan, current)
+
+        try:
+            return self._decks().reserve(self.campaign_id, self.deck.name, self.backend_name, build)
+        except DeckExhausted:
+            raise
+        except InstrumentError as exc:
+            raise LabError(f"experiments {[r.seq for r in batch]}: {exc}") from exc
+
+    def _virtual_refill(self, exc: DeckExhausted) -> None:
+        def refill(deck: DeckConfig, state: DeckState) -> DeckState:
+            state = state.refill_tips().refill_stocks(deck)
+            return state.new_plate() if any(n.startswith("a new plate") for n in exc.needs) else state
+
+        self._decks().change(self.deck.name, "refill", VIRTUAL_OPERATOR, {"needs": exc.needs}, refill)
+
+    def _refill_message(self, exc: DeckExhausted, seqs: list[int]) -> str:
+        return (
+            f"{exc}. Nothing was dispensed; experiments {seqs} wait, approved. Refill the deck, record it with "
+            f"'retort deck refill CAMPAIGN.yaml' (tips and stocks) or 'retort deck new-plate CAMPAIGN.yaml', then run the campaign again"
+        )
+
+    def _run_of(self, batch: list[LabRequest]) -> LabRunRecord:
+        runs = {self._runs[r.seq].id: self._runs[r.seq] for r in batch if r.seq in self._runs}
+        if len(runs) != 1 or any(r.seq not in self._runs for r in batch):
+            raise LabError(f"experiments {[r.seq for r in batch]} were not prepared together on this lab run")
+        return next(iter(runs.values()))
+
+    def _collected(self, plan: Plan, run: LabRunRecord, report: RunReport, into_reader: bool) -> None:
+        """Keep `report` for measuring; `into_reader`: put what it says was dispensed into the reader's plate
+        (a robot's report, or any report collected after a restart; the virtual bench's own run is there already)."""
+        if into_reader:
+            self.bench.apply(plan, report)
+        self._reports[run.id] = report
+        bad = [e for e in report.experiments if e.status != "done"]
+        if bad or report.status != "succeeded":
+            detail = "; ".join(f"experiment {e.seq}: {e.status}{' (' + e.error + ')' if e.error else ''}" for e in bad)
+            raise LabError(f"{self.backend_name} run {report.run_id or run.id} {report.status}: {report.error or ''} {detail}".strip())
+
+
+def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optional[Store]) -> ColourLab:
+    """The colour lab on the backend the campaign names; a robot is checked (reachable, pipettes attached) first."""
+    if config.backend == "virtual":
+        return VirtualColourLab(config, campaign, store)
+    from retort.orchestrator.labs.robot import RobotDriver
+
+    reader = ColourBench(seed=campaign.seed, clock=VirtualClock(), pipetting_cv=0.0, reader_noise=config.reader_noise)
+    lab = ColourLab(config, campaign, store, reader, RobotDriver(config))
+    lab.robot.check(lab.deck)
+    return lab
 
 
 class VirtualColourLab(ColourLab):
-    """`ColourLab` on the virtual bench (seeded from the campaign)."""
+    """`ColourLab` on the virtual bench (seeded from the campaign); a virtual operator refills the deck."""
 
-    def __init__(self, config: ColourLabConfig, campaign: Campaign) -> None:
-        clock = VirtualClock()
-        wells = LABWARE[config.plate].wells() if config.plate in LABWARE else ["A1"]
-        bench = ColourBench(
-            seed=campaign.seed,
-            clock=clock,
-            pipetting_cv=config.pipetting_cv,
-            reader_noise=config.reader_noise,
-            nan_wells={plate_and_well(seq, wells) for seq in config.nan_readings_at},
-        )
-        self.bench = bench
-        super().__init__(config, campaign, bench.liquid_handler, bench.plate_reader, bench, clock)
-
+    def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store] = None) -> None:
+        bench = ColourBench(seed=campaign.seed, clock=VirtualClock(), pipetting_cv=config.pipetting_cv, reader_noise=config.reader_noise)
+        super().__init__(config, campaign, store, bench)

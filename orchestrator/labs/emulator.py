@@ -5,11 +5,11 @@ from __future__ import annotations
 from retort.agents.parameters import CompositionParameter, ContinuousParameter, IntegerParameter, MixtureParameter
 from retort.orchestrator.campaign import Campaign, EmulatorLabConfig
 from retort.orchestrator.errors import CampaignError, LabError
-from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.orchestrator.labs import SimpleLab, LabRequest, LabResult, check_readings
 from retort.simulators.emulator import DatasetEmulator
 
 
-class EmulatorLab:
+class EmulatorLab(SimpleLab):
     def __init__(self, config: EmulatorLabConfig, campaign: Campaign) -> None:
         source = config.dataset if config.dataset else config.path
         numeric = [p for p in campaign.parameters if isinstance(p, (ContinuousParameter, IntegerParameter))]

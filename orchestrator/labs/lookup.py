@@ -5,12 +5,12 @@ from __future__ import annotations
 from retort.agents.parameters import CategoricalParameter, MoleculeParameter
 from retort.orchestrator.campaign import Campaign, LookupLabConfig
 from retort.orchestrator.errors import CampaignError, LabError
-from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.orchestrator.labs import SimpleLab, LabRequest, LabResult, check_readings
 from retort.simulators.errors import SimulationInputError
 from retort.simulators.lookup import GridLookup
 
 
-class LookupLab:
+class LookupLab(SimpleLab):
     def __init__(self, config: LookupLabConfig, campaign: Campaign) -> None:
         source = config.dataset or config.path
         try:

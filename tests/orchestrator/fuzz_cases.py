@@ -671,12 +671,21 @@ def _unknown_pipette(doc: Doc, pick: Picker) -> Edit:
 
 
 def _flex_pipette(doc: Doc, pick: Picker) -> Edit:
+    flex = "[flex_1channel_50, flex_1channel_1000]"
+    if doc.get(("lab", "pipettes")) is not None:
+        text = doc.replace(("lab", "pipettes"), flex)
+    else:
+        text = doc.insert_key(("lab",), "pipettes", flex)
+    return Edit(text, (), "lab.pipettes: a Flex's pipettes (1-50 and 5-1000 uL): the default deck becomes a Flex deck")
+
+
+def _mixed_robot_pipettes(doc: Doc, pick: Picker) -> Edit:
     sites = [p for p in _pipette_sites(doc) if doc.get(p) == "p20_single_gen2"]
     if sites:
         text = doc.replace(sites[0], "flex_1channel_50")
     else:
         text = doc.insert_key(("lab",), "pipettes", "[flex_1channel_50, p300_single_gen2]")
-    return Edit(text, (), "lab.pipettes: p20_single_gen2 -> flex_1channel_50 (1-50 uL)")
+    return Edit(text, ("pipettes", "flex_1channel_50"), "lab.pipettes: a Flex pipette beside an OT-2 one")
 
 
 def _lookup_grid(doc: Doc) -> bool:
@@ -935,6 +944,7 @@ MUTATIONS: list[Mutation] = [
     # valid
     Mutation("identity", VALID, lambda d: True, _identity, weight=0.3),
     Mutation("flex_pipette", VALID, _is_colour, _flex_pipette),
+    Mutation("mixed_robot_pipettes", INVALID, _is_colour, _mixed_robot_pipettes),
 ]
 BY_NAME = {m.name: m for m in MUTATIONS}
 SAFE = [m for m in MUTATIONS if m.safe]

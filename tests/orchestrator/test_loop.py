@@ -70,12 +70,3 @@ def test_nan_reading_is_stored_as_failed_and_left_out_of_the_model(tmp_path):
     e3 = run.experiments()[2]
     assert e3.status == "failed" and e3.raw() == {"y": None} and e3.objectives() == {}
     assert len(loop.observations(campaign, run.experiments())) == 3
-
-
-def test_colour_lab_batch_across_a_plate_change_reads_every_well():
-    lab = build_lab(colour_campaign())
-    batch = [LabRequest(seq=s, params={"red": 20, "yellow": 20, "blue": 20, "water": 100}) for s in (95, 96, 97, 98)]
-    lab.execute(batch)
-    results = lab.measure(batch)
-    assert [r.location for r in results] == ["plate 1 G12", "plate 1 H12", "plate 2 A1", "plate 2 B1"]
-    assert all(0.1 < r.readings["A520"] < 1.0 for r in results)

@@ -4,17 +4,18 @@ import numpy as np
 import pytest
 
 from retort.instruments import MeasurementError, WellRef
-from retort.instruments.ops import PickUpTip, ReadPlate, Transfer
+from retort.instruments.ops import ReadPlate
 from retort.simulators import DURATIONS, ColourBench, VirtualClock
+from tests.instruments.decks import ot2_deck, plan_for
 
-RES, PLATE = WellRef(slot="2", well="A1"), "1"
+PLATE = "1"
 
 
 def dispense(bench, well, volumes):
-    for i, (liquid, v) in enumerate(volumes.items()):
-        src = WellRef(slot="2", well=f"A{i + 1}")
-        bench.fill(src, liquid, 10_000)
-        bench.liquid_handler.execute(Transfer(pipette="p300_single_gen2", source=src, dest=WellRef(slot=PLATE, well=well), volume=v))
+    """Run a one-experiment plan putting `volumes` in `well` (plate 1)."""
+    deck = ot2_deck()
+    index = deck.labware(PLATE).wells().index(well)
+    return bench.run(plan_for(deck, [volumes], first_well=index, mix=0))
 
 
 def test_beer_lambert_is_linear_in_concentration_and_additive():
@@ -37,25 +38,23 @@ def test_same_seed_same_readings_different_seed_different():
 
 def test_pipetting_error_has_the_configured_cv():
     bench = ColourBench(seed=0, clock=VirtualClock(), pipetting_cv=0.02)
-    bench.fill(RES, "water", 1e9)
-    volumes = []
-    for i in range(400):
-        dest = WellRef(slot="1", well=f"A{i % 12 + 1}")
-        before = sum(bench.contents(dest).values())
-        bench.liquid_handler.execute(Transfer(pipette="p300_single_gen2", source=RES, dest=dest, volume=100))
-        volumes.append(sum(bench.contents(dest).values()) - before)
-    assert np.std(volumes) / np.mean(volumes) == pytest.approx(0.02, rel=0.15)
+    deck = ot2_deck()
+    report = bench.run(plan_for(deck, [{"water": 100}] * 96, mix=0))
+    volumes = [e.dispensed[0].volume for e in report.experiments]
+    assert np.std(volumes) / np.mean(volumes) == pytest.approx(0.02, rel=0.2)
+    assert sum(bench.contents(WellRef(slot=PLATE, well="A1")).values()) == pytest.approx(volumes[0])
 
 
 def test_clock_advances_by_operation_durations():
     clock = VirtualClock()
-    bench = ColourBench(seed=0, clock=clock)
-    bench.liquid_handler.execute(PickUpTip(pipette="p20_single_gen2", tip=WellRef(slot="3", well="A1")))
-    assert clock.now() == DURATIONS["pick_up_tip"]
+    bench = ColourBench(seed=0, clock=clock, pipetting_cv=0)
+    report = dispense(bench, "A1", {"water": 100})
+    expected = DURATIONS["pick_up_tip"] + DURATIONS["transfer_base"] + 100 / DURATIONS["flow_rate"] + DURATIONS["drop_tip"]
+    assert clock.now() == pytest.approx(expected) and report.seconds == pytest.approx(expected)
 
 
 def test_fault_injection_and_empty_well():
-    bench = ColourBench(seed=0, clock=VirtualClock(), nan_wells={(0, "A1")})
+    bench = ColourBench(seed=0, clock=VirtualClock(), nan_wells={(1, "A1")})
     dispense(bench, "A1", {"red": 40})
     assert math.isnan(bench.plate_reader.read(ReadPlate(slot=PLATE, wells=("A1",), wavelengths=(520,)))["A1"][520])
     with pytest.raises(MeasurementError, match="well 1:B1 is empty"):
@@ -67,4 +66,5 @@ def test_replace_plate_empties_the_slot():
     dispense(bench, "A1", {"red": 40})
     bench.replace_plate(PLATE, 2)
     assert bench.contents(WellRef(slot=PLATE, well="A1")) == {}
-    assert bench.contents(RES) != {}
+    dispense(bench, "B1", {"red": 40})
+    assert bench.contents(WellRef(slot=PLATE, well="B1")) != {}

@@ -1,0 +1,130 @@
+"""`retort deck ...` (what is left on a robot's deck, and operators' refills) and `retort opentrons setup`.
+
+An operator who refills tips or stocks, or puts a new plate on the deck, records it here; the next
+batch then plans against it. Every change is stored as a deck event with who made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from retort.orchestrator.errors import CampaignError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def add_parsers(sub) -> None:
+    deck = sub.add_parser("deck", help="show a campaign's deck, or record refills and new plates")
+    actions = deck.add_subparsers(dest="action", required=True)
+    for name, text in (("show", "what is left on the deck: tips, stocks, plate wells, recent events"),
+                       ("refill", "record that tips and/or stocks were refilled"),
+                       ("new-plate", "record that an empty plate replaced the one on the deck"),
+                       ("reset", "record that the deck was set up anew as the campaign file describes it (full)")):
+        p = actions.add_parser(name, help=text)
+        p.add_argument("campaign", help="campaign YAML file (names the deck and the store)")
+        p.add_argument("--store", help="store URL (default: the campaign file's)")
+        if name != "show":
+            p.add_argument("--by", default=_user(), help="who did it (stored with the event; default: your login)")
+        if name == "refill":
+            p.add_argument("--tips", nargs="*", metavar="SLOT", help="tip racks replaced with full ones (no slot: all racks)")
+            p.add_argument("--stocks", nargs="*", metavar="NAME[=UL]", help="stocks refilled (no name: all, to their configured volume)")
+    setup = sub.add_parser("opentrons", help="Opentrons' analysis environment")
+    setup.add_argument("action", choices=["setup"], help="create the virtualenv with opentrons==9.0.0 that analyses protocols")
+
+
+def deck_command(args: argparse.Namespace) -> int:
+    from retort.orchestrator.deck_store import DeckStore
+
+    store, deck = _deck(args)
+    decks = DeckStore(store)
+    if args.action != "show" and deck.name not in decks.names():
+        decks.open(deck)
+    if args.action == "refill":
+        if args.tips is None and args.stocks is None:
+            raise CampaignError("say what was refilled: --tips (all racks, or slots) and/or --stocks (all, or NAME[=UL] ...)")
+        volumes = _volumes(args.stocks, deck) if args.stocks is not None else None
+
+        def refill(config, state):
+            if args.tips is not None:
+                state = state.refill_tips(args.tips or None)
+            return state.refill_stocks(config, volumes) if args.stocks is not None else state
+
+        bad = [s for s in args.tips or [] if s not in deck.tip_racks]
+        if bad:
+            raise CampaignError(f"--tips: deck {deck.name!r} has no tip racks in slots {bad}; its racks: {deck.tip_racks}")
+        decks.change(deck.name, "refill", args.by, {"tips": args.tips, "stocks": volumes}, refill)
+    elif args.action == "new-plate":
+        decks.change(deck.name, "new_plate", args.by, {}, lambda config, state: state.new_plate())
+    elif args.action == "reset":
+        decks.replace_config(deck, args.by)
+    _show(decks, deck.name)
+    return 0
+
+
+def opentrons_command(args: argparse.Namespace) -> int:
+    from retort.instruments.opentrons.analysis import setup_environment
+
+    venv = setup_environment()
+    out.print(f"Opentrons' analysis environment is ready: {venv}", highlight=False)
+    return 0
+
+
+def _deck(args: argparse.Namespace):
+    from retort.orchestrator.campaign import ColourLabConfig, load_campaign, with_changes
+    from retort.orchestrator.labs.colour import deck_of
+    from retort.orchestrator.store import Store, check_persistent
+
+    campaign = load_campaign(args.campaign)
+    if args.store:
+        campaign = with_changes(campaign, "command line", store=args.store)
+    if not isinstance(campaign.lab, ColourLabConfig):
+        raise CampaignError(f"{args.campaign}: lab {campaign.lab.kind!r} has no deck; decks belong to liquid-handling labs")
+    check_persistent(campaign.store)
+    return Store(campaign.store), deck_of(campaign.lab, campaign)
+
+
+def _volumes(items: list[str], deck) -> dict[str, float] | None:
+    if not items:
+        return None
+    volumes = {}
+    for item in items:
+        name, _, volume = item.partition("=")
+        if name not in deck.stocks:
+            raise CampaignError(f"--stocks: deck {deck.name!r} has no stock {name!r}; stocks: {sorted(deck.stocks)}")
+        try:
+            volumes[name] = float(volume) if volume else deck.stocks[name].volume
+        except ValueError:
+            raise CampaignError(f"--stocks: {item!r}: the volume must be a number of uL, e.g. {name}=15000") from None
+    return volumes
+
+
+def _show(decks, name: str) -> None:
+    config, state = decks.get(name)
+    table = Table(title=f"Deck {name} ({config.robot})", box=box.SIMPLE_HEAD, show_header=False)
+    table.add_column("what")
+    table.add_column("left")
+    for slot, load_name in sorted(config.tip_racks.items()):
+        table.add_row(f"tips, slot {slot} ({load_name})", f"{len(state.free_tips(config, slot))} of 96")
+    for stock, volume in sorted(state.stocks.items()):
+        table.add_row(f"stock {stock} ({config.reservoir.slot}:{config.stocks[stock].well})", f"{volume:g} uL")
+    free = state.free_wells(config)
+    table.add_row(f"plate {state.plate} (slot {config.plate.slot})", f"{len(free)} free wells" + (f", next {free[0]}" if free else ""))
+    out.print(table)
+    runs = decks.runs(deck=name, active=True)
+    if runs:
+        out.print("in progress: " + "; ".join(f"lab run {r.id} ({r.status}, experiments {r.seqs})" for r in runs), highlight=False)
+    for event in reversed(decks.events(name, limit=5)):
+        out.print(f"  {event.created_at:%Y-%m-%d %H:%M} {event.kind} by {event.actor}", highlight=False)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"

@@ -1,0 +1,116 @@
+"""The store's tables (SQLModel). Only `store.py` and `deck_store.py` use them; the schema they
+describe is built and changed by the Alembic migrations in `migrations/`, never by `create_all`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    config_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersionRow(SQLModel, table=True):
+    __tablename__ = "model_version"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    iteration: int
+    kind: str
+    outputs_json: str
+    n_train: int
+    hyperparameters_json: str
+    loo_coverage_json: str
+    loo_log_likelihood_json: str
+    fit_seconds: float
+    versions_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ExperimentRow(SQLModel, table=True):
+    __tablename__ = "experiment"
+    __table_args__ = (UniqueConstraint("campaign_id", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    seq: int
+    iteration: int
+    params_json: str
+    status: str = Field(index=True)
+    planner: str
+    model_version_id: Optional[int] = Field(default=None, foreign_key="model_version.id")
+    provenance_json: str
+    location: Optional[str] = None
+    failure_reason: Optional[str] = None
+    proposed_at: datetime = Field(default_factory=utcnow)
+    approved_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    lab_seconds: Optional[float] = None
+
+
+class MeasurementRow(SQLModel, table=True):
+    __tablename__ = "measurement"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    experiment_id: int = Field(foreign_key="experiment.id", index=True)
+    name: str
+    kind: str  # "raw" reading or derived "objective"
+    value: Optional[float] = None
+    unit: str = ""
+    instrument: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeckRow(SQLModel, table=True):
+    """One robot deck: its configuration and what is left on it (tips, stocks, plate wells)."""
+
+    __tablename__ = "deck"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    config_json: str
+    state_json: str
+    version: int = 0  # bumped by every change: concurrent writers detect each other
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DeckEventRow(SQLModel, table=True):
+    """Every change to a deck's state: runs reserving and using it, operators refilling it."""
+
+    __tablename__ = "deck_event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    deck_id: int = Field(foreign_key="deck.id", index=True)
+    kind: str
+    actor: str
+    detail_json: str
+    state_json: str  # the state after the event
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LabRunRow(SQLModel, table=True):
+    """One batch on one instrument: its plan, the backend's ids, and its report (robot commands included)."""
+
+    __tablename__ = "lab_run"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    deck_id: int = Field(foreign_key="deck.id", index=True)
+    seqs_json: str
+    plan_json: str
+    backend: str
+    status: str = Field(index=True)  # planned, submitted, running, collected
+    protocol_digest: Optional[str] = None
+    protocol_id: Optional[str] = None
+    robot_run_id: Optional[str] = None
+    report_json: Optional[str] = None
+    error: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
