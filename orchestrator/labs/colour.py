@@ -153,11 +153,10 @@ class ColourLab:
         """
         decks = self._decks()
         seqs = [r.seq for r in batch]
-        planned = [r for r in decks.runs(self.campaign_id, self.deck.name, active=True) if r.status == "planned" and r.seqs == seqs]
-        if planned:
-            run = planned[-1]
+        waiting = [r for r in decks.runs(self.campaign_id, self.deck.name, active=True) if r.status in ("planned", "submitted") and r.seqs == seqs]
+        if waiting:
+            run = waiting[-1]
         else:
-            decks.open(self.deck)  # created full if new; its stored set-up must match
             try:
                 run = self._reserve(batch)
             except DeckExhausted as exc:
@@ -166,6 +165,8 @@ class ColourLab:
                 self._virtual_refill(exc)
                 run = self._reserve(batch)
         plan = Plan.model_validate_json(run.plan_json)
+        if self.robot is not None:
+            run = self.robot.submit(plan, run, decks)  # analyses and run creation: nothing has moved yet
         for e in plan.experiments:
             self._runs[e.seq] = run
             if e.seq in self.config.nan_readings_at and self.robot is None:
@@ -190,6 +191,11 @@ class ColourLab:
             report = self.robot.run(plan, run, self.decks)
         self.decks.update_run(run.id, status="collected", report_json=report.model_dump_json(), error=report.error)
         self._collected(plan, run, report, into_reader=self.robot is not None)
+        bad = [e for e in report.experiments if e.status != "done"]
+        if bad or report.status != "succeeded":
+            detail = "; ".join(f"experiment {e.seq} {e.status.replace('_', ' ')}{': ' + e.error if e.error else ''}" for e in bad)
+            raise LabError(f"{self.backend_name} run {report.run_id or run.id} {report.status}"
+                           f"{': ' + report.error if report.error else ''}{'; ' + detail if detail else ''}")
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
         run = self._run_of(batch)
@@ -229,11 +235,9 @@ class ColourLab:
             if report is not None:
                 for e in plan.experiments:
                     self._runs[e.seq] = run
-                try:
-                    self._collected(plan, run, report, into_reader=True)
-                    measurable += [s for s in run.seqs if s in seqs]
-                except LabError:
-                    pass
+                self._collected(plan, run, report, into_reader=True)
+                done = {e.seq for e in report.experiments if e.status == "done"}
+                measurable += [s for s in run.seqs if s in seqs and s in done]
         return measurable
 
     def unavailable(self) -> list:
@@ -289,14 +293,10 @@ class ColourLab:
         if into_reader:
             self.bench.apply(plan, report)
         self._reports[run.id] = report
-        bad = [e for e in report.experiments if e.status != "done"]
-        if bad or report.status != "succeeded":
-            detail = "; ".join(f"experiment {e.seq}: {e.status}{' (' + e.error + ')' if e.error else ''}" for e in bad)
-            raise LabError(f"{self.backend_name} run {report.run_id or run.id} {report.status}: {report.error or ''} {detail}".strip())
 
 
 def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optional[Store]) -> ColourLab:
-    """The colour lab on the backend the campaign names; a robot is checked (reachable, pipettes attached) first."""
+    """The colour lab on the backend the campaign names; a robot is checked (reachable, its pipettes attached) first."""
     if config.backend == "virtual":
         return VirtualColourLab(config, campaign, store)
     from retort.orchestrator.labs.robot import RobotDriver

@@ -16,3 +16,6 @@ def opentrons_venv():
     from retort.instruments.opentrons.analysis import setup_environment
 
     return setup_environment()
+
+
+from tests.instruments.robot_fixtures import flex_server, ot2_server, robot_server, robot_servers  # noqa: E402,F401

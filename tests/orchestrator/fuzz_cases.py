@@ -59,7 +59,10 @@ def example_names() -> list[str]:
 
 @lru_cache(maxsize=None)
 def example_text(name: str) -> str:
-    return (EXAMPLES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    """An example's text; robot examples switched to the virtual backend (the same file, no robot needed)."""
+    text = (EXAMPLES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    text = text.replace("deck: decks/", f"deck: {EXAMPLES_DIR}/decks/")  # the case's file is written elsewhere
+    return text.replace("backend: opentrons", "backend: virtual")
 
 
 # -- choices ---------------------------------------------------------------------------------
