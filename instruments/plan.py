@@ -208,3 +208,4 @@ class RunReport(_Frozen):
     error: Optional[str] = None
     seconds: float = 0.0
     log: tuple[dict, ...] = Field(default=(), description="the backend's own record (robot commands), stored as is")
+    labware: dict[str, str] = Field(default_factory=dict, description="the backend's labware ids in `log` -> deck slot")

@@ -73,3 +73,15 @@ def colour_campaign(**overrides):
 
     campaign = load_campaign(os.path.join(os.path.dirname(__file__), "..", "examples", "colour_match.yaml"))
     return campaign.model_copy(update=overrides) if overrides else campaign
+
+
+@pytest.fixture(scope="session")
+def opentrons_venv():
+    """Opentrons' analysis virtualenv (opentrons 9.0.0, Python 3.11), built on first use (~11 s) where
+    `retort opentrons setup` builds it. Never skipped: a clean machine builds it."""
+    from retort.instruments.opentrons.analysis import setup_environment
+
+    return setup_environment()
+
+
+from tests.instruments.robot_fixtures import flex_server, ot2_server, robot_server, robot_servers  # noqa: E402,F401

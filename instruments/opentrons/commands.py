@@ -267,4 +267,5 @@ def report_from_commands(
         error=run_error,
         seconds=round(seconds, 3),
         log=tuple(trim(c) for c in commands),
+        labware=labware_slots(commands, labware),
     )

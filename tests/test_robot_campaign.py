@@ -1,0 +1,159 @@
+"""Campaigns through Opentrons' real robot-server (simulated OT-2 and Flex), where a user meets them:
+`retort run` on the robot examples, a kill -9 in the middle of a robot run, and a robot that does not
+match its deck or does not answer."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from retort.instruments.plan import Plan, RunReport
+from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.store import Store
+
+pytestmark = [pytest.mark.robot_server, pytest.mark.slow]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+RETORT = [sys.executable, "-m", "retort.orchestrator.cli"]
+
+
+def campaign_file(tmp_path, robot, server, **replace):
+    """The robot example pointed at `server`, its deck file by absolute path, its store in tmp_path."""
+    text = (EXAMPLES / f"colour_match_{robot}.yaml").read_text()
+    text = text.replace("http://127.0.0.1:31950", server.url).replace("deck: decks/", f"deck: {EXAMPLES}/decks/")
+    text = text.replace("sqlite:///retort.db", f"sqlite:///{tmp_path / 'retort.db'}")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / f"{robot}.yaml"
+    path.write_text(text)
+    return path
+
+
+def retort(*args, cwd, timeout=300):
+    env = os.environ | {"RETORT_LOG_DIR": str(cwd / "logs")}
+    return subprocess.run([*RETORT, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def robot_tips_and_wells(store, deck):
+    """Tips the robot picked up and wells it dispensed into, from the robot's own commands stored with each lab run."""
+    tips, wells = [], []
+    for run in DeckStore(store).runs(deck=deck):
+        report = RunReport.model_validate_json(run.report_json)
+        plan = Plan.model_validate_json(run.plan_json)
+        slots = report.labware
+        for c in report.log:
+            if c["commandType"] == "pickUpTip" and c["status"] == "succeeded":
+                tips.append(f"{slots.get(c['params']['labwareId'], '?')}:{c['params']['wellName']}")
+            if c["commandType"] == "dispense" and c["status"] == "succeeded" and slots.get(c["params"]["labwareId"]) == plan.deck.plate.slot:
+                wells.append(f"{plan.plate}:{c['params']['wellName']}")
+    return tips, sorted(set(wells), key=wells.index)
+
+
+@pytest.mark.parametrize("robot", ["ot2", "flex"])
+def test_the_robot_example_runs_end_to_end_and_the_stored_inventory_matches_the_robots_commands(robot, robot_servers, tmp_path, opentrons_venv):
+    server = robot_servers.get(robot)
+    result = retort("run", str(campaign_file(tmp_path, robot, server)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "16 measured, 0 failed, budget 16" in result.stdout
+    store = Store(f"sqlite:///{tmp_path / 'retort.db'}")
+    deck = f"{robot}-bench"
+    runs = DeckStore(store).runs(deck=deck)
+    assert [r.status for r in runs] == ["collected"] * 4 and all(r.robot_run_id and r.protocol_digest for r in runs)
+    tips, wells = robot_tips_and_wells(store, deck)
+    assert len(tips) == len(set(tips)) == 16 * 4 and len(wells) == 16
+    _, state = DeckStore(store).get(deck)
+    stored = {f"{slot}:{w}" for slot, ws in state.used_tips.items() for w in ws}
+    assert set(tips) <= stored and {f"{state.plate}:{w}" for w in state.wells} == set(wells)
+
+
+def test_kill_9_during_a_robot_run_then_run_again_collects_it_and_reuses_nothing(ot2_server, tmp_path, opentrons_venv):
+    path = campaign_file(tmp_path, "ot2", ot2_server, **{"batch_size: 4": "batch_size: 12", "budget: 16": "budget: 24",
+                                                         "initial_design: 8": "initial_design: 12"})
+    db = tmp_path / "retort.db"
+    proc = subprocess.Popen([*RETORT, "run", str(path)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    if conn.execute("SELECT count(*) FROM lab_run WHERE status = 'running'").fetchone()[0]:
+                        break
+            except sqlite3.OperationalError:
+                pass
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.01)
+    else:
+        pytest.fail("no robot run started within 120 s")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    store = Store(f"sqlite:///{db}")
+    [killed] = DeckStore(store).runs(deck="ot2-bench")
+    assert killed.status == "running" and killed.report_json is None
+    again = retort("run", str(path), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "24 measured, 0 failed, budget 24" in again.stdout  # the killed run's 12 were collected, not lost or repeated
+    runs = DeckStore(store).runs(deck="ot2-bench")
+    assert [r.status for r in runs] == ["collected", "collected"] and runs[0].robot_run_id == killed.robot_run_id
+    tips, wells = robot_tips_and_wells(store, "ot2-bench")
+    assert len(tips) == len(set(tips)) == 24 * 4 and len(wells) == len(set(wells)) == 24
+
+
+def test_a_deck_whose_pipettes_the_robot_does_not_carry_is_refused_before_anything_is_stored(ot2_server, tmp_path):
+    deck = (EXAMPLES / "decks" / "ot2-bench.yaml").read_text().replace(
+        "{left: p20_single_gen2, right: p300_single_gen2}", "{left: p300_single_gen2, right: p20_single_gen2}")
+    (tmp_path / "swapped.yaml").write_text(deck)
+    path = campaign_file(tmp_path, "ot2", ot2_server, **{f"deck: {EXAMPLES}/decks/ot2-bench.yaml": f"deck: {tmp_path}/swapped.yaml"})
+    result = retort("run", str(path), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "left mount: the deck says p300_single_gen2" in result.stderr and "nothing was sent to the robot" in result.stderr
+    assert not (tmp_path / "retort.db").exists() or Store(f"sqlite:///{tmp_path / 'retort.db'}").campaigns() == []
+
+
+def test_a_robot_that_does_not_answer_is_one_clear_error(tmp_path):
+    from tests.instruments.robot_server import free_port
+
+    class Nowhere:
+        url = f"http://127.0.0.1:{free_port()}"
+
+    result = retort("validate", str(campaign_file(tmp_path, "ot2", Nowhere)), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert Nowhere.url in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_server, tmp_path, opentrons_venv):
+    import httpx
+
+    path = campaign_file(tmp_path, "ot2", ot2_server, **{"batch_size: 4": "batch_size: 24", "budget: 16": "budget: 24",
+                                                         "initial_design: 8": "initial_design: 24"})
+    db = tmp_path / "retort.db"
+    proc = subprocess.Popen([*RETORT, "run", str(path)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    if conn.execute("SELECT count(*) FROM lab_run WHERE status = 'running'").fetchone()[0]:
+                        break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr.decode()
+    store = Store(f"sqlite:///{db}")
+    [run] = DeckStore(store).runs(deck="ot2-bench")
+    assert run.status == "collected" and run.report_json  # stored before Retort exited
+    report = RunReport.model_validate_json(run.report_json)
+    robot = httpx.get(f"{ot2_server.url}/runs/{run.robot_run_id}", headers={"Opentrons-Version": "3"}).json()["data"]["status"]
+    assert robot in ("stopped", "succeeded") and report.status == {"stopped": "stopped", "succeeded": "succeeded"}[robot]
+    again = retort("run", str(path), cwd=tmp_path)  # collects: done experiments are measured, the rest failed, none repeated
+    assert again.returncode == 0, again.stderr
+    done = sum(e.status == "done" for e in report.experiments)
+    experiments = store.experiments(store.campaign("colour-match-ot2").id)
+    assert sum(e.status == "measured" for e in experiments[:24]) == done
+    assert all("interrupted" in e.failure_reason for e in experiments[:24] if e.status == "failed")
