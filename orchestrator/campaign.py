@@ -93,7 +93,7 @@ class ColourLabConfig(_Strict):
     backend: Literal["virtual", "opentrons"] = "virtual"
     robot_url: str = Field(default="http://127.0.0.1:31950", pattern=r"^https?://[^\s/]+(:[0-9]+)?/?$")
     allow_hardware: bool = Field(default=False, description="must be true to drive a robot that is not a simulator")
-    auto_refill: bool = Field(default=True, description="virtual backend: a virtual operator refills the deck; false: the campaign pauses, as on a robot")
+    auto_refill: Optional[bool] = Field(default=None, description="virtual backend: a virtual operator refills the deck (the default); false: the campaign pauses, as on a robot")
     deck: Optional[DeckConfig] = Field(default=None, description="the robot's deck; default: an OT-2 deck built from pipettes, plate and stock_volume")
     wavelengths: list[Annotated[Whole, Field(ge=MIN_WAVELENGTH, le=MAX_WAVELENGTH)]] = Field(
         default=[430, 480, 520, 580, 630], min_length=1, max_length=64)
@@ -111,12 +111,13 @@ class ColourLabConfig(_Strict):
         if repeated:
             raise ValueError(f"wavelengths {repeated} are listed twice")
         if self.deck is not None:
-            both = sorted({"pipettes", "plate", "stock_volume"} & self.model_fields_set)
+            fields = type(self).model_fields
+            both = sorted(k for k in ("pipettes", "plate", "stock_volume") if getattr(self, k) != fields[k].get_default(call_default_factory=True))
             if both:
                 raise ValueError(f"give the deck's pipettes, plate and stocks in 'deck' only; remove {both}")
         elif self.backend == "opentrons":
             raise ValueError("backend 'opentrons' needs 'deck': the robot's pipettes, tip racks, reservoir, stocks and plate")
-        if self.backend == "opentrons" and "auto_refill" in self.model_fields_set and self.auto_refill:
+        if self.backend == "opentrons" and self.auto_refill:
             raise ValueError("auto_refill: a robot's deck is refilled by a person ('retort deck refill'); remove auto_refill")
         return self
 

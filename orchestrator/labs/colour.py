@@ -160,7 +160,7 @@ class ColourLab:
             try:
                 run = self._reserve(batch)
             except DeckExhausted as exc:
-                if self.robot is not None or not self.config.auto_refill:
+                if self.robot is not None or self.config.auto_refill is False:
                     raise DeckEmpty(self._refill_message(exc, seqs)) from exc
                 self._virtual_refill(exc)
                 run = self._reserve(batch)

@@ -61,9 +61,9 @@ class RobotDriver:
 
     def run(self, plan: Plan, run: LabRunRecord, decks: DeckStore) -> RunReport:
         """Play the submitted run and collect it; a stop during it stops the robot and stores what it did."""
-        self.backend.play(run.robot_run_id)
-        decks.update_run(run.id, status="running")
-        try:
+        try:  # from play on, any way out (a stop signal included) stops the robot and stores its report
+            self.backend.play(run.robot_run_id)
+            decks.update_run(run.id, status="running")
             return self.backend.collect(plan, run.robot_run_id)
         except BaseException:
             self._stop_and_store(plan, run, decks)
