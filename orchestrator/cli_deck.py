@@ -43,8 +43,8 @@ def deck_command(args: argparse.Namespace) -> int:
 
     store, deck = _deck(args)
     decks = DeckStore(store)
-    if args.action != "show" and deck.name not in decks.names():
-        decks.open(deck)
+    if args.action in ("refill", "new-plate") or (args.action == "reset" and deck.name not in decks.names()):
+        decks.open(deck)  # created if new; a changed deck file is refused (reset records a new set-up)
     if args.action == "refill":
         if args.tips is None and args.stocks is None:
             raise CampaignError("say what was refilled: --tips (all racks, or slots) and/or --stocks (all, or NAME[=UL] ...)")

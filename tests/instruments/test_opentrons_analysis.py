@@ -154,3 +154,13 @@ def test_setup_is_fast_once_built(opentrons_venv):
     started = time.monotonic()
     assert setup_environment(opentrons_venv) == opentrons_venv
     assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("robot, modules", [("ot2", {"7": "temperature module gen2", "9": "magnetic module gen2"}),
+                                            ("flex", {"A1": "heaterShakerModuleV1", "B3": "temperature module gen2"})])
+def test_a_deck_with_modules_loads_them(opentrons_venv, robot, modules):
+    from tests.instruments.decks import flex_deck, ot2_deck, plan_for
+
+    deck = (ot2_deck if robot == "ot2" else flex_deck)(modules=modules)
+    analysis = require_ok(analyse(render(plan_for(deck, [{"water": 100.0}]), "modules"), robot=robot))
+    assert analysis.ok and analysis.robot == robot

@@ -1,0 +1,70 @@
+"""`retort deck ...` where an operator meets it: a paused campaign, a refill recorded, the campaign continuing."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from retort.orchestrator import loop
+from retort.orchestrator.campaign import load_campaign
+from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.errors import DeckEmpty
+from retort.orchestrator.store import Store
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def campaign_file(tmp_path):
+    """The OT-2 example on the virtual backend without its virtual operator, stocks for two batches of water."""
+    text = (EXAMPLES / "colour_match_ot2.yaml").read_text().replace("  backend: opentrons", "  backend: virtual\n  auto_refill: false")
+    deck = (EXAMPLES / "decks" / "ot2-bench.yaml").read_text().replace("water:  {well: A4, volume: 15000}", "water:  {well: A4, volume: 1000}")
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "ot2-bench.yaml").write_text(deck)
+    path = tmp_path / "ot2.yaml"
+    path.write_text(text.replace("sqlite:///retort.db", f"sqlite:///{tmp_path / 'retort.db'}"))
+    return path
+
+
+def deck(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "retort.orchestrator.cli", "deck", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_running_out_pauses_and_a_recorded_refill_lets_the_campaign_continue(tmp_path):
+    path = campaign_file(tmp_path)
+    campaign = load_campaign(path)
+    store = Store(campaign.store)
+    run = loop.open_run(campaign, store=store)
+    paused = None
+    for iteration in range(1, 5):
+        try:
+            loop.run_iteration(run, iteration)
+        except DeckEmpty as exc:
+            paused = str(exc)
+            break
+    assert paused and "uL more water" in paused and "retort deck refill" in paused
+    waiting = [e for e in run.experiments() if e.status == "approved"]
+    assert len(waiting) == 4
+    shown = deck("show", str(path), cwd=tmp_path)
+    assert shown.returncode == 0 and "stock water (2:A4)" in shown.stdout
+    refused = deck("refill", str(path), "--stocks", "milk=10", cwd=tmp_path)
+    assert refused.returncode == 2 and "has no stock 'milk'" in refused.stderr and "Traceback" not in refused.stderr
+    refilled = deck("refill", str(path), "--stocks", "water", "--by", "ada", cwd=tmp_path)
+    assert refilled.returncode == 0, refilled.stderr
+    assert "refill by ada" in refilled.stdout
+    loop.run_iteration(run, loop.next_iteration(run))
+    assert {e.status for e in run.experiments() if e.seq in {w.seq for w in waiting}} == {"measured"}
+    plate = deck("new-plate", str(path), cwd=tmp_path)
+    assert plate.returncode == 0 and "plate 2 (slot 1)" in plate.stdout and "96 free wells" in plate.stdout
+    assert [e.kind for e in DeckStore(store).events("ot2-bench-virtual")][:2] == ["new_plate", "reserved"]
+
+
+def test_a_changed_deck_file_is_refused_until_the_deck_is_reset(tmp_path):
+    path = campaign_file(tmp_path)
+    assert deck("refill", str(path), "--tips", cwd=tmp_path).returncode == 0
+    deck_file = tmp_path / "decks" / "ot2-bench.yaml"
+    deck_file.write_text(deck_file.read_text().replace('"4": opentrons_96_tiprack_300ul', '"5": opentrons_96_tiprack_300ul'))
+    refused = deck("show", str(path), cwd=tmp_path)
+    assert refused.returncode == 0  # showing reads the stored set-up
+    changed = deck("refill", str(path), "--tips", cwd=tmp_path)
+    assert changed.returncode == 2 and "stored with a different set-up (tip_racks changed)" in changed.stderr
+    reset = deck("reset", str(path), cwd=tmp_path)
+    assert reset.returncode == 0 and "tips, slot 5" in reset.stdout
