@@ -104,6 +104,8 @@ class ColourLabConfig(_Strict):
     pipetting_cv: Number = Field(default=0.01, ge=0, le=0.5)
     reader_noise: Number = Field(default=0.005, ge=0, le=1)
     nan_readings_at: list[Annotated[Whole, Field(ge=1)]] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
+    fail_runs_at: list[Annotated[Whole, Field(ge=1)]] = Field(
+        default_factory=list, description="fault injection (virtual backend): the liquid handler fails while dispensing these experiments")
 
     @model_validator(mode="after")
     def _check(self) -> "ColourLabConfig":
@@ -117,6 +119,8 @@ class ColourLabConfig(_Strict):
                 raise ValueError(f"give the deck's pipettes, plate and stocks in 'deck' only; remove {both}")
         elif self.backend == "opentrons":
             raise ValueError("backend 'opentrons' needs 'deck': the robot's pipettes, tip racks, reservoir, stocks and plate")
+        if self.backend == "opentrons" and (self.fail_runs_at or self.nan_readings_at):
+            raise ValueError("fail_runs_at and nan_readings_at inject faults into the virtual lab; remove them for backend 'opentrons'")
         if self.backend == "opentrons" and self.auto_refill:
             raise ValueError("auto_refill: a robot's deck is refilled by a person ('retort deck refill'); remove auto_refill")
         return self

@@ -22,3 +22,12 @@ class LabError(OrchestratorError):
 
 class DeckEmpty(OrchestratorError):
     """A deck must be refilled (tips, stocks, a new plate) before the next batch; nothing was dispensed."""
+
+
+class LabRunFailed(LabError):
+    """An instrument run failed part-way: `done` experiments completed, `failed` ones (number -> reason)
+    were touched, `not_started` ones received nothing."""
+
+    def __init__(self, message: str, done: list[int], failed: dict[int, str], not_started: list[int]) -> None:
+        super().__init__(message)
+        self.done, self.failed, self.not_started = list(done), dict(failed), list(not_started)

@@ -16,7 +16,7 @@ from retort.agents.approval import ApprovalGate, AutoApprove
 from retort.agents.planners import BayesianPlanner, Planner, RandomPlanner
 from retort.agents.proposal import Observation, Proposal, Value
 from retort.orchestrator.campaign import Campaign
-from retort.orchestrator.errors import CampaignError, LabError
+from retort.orchestrator.errors import CampaignError, LabError, LabRunFailed
 from retort.orchestrator.labs import Lab, LabRequest, LabResult, build_lab
 from retort.orchestrator.records import DONE, OPEN, CampaignRecord, ExperimentRecord
 from retort.orchestrator.store import Store
@@ -180,6 +180,16 @@ def execute(run: CampaignRun, batch: list[ExperimentRecord]) -> None:
     run.store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})
     try:
         run.lab.execute(requests)
+    except LabRunFailed as exc:  # part-way: measure what completed, fail what was touched, requeue what was not
+        by_seq = {e.seq: e for e in batch}
+        for seq, reason in exc.failed.items():
+            run.store.set_status([by_seq[seq].id], "failed", reason=f"lab error: {reason}")
+        if exc.not_started:
+            run.store.set_status([by_seq[s].id for s in exc.not_started], "approved")
+        done = [by_seq[s] for s in exc.done]
+        if done:
+            record(run, done, run.lab.measure([LabRequest(seq=e.seq, params=e.params) for e in done]))
+        raise
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
         raise

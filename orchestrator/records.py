@@ -18,7 +18,7 @@ DONE: tuple[Status, ...] = ("measured", "failed")
 TRANSITIONS: dict[str, set[str]] = {
     "proposed": {"approved", "failed"},
     "approved": {"running", "failed"},
-    "running": {"measured", "failed"},
+    "running": {"measured", "failed", "approved"},  # approved again: its instrument run failed before it started
     "measured": set(),
     "failed": set(),
 }

@@ -28,6 +28,7 @@ from retort.simulators.clock import DURATIONS, VirtualClock
 from retort.simulators.errors import SimulationInputError
 
 SATURATION = 4.0  # AU; readers report "over" above this
+FAULT = "virtual fault: the pipette stopped after the first transfer (fault injection)"
 
 
 class Dye(BaseModel):
@@ -85,6 +86,7 @@ class ColourBench:
         self.reader_noise = reader_noise
         self.dyes = dict(DYES if dyes is None else dyes)
         self.nan_wells = set(nan_wells or ())
+        self.failing: set[int] = set()  # experiment numbers whose dispense fails (fault injection)
         self.plate_number: dict[str, int] = {}
         self._wells: dict[str, dict[str, float]] = {}
         self.liquid_handler = _VirtualLiquidHandler(self)
@@ -120,10 +122,17 @@ class ColourBench:
         if self.plate_number.get(plan.deck.plate.slot) != plan.plate:
             self.replace_plate(plan.deck.plate.slot, plan.plate)
         stock_of = {s.well: name for name, s in plan.deck.stocks.items()}
-        reports = []
+        reports: list[ExperimentReport] = []
         for experiment in plan.experiments:
+            if any(r.status == "failed" for r in reports):
+                reports.append(ExperimentReport(seq=experiment.seq, status="not_started"))
+                continue
             dispensed: dict[str, float] = {}
+            transfers = 0
             for step in experiment.steps:
+                if isinstance(step, Transfer) and experiment.seq in self.failing and transfers == 1:
+                    break  # a fault after the first transfer: the well holds part of its recipe
+                transfers += isinstance(step, Transfer)
                 if isinstance(step, Transfer):
                     liquid = stock_of[step.source.well]
                     actual = max(0.0, step.volume * (1.0 + self.pipetting_cv * self.rng.standard_normal()))
@@ -136,10 +145,13 @@ class ColourBench:
                     self.clock.sleep(DURATIONS["drop_tip"])
                 elif isinstance(step, Mix):
                     self.clock.sleep(DURATIONS["mix_cycle"] * step.repetitions)
-            reports.append(ExperimentReport(seq=experiment.seq, status="done",
-                                            dispensed=tuple(Dispensed(liquid=k, volume=v) for k, v in dispensed.items())))
-        return RunReport(backend="virtual", status="succeeded", experiments=tuple(reports), tips_used=tuple(plan.tips()),
-                         seconds=self.clock.now() - start)
+            failed = experiment.seq in self.failing
+            reports.append(ExperimentReport(seq=experiment.seq, status="failed" if failed else "done",
+                                            dispensed=tuple(Dispensed(liquid=k, volume=v) for k, v in dispensed.items()),
+                                            error=FAULT if failed else None))
+        failed = any(r.status == "failed" for r in reports)
+        return RunReport(backend="virtual", status="failed" if failed else "succeeded", experiments=tuple(reports),
+                         tips_used=tuple(plan.tips()), seconds=self.clock.now() - start, error=FAULT if failed else None)
 
     def apply(self, plan: Plan, report: RunReport) -> None:
         """Put what another backend reports it dispensed into this bench's wells (the plate it reads)."""

@@ -21,7 +21,7 @@ from retort.instruments.labware import LABWARE, PIPETTES
 from retort.instruments.plan import Plan, RunReport, check_plan
 from retort.orchestrator.campaign import Campaign, ColourLabConfig
 from retort.orchestrator.deck_store import DeckStore
-from retort.orchestrator.errors import CampaignError, DeckEmpty, LabError
+from retort.orchestrator.errors import CampaignError, DeckEmpty, LabError, LabRunFailed
 from retort.orchestrator.labs import LabRequest, LabResult, check_readings
 from retort.orchestrator.labs.colour_plan import compile_batch
 from retort.orchestrator.records import LabRunRecord
@@ -169,8 +169,10 @@ class ColourLab:
             run = self.robot.submit(plan, run, decks)  # analyses and run creation: nothing has moved yet
         for e in plan.experiments:
             self._runs[e.seq] = run
-            if e.seq in self.config.nan_readings_at and self.robot is None:
+            if self.robot is None and e.seq in self.config.nan_readings_at:
                 self.bench.nan_wells.add((plan.plate, e.well.well))
+            if self.robot is None and e.seq in self.config.fail_runs_at:
+                self.bench.failing.add(e.seq)
         return {e.seq: f"plate {plan.plate} {e.well.well}" for e in plan.experiments}
 
     def location(self, seq: int) -> str:
@@ -193,9 +195,13 @@ class ColourLab:
         self._collected(plan, run, report, into_reader=self.robot is not None)
         bad = [e for e in report.experiments if e.status != "done"]
         if bad or report.status != "succeeded":
-            detail = "; ".join(f"experiment {e.seq} {e.status.replace('_', ' ')}{': ' + e.error if e.error else ''}" for e in bad)
-            raise LabError(f"{self.backend_name} run {report.run_id or run.id} {report.status}"
-                           f"{': ' + report.error if report.error else ''}{'; ' + detail if detail else ''}")
+            failed = {e.seq: e.error or f"the {self.backend_name} run {report.status}" for e in report.experiments if e.status == "failed"}
+            not_started = [e.seq for e in report.experiments if e.status == "not_started"]
+            detail = "; ".join(f"experiment {s}: {why}" for s, why in failed.items())
+            detail += f"; experiments {not_started} were not started and wait to run again" if not_started else ""
+            raise LabRunFailed(f"{self.backend_name} run {report.run_id or run.id} {report.status}"
+                               f"{': ' + report.error if report.error else ''}; {detail}",
+                               done=[e.seq for e in report.experiments if e.status == "done"], failed=failed, not_started=not_started)
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
         run = self._run_of(batch)

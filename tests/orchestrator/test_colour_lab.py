@@ -104,3 +104,20 @@ def test_a_plan_reserved_but_never_run_is_reused_not_replanned(tmp_path):
     loop.run_iteration(again, 1)
     runs = DeckStore(store).runs(deck="bench-virtual")
     assert len(runs) == 1 and json.loads(json.dumps(runs[0].seqs)) == [1, 2, 3, 4] and runs[0].status == "collected"
+
+
+def test_a_run_failing_part_way_measures_what_completed_fails_what_it_touched_and_requeues_the_rest(tmp_path):
+    from retort.orchestrator.errors import LabRunFailed
+
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    run = loop.open_run(deck_campaign(fail_runs_at=[3]), store=store)
+    with pytest.raises(LabRunFailed, match=r"experiment 3: virtual fault.*experiments \[4\] were not started") as exc:
+        loop.run_iteration(run, 1)
+    assert (exc.value.done, list(exc.value.failed), exc.value.not_started) == ([1, 2], [3], [4])
+    assert [e.status for e in run.experiments()] == ["measured", "measured", "failed", "approved"]
+    assert "virtual fault" in run.experiments()[2].failure_reason
+    loop.run_iteration(run, 1)  # the next run continues experiment 4, in a fresh well
+    e4 = run.experiments()[3]
+    assert e4.status == "measured" and e4.location == "plate 1 E1"
+    tips, wells = used(store, "bench-virtual")
+    assert len(set(tips)) == len(tips) and len(set(wells)) == len(wells) == 5
