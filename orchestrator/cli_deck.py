@@ -36,6 +36,7 @@ def add_parsers(sub) -> None:
             p.add_argument("--stocks", nargs="*", metavar="NAME[=UL]", help="stocks refilled (no name: all, to their configured volume)")
     setup = sub.add_parser("opentrons", help="Opentrons' analysis environment")
     setup.add_argument("action", choices=["setup"], help="create the virtualenv with opentrons==9.0.0 that analyses protocols")
+    setup.add_argument("--python", help="the Python 3.11 to build it with (default: found on PATH or in pyenv)")
 
 
 def deck_command(args: argparse.Namespace) -> int:
@@ -70,7 +71,7 @@ def deck_command(args: argparse.Namespace) -> int:
 def opentrons_command(args: argparse.Namespace) -> int:
     from retort.instruments.opentrons.analysis import setup_environment
 
-    venv = setup_environment()
+    venv = setup_environment(python=args.python)
     out.print(f"Opentrons' analysis environment is ready: {venv}", highlight=False)
     return 0
 

@@ -295,7 +295,9 @@ def setup_environment(venv: Optional[Path] = None, python: Optional[str] = None,
     return venv
 
 
-def _require_environment(venv: Path) -> dict:
+def require_environment(venv: Optional[Path] = None) -> dict:
+    """Raise `AnalysisError` naming the setup command if the analysis environment is missing; else its stamp."""
+    venv = venv or default_venv()
     stamp = _stamp(venv)
     if stamp is None:
         raise AnalysisError(
@@ -484,7 +486,7 @@ def analyse(source: str, robot: Optional[Robot] = None, venv: Optional[Path] = N
         True
     """
     venv = Path(venv or default_venv()).expanduser().absolute()
-    stamp = _require_environment(venv)
+    stamp = require_environment(venv)
     key = (digest(source), str(venv))
     with _cache_lock:
         analysis = _cache.get(key)

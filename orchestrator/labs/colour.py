@@ -305,7 +305,10 @@ def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optiona
     """The colour lab on the backend the campaign names; a robot is checked (reachable, its pipettes attached) first."""
     if config.backend == "virtual":
         return VirtualColourLab(config, campaign, store)
+    from retort.instruments.opentrons.analysis import require_environment
     from retort.orchestrator.labs.robot import RobotDriver
+
+    require_environment()  # no batch is proposed for a robot that could not be sent it
 
     reader = ColourBench(seed=campaign.seed, clock=VirtualClock(), pipetting_cv=0.0, reader_noise=config.reader_noise)
     lab = ColourLab(config, campaign, store, reader, RobotDriver(config))

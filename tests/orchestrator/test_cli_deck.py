@@ -68,3 +68,11 @@ def test_a_changed_deck_file_is_refused_until_the_deck_is_reset(tmp_path):
     assert changed.returncode == 2 and "stored with a different set-up (tip_racks changed)" in changed.stderr
     reset = deck("reset", str(path), cwd=tmp_path)
     assert reset.returncode == 0 and "tips, slot 5" in reset.stdout
+
+
+def test_a_robot_campaign_without_the_analysis_environment_is_refused_naming_the_setup_command(tmp_path):
+    env = {**__import__("os").environ, "RETORT_OPENTRONS_VENV": str(tmp_path / "missing")}
+    result = subprocess.run([sys.executable, "-m", "retort.orchestrator.cli", "validate", str(EXAMPLES / "colour_match_ot2.yaml")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "retort opentrons setup" in result.stderr and not (tmp_path / "retort.db").exists()
