@@ -420,6 +420,7 @@ class RobotClient:
         """
         deadline = self._clock() + timeout
         path = f"/protocols/{protocol_id}/analyses/{analysis_id}"
+        pause = min(0.05, self.poll)  # an analysis takes ~0.1 s on a robot-server: poll fast, then back off
         while True:
             data = self._get(path)["data"]
             if data.get("status") == "completed":
@@ -430,7 +431,8 @@ class RobotClient:
                     f"(status {data.get('status')!r}); retry later or raise the analysis deadline",
                     self.base_url,
                 )
-            self._sleep(self.poll)
+            self._sleep(pause)
+            pause = min(self.poll, pause * 2)
 
     # -- runs --
 
