@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from functools import cached_property
 from pathlib import Path
@@ -78,6 +79,9 @@ class Objective(_Strict):
             return math.sqrt(sum((raw[k] - t) ** 2 for k, t in self.target.items()))
         value = raw[self.readings[0]]
         return abs(value - self.target) if self.goal == "match" else value
+
+
+OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill")  # lab settings a campaign may change between runs
 
 
 class ColourLabConfig(_Strict):
@@ -234,12 +238,18 @@ class Campaign(_Strict):
 
     @staticmethod
     def normalise_config(config_json: str) -> str:
-        """A stored configuration as this release writes it (new settings at their defaults), so a
-        campaign stored by an earlier release still matches its unchanged file; as stored if it no longer validates."""
+        """A configuration in the form two runs of one campaign must agree on: as this release writes it
+        (settings new since it was stored take their defaults, so a campaign stored by an earlier release
+        still matches its unchanged file), without the lab's operational settings (`OPERATIONAL`: where
+        the robot is and how its deck is laid out may change between batches; each batch's plan stores
+        the deck it ran on). As stored if it no longer validates."""
         try:
-            return Campaign.model_validate_json(config_json).config_json()
+            data = json.loads(Campaign.model_validate_json(config_json).config_json())
         except (ValidationError, ValueError):
             return config_json
+        for key in OPERATIONAL:
+            data["lab"].pop(key, None)
+        return json.dumps(data)
 
 
 def load_campaign(path: str | Path) -> Campaign:

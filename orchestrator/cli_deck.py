@@ -25,7 +25,8 @@ def add_parsers(sub) -> None:
     for name, text in (("show", "what is left on the deck: tips, stocks, plate wells, recent events"),
                        ("refill", "record that tips and/or stocks were refilled"),
                        ("new-plate", "record that an empty plate replaced the one on the deck"),
-                       ("reset", "record that the deck was set up anew as the campaign file describes it (full)")):
+                       ("reset", "record that the deck was set up anew as the campaign file describes it (full)"),
+                       ("cancel", "cancel batches reserved on the deck but not running (their tips and wells stay used)")):
         p = actions.add_parser(name, help=text)
         p.add_argument("campaign", help="campaign YAML file (names the deck and the store)")
         p.add_argument("--store", help="store URL (default: the campaign file's)")
@@ -64,8 +65,27 @@ def deck_command(args: argparse.Namespace) -> int:
         decks.change(deck.name, "new_plate", args.by, {}, lambda config, state: state.new_plate())
     elif args.action == "reset":
         decks.replace_config(deck, args.by)
+    elif args.action == "cancel":
+        _cancel(decks, deck, args)
     _show(decks, deck.name)
     return 0
+
+
+def _cancel(decks, deck, args: argparse.Namespace) -> None:
+    """Cancel reserved batches; a robot run created for one (idle, never played) is stopped on the robot."""
+    cancelled = decks.cancel(deck.name, args.by)
+    for run in cancelled:
+        line = f"cancelled lab run {run.id} (experiments {run.seqs})"
+        if run.robot_run_id:
+            from retort.instruments.opentrons.backend import OpentronsBackend
+
+            url = run.backend.removeprefix("opentrons ")
+            with OpentronsBackend(url) as robot:
+                robot.stop(run.robot_run_id)
+            line += f"; robot run {run.robot_run_id} at {url} stopped"
+        out.print(line, highlight=False)
+    if not cancelled:
+        out.print(f"deck {deck.name}: no reserved batch waits to run", highlight=False)
 
 
 def opentrons_command(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Optional
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from retort.instruments.deck import DeckConfig, DeckState
@@ -46,20 +47,26 @@ class DeckStore:
         self.store = store
 
     # -- decks --------------------------------------------------------------------------
-    def open(self, deck: DeckConfig) -> DeckState:
-        """The stored state of `deck`, created full if new. The stored configuration must match."""
-        with self.store._session(f"open deck {deck.name!r}") as s:
-            row = s.exec(select(DeckRow).where(DeckRow.name == deck.name)).first()
-            if row is None:
-                state = deck.full_state()
-                row = DeckRow(name=deck.name, config_json=deck.model_dump_json(), state_json=state.model_dump_json())
-                s.add(row)
-                s.flush()
-                s.add(_event(row, "created", "retort", {"config": deck.model_dump(mode="json")}, state))
-                s.commit()
-                return state
-            _check_same_deck(deck, row.config_json)
-            return DeckState.model_validate_json(row.state_json)
+    def open(self, deck: DeckConfig, plate: int = 1) -> DeckState:
+        """The stored state of `deck`, created full (with plate number `plate`) if new. The stored configuration must match."""
+        for attempt in range(2):  # two processes creating one deck at once: the loser reads the winner's
+            try:
+                with self.store._session(f"open deck {deck.name!r}") as s:
+                    row = s.exec(select(DeckRow).where(DeckRow.name == deck.name)).first()
+                    if row is None:
+                        state = deck.full_state(plate=plate)
+                        row = DeckRow(name=deck.name, config_json=deck.model_dump_json(), state_json=state.model_dump_json())
+                        s.add(row)
+                        s.flush()
+                        s.add(_event(row, "created", "retort", {"config": deck.model_dump(mode="json")}, state))
+                        s.commit()
+                        return state
+                    _check_same_deck(deck, row.config_json)
+                    return DeckState.model_validate_json(row.state_json)
+            except StoreError as exc:
+                if attempt or not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, name: str) -> tuple[DeckConfig, DeckState]:
         with self.store._session(f"read deck {name!r}") as s:
@@ -74,6 +81,7 @@ class DeckStore:
         """Apply an operator's change (refill, new plate, ...) and log it; returns the new state."""
         with self.store._session(f"change deck {name!r}") as s:
             row = self._row(s, name)
+            _refuse_while_active(s, row, "refilled or given a new plate")
             config = DeckConfig.model_validate_json(row.config_json)
             state = update(config, DeckState.model_validate_json(row.state_json))
             self._write(s, row, state, row.version)
@@ -85,14 +93,28 @@ class DeckStore:
         """Store a new configuration for `deck.name` with a full state (an operator re-set the deck up)."""
         with self.store._session(f"reset deck {deck.name!r}") as s:
             row = self._row(s, deck.name)
-            if any(r.status in ACTIVE for r in s.exec(select(LabRunRow).where(LabRunRow.deck_id == row.id))):
-                raise StoreError(f"deck {deck.name!r} has a lab run in progress; let it finish (or run the campaign to collect it) first")
+            _refuse_while_active(s, row, "set up anew")
             state = deck.full_state(plate=DeckState.model_validate_json(row.state_json).plate + 1)
             row.config_json = deck.model_dump_json()
             self._write(s, row, state, row.version)
             s.add(_event(row, "reset", actor, {"config": deck.model_dump(mode="json")}, state))
             s.commit()
             return state
+
+    def cancel(self, name: str, actor: str) -> list[LabRunRecord]:
+        """Cancel the deck's batches that are reserved but not running (planned, submitted); their tips and wells
+        stay used. Returns them (a submitted one's robot run is the caller's to stop)."""
+        with self.store._session(f"cancel the reserved batches of deck {name!r}") as s:
+            row = self._row(s, name)
+            runs = list(s.exec(select(LabRunRow).where(LabRunRow.deck_id == row.id, LabRunRow.status.in_(("planned", "submitted")))))
+            for run in runs:
+                run.status, run.error, run.updated_at = "cancelled", f"cancelled by {actor}", utcnow()
+                s.add(run)
+            if runs:
+                state = DeckState.model_validate_json(row.state_json)
+                s.add(_event(row, "cancelled", actor, {"lab_runs": [r.id for r in runs]}, state))
+            s.commit()
+            return [_run(r, name) for r in runs]
 
     def events(self, name: str, limit: int = 50) -> list[DeckEventRecord]:
         with self.store._session(f"read the events of deck {name!r}") as s:
@@ -165,6 +187,17 @@ class DeckStore:
         if result.rowcount != 1:
             s.rollback()
             raise DeckChanged(f"deck {row.name!r} was changed by another process at the same time; run the command again")
+
+
+def _refuse_while_active(s, row: DeckRow, doing: str) -> None:
+    active = list(s.exec(select(LabRunRow).where(LabRunRow.deck_id == row.id, LabRunRow.status.in_(ACTIVE))))
+    if active:
+        what = "; ".join(f"lab run {r.id} ({r.status}, experiments {json.loads(r.seqs_json)})" for r in active)
+        raise StoreError(
+            f"deck {row.name!r} cannot be {doing} now: batches reserved on it have not finished: {what}. Their plans name "
+            "its current tips and wells. Run the campaign to finish them first (a running one is collected), or cancel "
+            "those not yet running with 'retort deck cancel CAMPAIGN.yaml' (their tips and wells stay marked used)"
+        )
 
 
 def _event(row: DeckRow, kind: str, actor: str, detail: dict, state: DeckState) -> DeckEventRow:

@@ -20,7 +20,11 @@ class LabError(OrchestratorError):
     """The lab could not run or measure an experiment; the experiment is stored as failed."""
 
 
-class DeckEmpty(OrchestratorError):
+class LabNotReady(OrchestratorError):
+    """The lab cannot take the batch now; nothing moved and the experiments wait, approved."""
+
+
+class DeckEmpty(LabNotReady):
     """A deck must be refilled (tips, stocks, a new plate) before the next batch; nothing was dispensed."""
 
 

@@ -94,19 +94,22 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> Lab:
 
 def recover_interrupted(run: CampaignRun) -> list[int]:
     """Experiments left `running` by a stopped run: the lab collects what it can (a robot run that went
-    on without us, a stored report), and those are measured and recorded; the rest become `failed`
-    (never re-dispensed). Returns the numbers of those failed."""
+    on without us, a stored report), and those are measured and recorded; those nothing reached go
+    back to `approved`; the rest become `failed` (never re-dispensed). Returns the numbers of those failed."""
     stuck = [e for e in run.experiments() if e.status == "running"]
     if not stuck:
         return []
-    measurable = set(run.lab.recover([e.seq for e in stuck]))
+    recovery = run.lab.recover([e.seq for e in stuck])
+    measurable, requeued = set(recovery.measurable), set(recovery.not_started)
+    if requeued:
+        run.store.set_status([e.id for e in stuck if e.seq in requeued], "approved")
     collected = [e for e in stuck if e.seq in measurable]
     if collected:
         try:
             record(run, collected, run.lab.measure([LabRequest(seq=e.seq, params=e.params) for e in collected]))
         except LabError as exc:
             run.store.set_status([e.id for e in collected], "failed", reason=f"measurement error after a restart: {exc}")
-    lost = [e for e in stuck if e.seq not in measurable]
+    lost = [e for e in stuck if e.seq not in measurable and e.seq not in requeued]
     if lost:
         run.store.set_status([e.id for e in lost], "failed", reason=INTERRUPTED)
     return [e.seq for e in lost]

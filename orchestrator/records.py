@@ -78,7 +78,7 @@ class ModelVersionRecord(ModelSummary):
     created_at: datetime
 
 
-LabRunStatus = Literal["planned", "submitted", "running", "collected"]
+LabRunStatus = Literal["planned", "submitted", "running", "collected", "cancelled"]
 
 
 class LabRunRecord(BaseModel):

@@ -55,8 +55,9 @@ class Store:
             self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})
             if sqlite:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            upgrade(self.engine)
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            file = _sqlite_file(parsed) if sqlite and not _in_memory(parsed) else None
+            upgrade(self.engine, file)
+        except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
             raise StoreError(f"cannot open store {self.url}: {_reason(exc, url)}") from exc
         if sqlite and not _in_memory(parsed):
             self._file = _sqlite_file(parsed)
@@ -97,13 +98,13 @@ class Store:
     def open_campaign(self, name: str, config_json: str, normalise: Normalise = None) -> CampaignRecord:
         """The stored campaign `name`, created if new. A stored campaign must have the same
         configuration, except its budget, which may change to extend or shorten a campaign.
-        `normalise` rewrites a stored configuration as the current release writes it."""
+        `normalise` rewrites both configurations in the form they must agree on (`Campaign.normalise_config`)."""
         with self._session(f"open campaign {name!r}") as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is None:
                 row = CampaignRow(name=name, config_json=config_json)
             else:
-                _check_same_config(name, normalise(row.config_json) if normalise else row.config_json, config_json)
+                _check_same_config(name, *((normalise(row.config_json), normalise(config_json)) if normalise else (row.config_json, config_json)))
                 row.config_json = config_json  # only the budget can differ: keep the latest
             s.add(row)
             s.commit()
@@ -116,7 +117,7 @@ class Store:
         with self._session(f"read campaign {name!r}") as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is not None:
-                _check_same_config(name, normalise(row.config_json) if normalise else row.config_json, config_json)
+                _check_same_config(name, *((normalise(row.config_json), normalise(config_json)) if normalise else (row.config_json, config_json)))
             return _campaign(row) if row is not None else None
 
     def campaign(self, name: str) -> CampaignRecord:

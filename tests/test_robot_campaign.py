@@ -151,9 +151,57 @@ def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_s
     report = RunReport.model_validate_json(run.report_json)
     robot = httpx.get(f"{ot2_server.url}/runs/{run.robot_run_id}", headers={"Opentrons-Version": "3"}).json()["data"]["status"]
     assert robot in ("stopped", "succeeded") and report.status == {"stopped": "stopped", "succeeded": "succeeded"}[robot]
-    again = retort("run", str(path), cwd=tmp_path)  # collects: done experiments are measured, the rest failed, none repeated
+    outcome = {k: [e.seq for e in report.experiments if e.status == k] for k in ("done", "failed", "not_started")}
+    refill = retort("deck", "refill", str(path), "--tips", cwd=tmp_path)  # the stopped run's tips stay used
+    assert refill.returncode == 0, refill.stderr
+    again = retort("run", str(path), cwd=tmp_path)  # collects: done ones measured, the touched one failed, the rest rerun
     assert again.returncode == 0, again.stderr
-    done = sum(e.status == "done" for e in report.experiments)
     experiments = store.experiments(store.campaign("colour-match-ot2").id)
-    assert sum(e.status == "measured" for e in experiments[:24]) == done
-    assert all("interrupted" in e.failure_reason for e in experiments[:24] if e.status == "failed")
+    assert sorted(e.seq for e in experiments if e.status == "measured") == sorted(outcome["done"] + outcome["not_started"])
+    assert [e.seq for e in experiments if e.status == "failed"] == outcome["failed"]
+    assert all("interrupted" in e.failure_reason for e in experiments if e.status == "failed")
+    tips, wells = robot_tips_and_wells(store, "ot2-bench")
+    assert len(tips) == len(set(tips)) and len(wells) == len(set(wells))
+
+
+def test_a_robot_run_started_from_the_robots_screen_is_collected_not_submitted_again(ot2_server, tmp_path, opentrons_venv):
+    import httpx
+
+    from retort.orchestrator import loop
+    from retort.orchestrator.campaign import load_campaign
+    from retort.orchestrator.labs import LabRequest
+
+    campaign = load_campaign(campaign_file(tmp_path, "ot2", ot2_server))
+    store = Store(campaign.store)
+    run = loop.open_run(campaign, store=store)
+    batch = loop.approve(run, loop.propose(run, 1, None, 4))
+    run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])  # submitted; Retort dies before playing
+    [lab_run] = DeckStore(store).runs(deck="ot2-bench")
+    headers = {"Opentrons-Version": "3"}
+    assert httpx.post(f"{ot2_server.url}/runs/{lab_run.robot_run_id}/actions", headers=headers,
+                      json={"data": {"actionType": "play"}}).status_code == 201  # someone presses Start on the robot
+    again = loop.open_run(campaign, store=Store(campaign.store))
+    loop.run_iteration(again, 1)
+    assert [e.status for e in again.experiments()] == ["measured"] * 4
+    [collected] = DeckStore(store).runs(deck="ot2-bench")
+    assert collected.robot_run_id == lab_run.robot_run_id and collected.status == "collected"
+    robot_runs = httpx.get(f"{ot2_server.url}/runs", headers=headers).json()["data"]
+    assert sum(r.get("protocolId") == lab_run.protocol_id for r in robot_runs) == 1
+
+
+def test_a_deck_opentrons_refuses_cancels_the_reservation_and_a_reset_deck_then_runs(flex_server, tmp_path, opentrons_venv):
+    bad = (EXAMPLES / "decks" / "flex-bench.yaml").read_text() + "modules: {B2: temperature module gen2}\n"
+    (tmp_path / "flex-bench.yaml").write_text(bad)
+    path = campaign_file(tmp_path, "flex", flex_server, **{f"deck: {EXAMPLES}/decks/flex-bench.yaml": f"deck: {tmp_path}/flex-bench.yaml",
+                                                           "budget: 16": "budget: 4", "initial_design: 8": "initial_design: 4"})
+    refused = retort("run", str(path), cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "cannot be loaded into slot B2" in refused.stderr and "retort deck reset" in refused.stderr
+    store = Store(f"sqlite:///{tmp_path / 'retort.db'}")
+    assert {e.status for e in store.experiments(store.campaign("colour-match-flex").id)} == {"approved"}
+    assert [r.status for r in DeckStore(store).runs(deck="flex-bench")] == ["cancelled"]
+    (tmp_path / "flex-bench.yaml").write_text(bad.replace("modules: {B2: temperature module gen2}\n", ""))  # the module removed
+    assert retort("deck", "reset", str(path), cwd=tmp_path).returncode == 0
+    done = retort("run", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "4 measured, 0 failed, budget 4" in done.stdout

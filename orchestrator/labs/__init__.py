@@ -41,6 +41,15 @@ class LabResult(BaseModel):
     lab_seconds: Optional[float] = None
 
 
+class Recovery(BaseModel):
+    """What a lab could collect of experiments a stopped run left running."""
+
+    model_config = ConfigDict(frozen=True)
+
+    measurable: list[int] = []
+    not_started: list[int] = []  # nothing reached them: they go back to the queue
+
+
 class Lab(Protocol):
     """What the flow asks of a lab."""
 
@@ -59,8 +68,9 @@ class Lab(Protocol):
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
         """Read every executed experiment of the batch."""
 
-    def recover(self, seqs: list[int]) -> list[int]:
-        """Experiments a stopped run left running: collect what can be; returns those that can still be measured."""
+    def recover(self, seqs: list[int]) -> Recovery:
+        """Experiments a stopped run left running: collect what can be; says which can still be measured
+        and which never started (the rest are lost: failed as interrupted)."""
 
     def unavailable(self) -> list[dict[str, Value]]:
         """Points of the search space this lab cannot run (holes in a grid); usually none."""
@@ -78,8 +88,8 @@ class SimpleLab:
     def prepare(self, batch: list[LabRequest]) -> dict[int, str]:
         return {r.seq: self.location(r.seq) for r in batch}
 
-    def recover(self, seqs: list[int]) -> list[int]:
-        return []
+    def recover(self, seqs: list[int]) -> Recovery:
+        return Recovery()
 
     def unavailable(self) -> list[dict[str, Value]]:
         return []

@@ -9,6 +9,7 @@ computing absorbance from what the liquid handler *reported* it dispensed.
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from pydantic import ValidationError
@@ -17,12 +18,14 @@ from retort.agents.space import ContinuousParameter
 from retort.instruments import InstrumentError, PlateReader
 from retort.instruments.deck import DeckConfig, DeckState
 from retort.instruments.errors import DeckExhausted
+from retort.instruments.opentrons.analysis import AnalysisError
+from retort.instruments.opentrons.client import ProtocolRejected
 from retort.instruments.labware import LABWARE, PIPETTES
 from retort.instruments.plan import Plan, RunReport, check_plan
 from retort.orchestrator.campaign import Campaign, ColourLabConfig
-from retort.orchestrator.deck_store import DeckStore
-from retort.orchestrator.errors import CampaignError, DeckEmpty, LabError, LabRunFailed
-from retort.orchestrator.labs import LabRequest, LabResult, check_readings
+from retort.orchestrator.deck_store import DeckChanged, DeckStore
+from retort.orchestrator.errors import CampaignError, DeckEmpty, LabError, LabNotReady, LabRunFailed
+from retort.orchestrator.labs import LabRequest, LabResult, Recovery, check_readings
 from retort.orchestrator.labs.colour_plan import compile_batch
 from retort.orchestrator.records import LabRunRecord
 from retort.orchestrator.store import Store
@@ -73,7 +76,7 @@ def deck_of(config: ColourLabConfig, campaign: Campaign) -> DeckConfig:
     if config.deck is None:
         return default_deck(config, campaign)
     if config.backend == "virtual":
-        return config.deck.model_copy(update={"name": f"{config.deck.name}-virtual"[:64]})
+        return config.deck.model_copy(update={"name": f"{config.deck.name[:56]}-virtual"})
     return config.deck
 
 
@@ -153,10 +156,13 @@ class ColourLab:
         """
         decks = self._decks()
         seqs = [r.seq for r in batch]
+        state = decks.open(self.deck)
         waiting = [r for r in decks.runs(self.campaign_id, self.deck.name, active=True) if r.status in ("planned", "submitted") and r.seqs == seqs]
-        if waiting:
-            run = waiting[-1]
-        else:
+        run = waiting[-1] if waiting else None
+        if run is not None and Plan.model_validate_json(run.plan_json).plate != state.plate:  # cannot happen while refills wait for it
+            decks.update_run(run.id, status="cancelled", error=f"plate {state.plate} replaced the plate it was planned for")
+            run = None
+        if run is None:
             try:
                 run = self._reserve(batch)
             except DeckExhausted as exc:
@@ -166,7 +172,15 @@ class ColourLab:
                 run = self._reserve(batch)
         plan = Plan.model_validate_json(run.plan_json)
         if self.robot is not None:
-            run = self.robot.submit(plan, run, decks)  # analyses and run creation: nothing has moved yet
+            try:
+                run = self.robot.submit(plan, run, decks)  # analyses and run creation: nothing has moved yet
+            except (ProtocolRejected, AnalysisError) as exc:  # the same plan would be refused again: release the deck
+                decks.update_run(run.id, status="cancelled", error=str(exc))
+                raise LabNotReady(
+                    f"{exc}\nNothing moved; experiments {seqs} wait, approved, and their reservation (lab run {run.id}) is "
+                    "cancelled (its tips and wells stay marked used). Fix the deck file, record it with 'retort deck reset "
+                    "CAMPAIGN.yaml', then run again"
+                ) from exc
         for e in plan.experiments:
             self._runs[e.seq] = run
             if self.robot is None and e.seq in self.config.nan_readings_at:
@@ -197,10 +211,10 @@ class ColourLab:
         if bad or report.status != "succeeded":
             failed = {e.seq: e.error or f"the {self.backend_name} run {report.status}" for e in report.experiments if e.status == "failed"}
             not_started = [e.seq for e in report.experiments if e.status == "not_started"]
-            detail = "; ".join(f"experiment {s}: {why}" for s, why in failed.items())
-            detail += f"; experiments {not_started} were not started and wait to run again" if not_started else ""
+            parts = [f"experiment {s}: {why}" for s, why in failed.items()]
+            parts += [f"experiments {not_started} were not started and wait to run again"] if not_started else []
             raise LabRunFailed(f"{self.backend_name} run {report.run_id or run.id} {report.status}"
-                               f"{': ' + report.error if report.error else ''}; {detail}",
+                               f"{': ' + report.error if report.error else ''}; {'; '.join(parts)}",
                                done=[e.seq for e in report.experiments if e.status == "done"], failed=failed, not_started=not_started)
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
@@ -222,12 +236,14 @@ class ColourLab:
             for r in batch
         ]
 
-    def recover(self, seqs: list[int]) -> list[int]:
-        """After a stop: collect the lab runs of experiments left running. Returns those that can still be measured."""
+    def recover(self, seqs: list[int]) -> Recovery:
+        """After a stop: collect the lab runs of experiments left running. Experiments whose run finished them can
+        be measured; those it never started (or a run never played) go back to the queue; the rest are lost."""
         decks = self._decks()
-        measurable = []
+        measurable, not_started = [], []
         for run in decks.runs(self.campaign_id, self.deck.name):
-            if not set(run.seqs) & set(seqs):
+            mine = [s for s in run.seqs if s in seqs]
+            if not mine:
                 continue
             plan = Plan.model_validate_json(run.plan_json)
             report: Optional[RunReport] = None
@@ -236,15 +252,18 @@ class ColourLab:
             elif run.status in ("submitted", "running") and self.robot is not None:
                 report = self.robot.recover(plan, run, decks)
                 decks.update_run(run.id, status="collected", report_json=report.model_dump_json(), error=report.error)
-            elif run.status != "collected":  # nothing ran (planned), or the virtual bench's wells are gone with its process
+            elif run.status == "planned":  # reserved, never sent anywhere: nothing moved
+                decks.update_run(run.id, status="cancelled", error="stopped before the batch was sent to the instrument")
+                not_started += mine
+            elif run.status != "collected" and run.status != "cancelled":  # the virtual bench's wells died with its process
                 decks.update_run(run.id, status="collected", error="interrupted before a report was stored")
             if report is not None:
                 for e in plan.experiments:
                     self._runs[e.seq] = run
                 self._collected(plan, run, report, into_reader=True)
-                done = {e.seq for e in report.experiments if e.status == "done"}
-                measurable += [s for s in run.seqs if s in seqs and s in done]
-        return measurable
+                measurable += [e.seq for e in report.experiments if e.status == "done" and e.seq in mine]
+                not_started += [e.seq for e in report.experiments if e.status == "not_started" and e.seq in mine]
+        return Recovery(measurable=measurable, not_started=not_started)
 
     def unavailable(self) -> list:
         return []
@@ -252,7 +271,9 @@ class ColourLab:
     def attach(self, campaign_id: int) -> None:
         """Run for stored campaign `campaign_id`; opens (or creates) the deck, whose stored set-up must match."""
         self.campaign_id = campaign_id
-        self._decks().open(self.deck)
+        used = [int(m.group(1)) for e in self._decks().store.experiments(campaign_id)
+                if e.location and (m := re.match(r"plate (\d+) ", e.location))]
+        self._decks().open(self.deck, plate=max(used, default=0) + 1)  # a deck new to a campaign stored by 0.1.0: a fresh plate
 
     # -- helpers ------------------------------------------------------------------------
     def _decks(self) -> DeckStore:
@@ -268,7 +289,12 @@ class ColourLab:
             return plan, check_plan(plan, current)
 
         try:
-            return self._decks().reserve(self.campaign_id, self.deck.name, self.backend_name, build)
+            for attempt in range(3):  # another process changed the deck between our read and write: plan again
+                try:
+                    return self._decks().reserve(self.campaign_id, self.deck.name, self.backend_name, build)
+                except DeckChanged:
+                    if attempt == 2:
+                        raise
         except DeckExhausted:
             raise
         except InstrumentError as exc:

@@ -42,12 +42,13 @@ class RobotDriver:
     def submit(self, plan: Plan, run: LabRunRecord, decks: DeckStore) -> LabRunRecord:
         """Upload and analyse `plan` and create its robot run (not played); stored as `submitted`.
 
-        A run already submitted is kept if the robot still holds it, idle.
+        A run already submitted is kept while the robot holds it, whatever became of it (someone may
+        have started it from the robot's screen: it is collected, never submitted twice).
         """
         if run.status == "submitted" and run.robot_run_id:
             try:
-                if self.backend.client.run(run.robot_run_id).status == "idle":
-                    return run
+                self.backend.client.run(run.robot_run_id)
+                return run
             except RobotHTTPError as exc:
                 if exc.status != 404:
                     raise
@@ -62,7 +63,11 @@ class RobotDriver:
     def run(self, plan: Plan, run: LabRunRecord, decks: DeckStore) -> RunReport:
         """Play the submitted run and collect it; a stop during it stops the robot and stores what it did."""
         try:  # from play on, any way out (a stop signal included) stops the robot and stores its report
-            self.backend.play(run.robot_run_id)
+            state = self.backend.client.run(run.robot_run_id)
+            if state.status == "idle" and not state.actions:
+                self.backend.play(run.robot_run_id)
+            else:
+                log.warning("robot run %s was started outside Retort (%s); collecting it, not starting it again", run.robot_run_id, state.status)
             decks.update_run(run.id, status="running")
             return self.backend.collect(plan, run.robot_run_id)
         except BaseException:

@@ -76,3 +76,22 @@ def test_a_robot_campaign_without_the_analysis_environment_is_refused_naming_the
                             cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "retort opentrons setup" in result.stderr and not (tmp_path / "retort.db").exists()
+
+
+def test_a_deck_with_a_batch_reserved_is_not_refilled_until_the_batch_runs_or_is_cancelled(tmp_path):
+    from retort.orchestrator.labs import LabRequest
+
+    path = campaign_file(tmp_path)
+    campaign = load_campaign(path)
+    run = loop.open_run(campaign, store=Store(campaign.store))
+    batch = loop.approve(run, loop.propose(run, 1, None, 4))
+    run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])  # reserved; then the process dies
+    refused = deck("refill", str(path), "--tips", cwd=tmp_path)
+    assert refused.returncode == 2 and "lab run 1 (planned, experiments [1, 2, 3, 4])" in refused.stderr
+    assert "retort deck cancel" in refused.stderr
+    cancelled = deck("cancel", str(path), "--by", "ada", cwd=tmp_path)
+    assert cancelled.returncode == 0 and "cancelled lab run 1 (experiments [1, 2, 3, 4])" in cancelled.stdout
+    assert deck("refill", str(path), "--tips", cwd=tmp_path).returncode == 0
+    again = loop.open_run(campaign, store=Store(campaign.store))
+    loop.run_iteration(again, 1)  # the approved batch is planned anew, in fresh wells
+    assert [e.location for e in again.experiments()] == ["plate 1 E1", "plate 1 F1", "plate 1 G1", "plate 1 H1"]

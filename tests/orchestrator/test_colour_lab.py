@@ -121,3 +121,21 @@ def test_a_run_failing_part_way_measures_what_completed_fails_what_it_touched_an
     assert e4.status == "measured" and e4.location == "plate 1 E1"
     tips, wells = used(store, "bench-virtual")
     assert len(set(tips)) == len(tips) and len(set(wells)) == len(wells) == 5
+
+
+def test_experiments_stopped_before_their_batch_was_sent_anywhere_go_back_to_the_queue(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    run = loop.open_run(deck_campaign(), store=store)
+    batch = loop.approve(run, loop.propose(run, 1, None, 4))
+    from retort.orchestrator.labs import LabRequest
+
+    locations = run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])
+    store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})  # and the process dies
+    again = loop.open_run(deck_campaign(), store=Store(store.url))
+    assert loop.recover_interrupted(again) == []
+    assert {e.status for e in again.experiments()} == {"approved"}
+    assert DeckStore(store).runs(deck="bench-virtual")[0].status == "cancelled"
+    loop.run_iteration(again, 1)
+    assert {e.status for e in again.experiments()} == {"measured"}
+    tips, wells = used(store, "bench-virtual")
+    assert len(set(tips)) == len(tips) == 32 and len(set(wells)) == 8

@@ -36,6 +36,8 @@ def test_a_store_written_by_0_1_0_upgrades_without_losing_a_row_and_continues(tm
     assert len(run.experiments()) == 8
     loop.run_iteration(run, 3)
     assert [e.status for e in run.experiments()].count("measured") == 12
+    locations = [e.location for e in run.experiments()]
+    assert len(set(locations)) == 12 and locations[-1].startswith("plate 2 ")  # 0.1.0 used plate 1: a fresh plate
     # the experiment 0.1.0 left running is failed as interrupted, not lost
     stuck = loop.open_run(with_changes(load_campaign(EXAMPLES / "branin.yaml"), "test", name="branin-interrupted"), store=store)
     assert loop.recover_interrupted(stuck) == [1]
@@ -55,3 +57,40 @@ def test_upgrading_twice_is_a_no_op(tmp_path):
     Store(url).open_campaign("a", "{}")
     Store(url).open_campaign("a", "{}")
     assert [c.name for c in Store(url).campaigns()] == ["a"]
+
+
+def test_processes_opening_a_new_store_at_once_take_turns(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = f"from retort.orchestrator.store import Store; Store({url!r}).campaigns()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    assert migrate.current(Store(url).engine) == migrate.head()
+
+
+def test_a_migration_stopped_part_way_completes_on_the_next_open(tmp_path):
+    path = tmp_path / "partial.db"
+    with sqlite3.connect(path) as conn:  # 0001 stopped after its second table (SQLite commits each CREATE TABLE)
+        conn.execute("CREATE TABLE campaign (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR NOT NULL, config_json VARCHAR NOT NULL, "
+                     "created_at DATETIME NOT NULL)")
+    store = Store(f"sqlite:///{path}")
+    store.open_campaign("a", "{}")
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+
+
+def test_a_store_from_a_newer_retort_is_refused_with_a_store_error(tmp_path):
+    import pytest
+
+    from retort.orchestrator.errors import StoreError
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    Store(url)
+    with sqlite3.connect(tmp_path / "new.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(StoreError, match="written by a newer Retort"):
+        Store(url)

@@ -7,6 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from retort.orchestrator.migrations.helpers import create_index, create_table
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -14,15 +16,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "campaign",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("config_json", sa.String(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_campaign_name", "campaign", ["name"], unique=True)
-    op.create_table(
+    create_index("ix_campaign_name", "campaign", ["name"], unique=True)
+    create_table(
         "model_version",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaign.id"), nullable=False),
@@ -37,8 +39,8 @@ def upgrade() -> None:
         sa.Column("versions_json", sa.String(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_model_version_campaign_id", "model_version", ["campaign_id"])
-    op.create_table(
+    create_index("ix_model_version_campaign_id", "model_version", ["campaign_id"])
+    create_table(
         "experiment",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaign.id"), nullable=False),
@@ -58,9 +60,9 @@ def upgrade() -> None:
         sa.Column("lab_seconds", sa.Float()),
         sa.UniqueConstraint("campaign_id", "seq"),
     )
-    op.create_index("ix_experiment_campaign_id", "experiment", ["campaign_id"])
-    op.create_index("ix_experiment_status", "experiment", ["status"])
-    op.create_table(
+    create_index("ix_experiment_campaign_id", "experiment", ["campaign_id"])
+    create_index("ix_experiment_status", "experiment", ["status"])
+    create_table(
         "measurement",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("experiment_id", sa.Integer(), sa.ForeignKey("experiment.id"), nullable=False),
@@ -71,4 +73,4 @@ def upgrade() -> None:
         sa.Column("instrument", sa.String(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_measurement_experiment_id", "measurement", ["experiment_id"])
+    create_index("ix_measurement_experiment_id", "measurement", ["experiment_id"])

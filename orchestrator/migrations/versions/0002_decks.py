@@ -7,6 +7,8 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from retort.orchestrator.migrations.helpers import create_index, create_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -14,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "deck",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("name", sa.String(), nullable=False),
@@ -23,8 +25,8 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_deck_name", "deck", ["name"], unique=True)
-    op.create_table(
+    create_index("ix_deck_name", "deck", ["name"], unique=True)
+    create_table(
         "deck_event",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("deck_id", sa.Integer(), sa.ForeignKey("deck.id"), nullable=False),
@@ -34,8 +36,8 @@ def upgrade() -> None:
         sa.Column("state_json", sa.String(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_deck_event_deck_id", "deck_event", ["deck_id"])
-    op.create_table(
+    create_index("ix_deck_event_deck_id", "deck_event", ["deck_id"])
+    create_table(
         "lab_run",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaign.id"), nullable=False),
@@ -52,6 +54,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )
-    op.create_index("ix_lab_run_campaign_id", "lab_run", ["campaign_id"])
-    op.create_index("ix_lab_run_deck_id", "lab_run", ["deck_id"])
-    op.create_index("ix_lab_run_status", "lab_run", ["status"])
+    create_index("ix_lab_run_campaign_id", "lab_run", ["campaign_id"])
+    create_index("ix_lab_run_deck_id", "lab_run", ["deck_id"])
+    create_index("ix_lab_run_status", "lab_run", ["status"])
