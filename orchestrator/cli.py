@@ -8,6 +8,7 @@ measurement), printed as one message without a traceback; 130 interrupted (run a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--iterations", type=_positive, help="stop after this many iterations (run again to continue)")
     run.add_argument("--report", help="report PNG path (default retort-reports/<campaign>.png)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's logs")
+    run.add_argument("--wait", action="store_true", help="if another process is running the campaign, wait for it instead of exiting")
     validate = sub.add_parser("validate", help="check a campaign file, its lab and its store; runs and stores nothing")
     validate.add_argument("campaign", help="campaign YAML file")
     _overrides(validate)
@@ -150,7 +152,8 @@ def _run(args: argparse.Namespace) -> int:
     from retort.orchestrator.settings import prefect_defaults
 
     prefect_defaults(verbose=args.verbose)
-    with local_prefect_server(wait=False) as server:  # boots while the campaign and its lab are checked
+    with local_prefect_server(wait=False) as server, contextlib.ExitStack() as held:  # the server boots while the campaign is checked
+        from retort.orchestrator.lease import hold
         from retort.orchestrator.loop import open_run, summarise
         from retort.orchestrator.report import write_report
         from retort.orchestrator.stopping import stop_requested
@@ -159,6 +162,7 @@ def _run(args: argparse.Namespace) -> int:
         campaign = _campaign_from(args)
         check_persistent(campaign.store)
         run = open_run(campaign)  # checks lab, space and store before Prefect runs anything (fails fast, exit 2)
+        held.enter_context(hold(run.store, run.record.id, campaign.name, wait=args.wait))  # one driver per campaign: a second says who and exits 2
         err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
                   f"planner {campaign.planner}, store {escape(run.store.url)}", highlight=False)
         from pydantic import SecretStr

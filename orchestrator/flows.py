@@ -20,6 +20,7 @@ from retort.orchestrator import loop
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.errors import LabError
 from retort.orchestrator.labs import LabResult
+from retort.orchestrator.lease import hold
 from retort.orchestrator.loop import CampaignRun, CampaignSummary, RecordOutcome
 from retort.orchestrator.records import ExperimentRecord
 from retort.orchestrator.stopping import stop_requested
@@ -84,11 +85,12 @@ def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: 
     if store_url:
         campaign = campaign.model_copy(update={"store": store_url.get_secret_value()})
     run = loop.open_run(campaign, planner)
-    loop.recover_interrupted(run)
-    iterations = 0
-    while loop.remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not stop_requested():
-        iterations += 1
-        outcome = iteration_flow(run, loop.next_iteration(run))
-        if outcome.failed:
-            raise LabError("; ".join(outcome.failed.values()) + ". Check the instrument, then run the campaign again to continue.")
-    return loop.summarise(campaign, run.store, run.record)
+    with hold(run.store, run.record.id, campaign.name):  # one driver per campaign (re-entrant: `retort run` holds it already)
+        loop.recover_interrupted(run)
+        iterations = 0
+        while loop.remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not stop_requested():
+            iterations += 1
+            outcome = iteration_flow(run, loop.next_iteration(run))
+            if outcome.failed:
+                raise LabError("; ".join(outcome.failed.values()) + ". Check the instrument, then run the campaign again to continue.")
+        return loop.summarise(campaign, run.store, run.record)

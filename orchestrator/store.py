@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, create_engine, select
 
 from retort.agents.proposal import Proposal, Provenance
@@ -99,17 +100,24 @@ class Store:
         """The stored campaign `name`, created if new. A stored campaign must have the same
         configuration, except its budget, which may change to extend or shorten a campaign.
         `normalise` rewrites both configurations in the form they must agree on (`Campaign.normalise_config`)."""
-        with self._session(f"open campaign {name!r}") as s:
-            row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
-            if row is None:
-                row = CampaignRow(name=name, config_json=config_json)
-            else:
-                _check_same_config(name, *((normalise(row.config_json), normalise(config_json)) if normalise else (row.config_json, config_json)))
-                row.config_json = config_json  # only the budget can differ: keep the latest
-            s.add(row)
-            s.commit()
-            s.refresh(row)
-            return _campaign(row)
+        for attempt in range(2):  # two processes creating one campaign at once: the second reads the first's
+            try:
+                with self._session(f"open campaign {name!r}") as s:
+                    row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+                    if row is None:
+                        row = CampaignRow(name=name, config_json=config_json)
+                    else:
+                        pair = (normalise(row.config_json), normalise(config_json)) if normalise else (row.config_json, config_json)
+                        _check_same_config(name, *pair)
+                        row.config_json = config_json  # only the budget can differ: keep the latest
+                    s.add(row)
+                    s.commit()
+                    s.refresh(row)
+                    return _campaign(row)
+            except StoreError as exc:
+                if attempt or not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def find_campaign(self, name: str, config_json: str, normalise: Normalise = None) -> Optional[CampaignRecord]:
         """Like `open_campaign`, but writes nothing: the stored campaign `name` (None if new),
@@ -275,7 +283,11 @@ class Store:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers (retort status) do not block the running campaign
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":  # WAL is kept in the file: set it once
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers (retort status) do not block the running campaign
+        except sqlite3.OperationalError:  # another process holds a write lock (it is setting WAL or migrating): it sets it
+            pass
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -114,3 +114,15 @@ class LabRunRow(SQLModel, table=True):
     error: Optional[str] = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LeaseRow(SQLModel, table=True):
+    """Which process drives a campaign, until when (renewed while it runs)."""
+
+    __tablename__ = "campaign_lease"
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    holder: str  # host, pid and start time of the process: unique to one process
+    host: str
+    pid: int
+    acquired_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
