@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable, Optional
 
 from retort.orchestrator import loop
@@ -47,15 +48,20 @@ class Finished:
 
 def run_campaign(campaign: Campaign, clock: Callable[[], float] = time.process_time) -> Finished:
     run = loop.open_run(campaign, store=Store("sqlite://"))
-    seconds, proposals = 0.0, 0
+    timed = {"seconds": 0.0, "proposals": 0, "started": 0.0}
+
+    def fit(run, iteration):
+        timed["started"] = clock()
+        return loop.fit(run, iteration)
+
+    def propose(run, iteration, model, n):
+        batch = loop.propose(run, iteration, model, n)
+        if batch[0].provenance.model_version is not None:  # time fit + propose of model-based batches
+            timed["seconds"] += clock() - timed["started"]
+            timed["proposals"] += 1
+        return batch
+
+    steps = SimpleNamespace(**vars(loop.PLAIN) | {"fit": fit, "propose": propose})
     while loop.remaining(run) > 0:
-        iteration = loop.next_iteration(run)
-        start = clock()
-        batch = loop.propose(run, iteration, loop.fit(run, iteration), min(campaign.batch_size, loop.remaining(run)))
-        if batch[0].provenance.model_version is not None:
-            seconds += clock() - start
-            proposals += 1
-        batch = loop.approve(run, batch)
-        loop.execute(run, batch)
-        loop.record(run, batch, loop.measure(run, batch))
-    return Finished(campaign, run.experiments(), seconds, proposals)
+        loop.run_iteration(run, loop.next_iteration(run), steps)
+    return Finished(campaign, run.experiments(), timed["seconds"], timed["proposals"])

@@ -4,7 +4,7 @@ Runs the robot example (``examples/colour_match_{ot2,flex}.yaml``) through the l
 against a robot-server (started here with ``../shared/opentrons-robot-server/robot-server`` on a
 free port unless ``--url`` names one) and, for every batch, prints:
 
-- plan: compile the batch into a plan and reserve its tips, wells and stocks in the store;
+- plan: from approval to the batch's plan compiled and its tips, wells and stocks reserved in the store;
 - local analysis: Opentrons' analysis (opentrons 9.0.0, its own virtualenv) of the exact protocol;
 - upload + robot analysis, run creation: the robot's HTTP API;
 - proposal -> run start: from the proposals being stored to the robot's first command starting
@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,6 @@ def measure(robot: str, url: str, batches: int) -> list[dict[str, float]]:
     from retort.orchestrator import loop
     from retort.orchestrator.campaign import load_campaign, with_changes
     from retort.orchestrator.deck_store import DeckStore
-    from retort.orchestrator.labs import LabRequest
     from retort.orchestrator.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="retort-robot-latency-"))
@@ -73,31 +72,26 @@ def measure(robot: str, url: str, batches: int) -> list[dict[str, float]]:
     run = loop.open_run(campaign, store=store)
     rows = []
     for iteration in range(1, batches + 1):
-        batch = loop.propose(run, iteration, None, 4)
-        proposed = batch[0].proposed_at
-        batch = loop.approve(run, batch)
-        requests = [LabRequest(seq=e.seq, params=e.params) for e in batch]
         before = len(run.lab.robot.timings)
-        started = time.perf_counter()
-        run.lab.prepare(requests)
-        prepared = time.perf_counter() - started
+        loop.run_iteration(run, iteration)
         stages = run.lab.robot.timings[before] if len(run.lab.robot.timings) > before else {}
-        run.store.set_status([e.id for e in batch], "running", location={e.id: run.lab.location(e.seq) for e in batch})
-        run.lab.execute(requests)
-        loop.record(run, batch, run.lab.measure(requests))
+        batch = [e for e in run.experiments() if e.iteration == iteration]
         lab_run = DeckStore(store).runs(run.record.id)[-1]
         report = RunReport.model_validate_json(lab_run.report_json)
-        first = min(datetime.fromisoformat(c["startedAt"]) for c in report.log if c.get("startedAt"))
-        robot_stages = sum(stages.get(k, 0.0) for k in ("render", "local_analysis", "upload", "robot_analysis", "create_run"))
+        first = min(_utc(datetime.fromisoformat(c["startedAt"])) for c in report.log if c.get("startedAt"))
         rows.append({
-            "plan": prepared - robot_stages,
+            "plan": (_utc(lab_run.created_at) - _utc(batch[0].approved_at)).total_seconds(),  # approved -> plan reserved
             "local_analysis": stages.get("local_analysis", 0.0),
             "upload": stages.get("upload", 0.0),
             "robot_analysis": stages.get("robot_analysis", 0.0),
             "create_run": stages.get("create_run", 0.0),
-            "to_start": (first - proposed.replace(tzinfo=first.tzinfo) if proposed.tzinfo is None else first - proposed).total_seconds(),
+            "to_start": (first - _utc(batch[0].proposed_at)).total_seconds(),
         })
     return rows
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 if __name__ == "__main__":

@@ -246,9 +246,13 @@ class Campaign(_Strict):
         try:
             data = json.loads(Campaign.model_validate_json(config_json).config_json())
         except (ValidationError, ValueError):
-            return config_json
-        for key in OPERATIONAL:
-            data["lab"].pop(key, None)
+            try:
+                data = json.loads(config_json)
+            except ValueError:
+                return config_json
+        if isinstance(data, dict) and isinstance(data.get("lab"), dict):
+            for key in OPERATIONAL:
+                data["lab"].pop(key, None)
         return json.dumps(data)
 
 

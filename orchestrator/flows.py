@@ -10,6 +10,7 @@ Runs in Prefect's ephemeral mode by default; set ``PREFECT_API_URL`` to run agai
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Optional
 
 from prefect import flow, task
@@ -57,17 +58,14 @@ def record_task(run: CampaignRun, batch: list[ExperimentRecord], results: list[L
     return loop.record(run, batch, results)
 
 
+TASKS = SimpleNamespace(fit=fit_task, propose=propose_task, approve=approve_task, execute=execute_task,
+                        measure=measure_task, record=record_task)
+
+
 @flow(name="retort-iteration", flow_run_name="iteration-{iteration}", validate_parameters=False)
 def iteration_flow(run: CampaignRun, iteration: int) -> RecordOutcome:
-    """fit -> propose -> approve -> execute -> measure -> record; open experiments are continued first."""
-    batch = loop.open_experiments(run)
-    if not batch:
-        model = fit_task(run, iteration)
-        batch = propose_task(run, iteration, model, min(run.campaign.batch_size, loop.remaining(run)))
-    batch = approve_task(run, batch)
-    execute_task(run, batch)
-    results = measure_task(run, batch)
-    return record_task(run, batch, results)
+    """One iteration (`loop.run_iteration`) with each step a Prefect task."""
+    return loop.run_iteration(run, iteration, TASKS)
 
 
 @flow(name="retort-campaign", flow_run_name="{campaign.name}")

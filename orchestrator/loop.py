@@ -8,7 +8,8 @@ stops anywhere can be continued without losing or repeating an experiment.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from types import SimpleNamespace
+from typing import Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -282,12 +283,27 @@ def summarise(campaign: Campaign, store: Store, record: CampaignRecord) -> Campa
     )
 
 
-def run_iteration(run: CampaignRun, iteration: int) -> RecordOutcome:
-    """One pass of the loop without Prefect (benchmarks, tests of the steps)."""
+class Steps(Protocol):
+    """The loop's steps, as `run_iteration` calls them: the plain functions here (`PLAIN`), the same wrapped
+    as Prefect tasks (`flows.TASKS`), or wrapped to time them (benchmarks)."""
+
+    def fit(self, run: CampaignRun, iteration: int) -> Optional[FittedModel]: ...
+    def propose(self, run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]: ...
+    def approve(self, run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentRecord]: ...
+    def execute(self, run: CampaignRun, batch: list[ExperimentRecord]) -> None: ...
+    def measure(self, run: CampaignRun, batch: list[ExperimentRecord]) -> list[LabResult]: ...
+    def record(self, run: CampaignRun, batch: list[ExperimentRecord], results: list[LabResult]) -> RecordOutcome: ...
+
+
+PLAIN: Steps = SimpleNamespace(fit=fit, propose=propose, approve=approve, execute=execute, measure=measure, record=record)  # type: ignore[assignment]
+
+
+def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> RecordOutcome:
+    """One pass of the loop, the only place its order is written: open experiments are continued
+    (never re-proposed), else fit -> propose; then approve -> execute -> measure -> record."""
     batch = open_experiments(run)
     if not batch:
-        n = min(run.campaign.batch_size, remaining(run))
-        batch = propose(run, iteration, fit(run, iteration), n)
-    batch = approve(run, batch)
-    execute(run, batch)
-    return record(run, batch, measure(run, batch))
+        batch = steps.propose(run, iteration, steps.fit(run, iteration), min(run.campaign.batch_size, remaining(run)))
+    batch = steps.approve(run, batch)
+    steps.execute(run, batch)
+    return steps.record(run, batch, steps.measure(run, batch))

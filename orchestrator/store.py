@@ -331,7 +331,11 @@ def _check_same_config(name: str, stored_json: str, new_json: str) -> None:
 
 def _change(key: str, old: object, new: object) -> str:
     old_text, new_text = json.dumps(old), json.dumps(new)
-    return f"{key} {old_text} -> {new_text}" if len(old_text) + len(new_text) <= 80 else key
+    if len(old_text) + len(new_text) <= 80:
+        return f"{key} {old_text} -> {new_text}"
+    if isinstance(old, dict) and isinstance(new, dict):  # e.g. lab: name the settings that changed
+        return "; ".join(_change(f"{key}.{k}", old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+    return key
 
 
 def check_persistent(url: str) -> None:

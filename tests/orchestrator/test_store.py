@@ -62,3 +62,17 @@ def test_unreachable_store_is_a_clear_error(tmp_path):
         Store(f"sqlite:///{tmp_path}/missing-dir/x.db")
     with pytest.raises(StoreError, match=r"postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/db"):
         Store("postgresql+psycopg://u:secret@127.0.0.1:1/db")
+
+
+def test_a_changed_lab_setting_is_named_in_the_refusal(tmp_path):
+    import json
+
+    import pytest
+
+    from retort.orchestrator.errors import StoreError
+
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    lab = {"kind": "colour", "backend": "opentrons", "wavelengths": list(range(400, 700, 20)), "deck": {"name": "x" * 60}}
+    store.open_campaign("c", json.dumps({"lab": lab}))
+    with pytest.raises(StoreError, match=r'changed: lab.backend "opentrons" -> "virtual"\. To run'):
+        store.open_campaign("c", json.dumps({"lab": lab | {"backend": "virtual"}}))
