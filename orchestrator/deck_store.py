@@ -6,7 +6,7 @@ deck never reuses a tip or a well, whatever stopped when. Writers check the deck
 optimistic lock): two processes changing one deck at once cannot both win.
 
 Example:
-    >>> from retort.orchestrator.store import Store
+    >>> from retort.orchestrator.store import Store, retry_on_conflict
     >>> from retort.instruments.deck import DeckConfig
     >>> decks = DeckStore(Store("sqlite://"))
     >>> deck = DeckConfig(name="bench", pipettes={"right": "p300_single_gen2"},
@@ -23,14 +23,13 @@ from __future__ import annotations
 import json
 from typing import Callable, Optional
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from retort.instruments.deck import DeckConfig, DeckState
 from retort.instruments.plan import Plan
 from retort.orchestrator.errors import StoreError
 from retort.orchestrator.records import DeckEventRecord, LabRunRecord
-from retort.orchestrator.store import Store
+from retort.orchestrator.store import Store, retry_on_conflict
 from retort.orchestrator.tables import DeckEventRow, DeckRow, LabRunRow, utcnow
 
 ACTIVE = ("planned", "submitted", "running")
@@ -49,24 +48,22 @@ class DeckStore:
     # -- decks --------------------------------------------------------------------------
     def open(self, deck: DeckConfig, plate: int = 1) -> DeckState:
         """The stored state of `deck`, created full (with plate number `plate`) if new. The stored configuration must match."""
-        for attempt in range(2):  # two processes creating one deck at once: the loser reads the winner's
-            try:
-                with self.store._session(f"open deck {deck.name!r}") as s:
-                    row = s.exec(select(DeckRow).where(DeckRow.name == deck.name)).first()
-                    if row is None:
-                        state = deck.full_state(plate=plate)
-                        row = DeckRow(name=deck.name, config_json=deck.model_dump_json(), state_json=state.model_dump_json())
-                        s.add(row)
-                        s.flush()
-                        s.add(_event(row, "created", "retort", {"config": deck.model_dump(mode="json")}, state))
-                        s.commit()
-                        return state
-                    _check_same_deck(deck, row.config_json)
-                    return DeckState.model_validate_json(row.state_json)
-            except StoreError as exc:
-                if attempt or not isinstance(exc.__cause__, IntegrityError):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def write() -> DeckState:
+            with self.store._session(f"open deck {deck.name!r}") as s:
+                row = s.exec(select(DeckRow).where(DeckRow.name == deck.name)).first()
+                if row is None:
+                    state = deck.full_state(plate=plate)
+                    row = DeckRow(name=deck.name, config_json=deck.model_dump_json(), state_json=state.model_dump_json())
+                    s.add(row)
+                    s.flush()
+                    s.add(_event(row, "created", "retort", {"config": deck.model_dump(mode="json")}, state))
+                    s.commit()
+                    return state
+                _check_same_deck(deck, row.config_json)
+                return DeckState.model_validate_json(row.state_json)
+
+        return retry_on_conflict(write)  # two processes creating one deck at once: the second reads the first's
 
     def get(self, name: str) -> tuple[DeckConfig, DeckState]:
         with self.store._session(f"read deck {name!r}") as s:

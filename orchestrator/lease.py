@@ -26,10 +26,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from retort.orchestrator.errors import StoreError
+from retort.orchestrator.store import retry_on_conflict
 from retort.orchestrator.tables import LeaseRow
 
 TTL = 60.0  # s: a lease not renewed for this long is free
@@ -89,28 +89,26 @@ def holder_of(store, campaign_id: int) -> Optional[Lease]:
 def acquire(store, campaign_id: int, name: str) -> None:
     """Take the campaign's lease, or raise `CampaignBusy` naming its holder."""
     holder, host, pid = _me()
-    for attempt in range(2):
-        try:
-            with store._session(f"take the lease of campaign {name!r}") as s:
-                row = s.get(LeaseRow, campaign_id)
-                now = _now()
-                if row is not None and row.holder != holder and _aware(row.expires_at) > now and not _gone(row):
-                    raise CampaignBusy(
-                        f"campaign {name!r} is being run by {row.holder} (since {_aware(row.acquired_at):%Y-%m-%d %H:%M:%S} UTC); "
-                        "one process drives a campaign at a time. Wait for it to finish (or pass --wait), or stop it; "
-                        f"if that host is down, its lease expires {TTL:.0f} s after its last renewal"
-                    )
-                if row is None:
-                    row = LeaseRow(campaign_id=campaign_id, holder=holder, host=host, pid=pid, expires_at=now + timedelta(seconds=TTL))
-                else:
-                    row.holder, row.host, row.pid = holder, host, pid
-                    row.acquired_at, row.expires_at = now, now + timedelta(seconds=TTL)
-                s.add(row)
-                s.commit()
-                return
-        except StoreError as exc:
-            if attempt or not isinstance(exc.__cause__, IntegrityError):
-                raise  # a race: another process inserted the lease first; read it again
+
+    def write() -> None:
+        with store._session(f"take the lease of campaign {name!r}") as s:
+            row = s.get(LeaseRow, campaign_id)
+            now = _now()
+            if row is not None and row.holder != holder and _aware(row.expires_at) > now and not _gone(row):
+                raise CampaignBusy(
+                    f"campaign {name!r} is being run by {row.holder} (since {_aware(row.acquired_at):%Y-%m-%d %H:%M:%S} UTC); "
+                    "one process drives a campaign at a time. Wait for it to finish (or pass --wait), or stop it; "
+                    f"if that host is down, its lease expires {TTL:.0f} s after its last renewal"
+                )
+            if row is None:
+                row = LeaseRow(campaign_id=campaign_id, holder=holder, host=host, pid=pid, expires_at=now + timedelta(seconds=TTL))
+            else:
+                row.holder, row.host, row.pid = holder, host, pid
+                row.acquired_at, row.expires_at = now, now + timedelta(seconds=TTL)
+            s.add(row)
+            s.commit()
+
+    retry_on_conflict(write)  # two processes inserting the lease at once: the second reads the first's
 
 
 def renew(store, campaign_id: int) -> None:

@@ -48,11 +48,11 @@ def upgrade(engine: Engine, sqlite_file: str | None = None) -> None:
     Raises:
         StoreError: the store was written by a newer Retort (a revision this one does not know).
     """
-    known = {s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()}
+    scripts = ScriptDirectory.from_config(_config())
     found = current(engine)
-    if found == head():
+    if found == scripts.get_current_head():
         return
-    if found is not None and found not in known:
+    if found is not None and found not in {s.revision for s in scripts.walk_revisions()}:
         raise StoreError(f"the store was written by a newer Retort (schema revision {found}); upgrade Retort to open it")
     with _lock(engine, sqlite_file):
         with engine.begin() as conn:

@@ -14,7 +14,7 @@ import math
 import os
 import sqlite3
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -34,6 +34,7 @@ from retort.orchestrator.records import (
 from retort.orchestrator.tables import CampaignRow, ExperimentRow, MeasurementRow, ModelVersionRow, utcnow
 from retort.surrogates import ModelSummary
 
+T = TypeVar("T")
 Normalise = Optional[Callable[[str], str]]
 
 
@@ -100,24 +101,22 @@ class Store:
         """The stored campaign `name`, created if new. A stored campaign must have the same
         configuration, except its budget, which may change to extend or shorten a campaign.
         `normalise` rewrites both configurations in the form they must agree on (`Campaign.normalise_config`)."""
-        for attempt in range(2):  # two processes creating one campaign at once: the second reads the first's
-            try:
-                with self._session(f"open campaign {name!r}") as s:
-                    row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
-                    if row is None:
-                        row = CampaignRow(name=name, config_json=config_json)
-                    else:
-                        pair = (normalise(row.config_json), normalise(config_json)) if normalise else (row.config_json, config_json)
-                        _check_same_config(name, *pair)
-                        row.config_json = config_json  # only the budget can differ: keep the latest
-                    s.add(row)
-                    s.commit()
-                    s.refresh(row)
-                    return _campaign(row)
-            except StoreError as exc:
-                if attempt or not isinstance(exc.__cause__, IntegrityError):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def write() -> CampaignRecord:
+            with self._session(f"open campaign {name!r}") as s:
+                row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+                if row is None:
+                    row = CampaignRow(name=name, config_json=config_json)
+                else:
+                    pair = (normalise(row.config_json), normalise(config_json)) if normalise else (row.config_json, config_json)
+                    _check_same_config(name, *pair)
+                    row.config_json = config_json  # only the budget can differ: keep the latest
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+                return _campaign(row)
+
+        return retry_on_conflict(write)  # two processes creating one campaign at once: the second reads the first's
 
     def find_campaign(self, name: str, config_json: str, normalise: Normalise = None) -> Optional[CampaignRecord]:
         """Like `open_campaign`, but writes nothing: the stored campaign `name` (None if new),
@@ -279,6 +278,17 @@ class Store:
                 )
                 for r in rows
             ]
+
+
+def retry_on_conflict(write: Callable[[], T]) -> T:
+    """Run `write` (one transaction that reads a row and inserts it if missing); if another process inserted
+    the same row meanwhile (a unique key taken: IntegrityError), run it once more: it then reads that row."""
+    try:
+        return write()
+    except StoreError as exc:
+        if not isinstance(exc.__cause__, IntegrityError):
+            raise
+        return write()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -21,7 +21,7 @@ from retort.instruments.errors import DeckExhausted
 from retort.instruments.opentrons.analysis import AnalysisError
 from retort.instruments.opentrons.client import ProtocolRejected
 from retort.instruments.labware import LABWARE, PIPETTES
-from retort.instruments.plan import Plan, RunReport, check_plan
+from retort.instruments.plan import Plan, RunReport
 from retort.orchestrator.campaign import Campaign, ColourLabConfig
 from retort.orchestrator.deck_store import DeckChanged, DeckStore
 from retort.orchestrator.errors import CampaignError, DeckEmpty, LabError, LabNotReady, LabRunFailed
@@ -189,13 +189,6 @@ class ColourLab:
                 self.bench.failing.add(e.seq)
         return {e.seq: f"plate {plan.plate} {e.well.well}" for e in plan.experiments}
 
-    def location(self, seq: int) -> str:
-        run = self._runs.get(seq)
-        if run is None:
-            return "not planned"
-        plan = Plan.model_validate_json(run.plan_json)
-        return next(f"plate {plan.plate} {e.well.well}" for e in plan.experiments if e.seq == seq)
-
     def execute(self, batch: list[LabRequest]) -> None:
         """Run the batch's plan on the backend and store its report. Raises `LabError` naming the experiments a failure touched."""
         run = self._run_of(batch)
@@ -271,9 +264,12 @@ class ColourLab:
     def attach(self, campaign_id: int) -> None:
         """Run for stored campaign `campaign_id`; opens (or creates) the deck, whose stored set-up must match."""
         self.campaign_id = campaign_id
-        used = [int(m.group(1)) for e in self._decks().store.experiments(campaign_id)
-                if e.location and (m := re.match(r"plate (\d+) ", e.location))]
-        self._decks().open(self.deck, plate=max(used, default=0) + 1)  # a deck new to a campaign stored by 0.1.0: a fresh plate
+        decks = self._decks()
+        plate = 1
+        if self.deck.name not in decks.names():  # a deck new to a campaign stored by 0.1.0: after the plates it used
+            used = [int(m.group(1)) for e in decks.store.experiments(campaign_id) if e.location and (m := re.match(r"plate (\d+) ", e.location))]
+            plate = max(used, default=0) + 1
+        decks.open(self.deck, plate=plate)
 
     # -- helpers ------------------------------------------------------------------------
     def _decks(self) -> DeckStore:
@@ -285,8 +281,7 @@ class ColourLab:
         volumes = [(r.seq, {k: float(v) for k, v in r.params.items()}) for r in batch]
 
         def build(current: DeckState) -> tuple[Plan, DeckState]:
-            plan = compile_batch(volumes, self.deck, current, self.config.mix_repetitions)
-            return plan, check_plan(plan, current)
+            return compile_batch(volumes, self.deck, current, self.config.mix_repetitions)
 
         try:
             for attempt in range(3):  # another process changed the deck between our read and write: plan again

@@ -18,8 +18,9 @@ from retort.instruments.ops import DropTip, LiquidOp, Mix, PickUpTip, Transfer
 from retort.instruments.plan import ExperimentPlan, Plan, check_plan
 
 
-def compile_batch(batch: list[tuple[int, dict[str, float]]], deck: DeckConfig, state: DeckState, mix_repetitions: int) -> Plan:
-    """The plan for `batch` (experiment number, stock volumes in uL), checked against `state`.
+def compile_batch(batch: list[tuple[int, dict[str, float]]], deck: DeckConfig, state: DeckState,
+                  mix_repetitions: int) -> tuple[Plan, DeckState]:
+    """The plan for `batch` (experiment number, stock volumes in uL), checked against `state`, and the state after it.
 
     Raises:
         DeckExhausted: the deck lacks wells, tips or stock for the batch.
@@ -29,7 +30,9 @@ def compile_batch(batch: list[tuple[int, dict[str, float]]], deck: DeckConfig, s
     needs = []
     if len(wells) < len(batch):
         needs.append(f"a new plate: plate {state.plate} has {len(wells)} free wells and the batch needs {len(batch)}")
-    steps_per = [_steps(params, deck, WellRef(slot=deck.plate.slot, well="A1"), mix_repetitions) for _, params in batch]
+    dests = [WellRef(slot=deck.plate.slot, well=w) for w in wells[: len(batch)]]
+    dests += [WellRef(slot=deck.plate.slot, well="A1")] * (len(batch) - len(dests))  # only counted: the batch waits for a plate
+    steps_per = [_steps(params, deck, dest, mix_repetitions) for (_, params), dest in zip(batch, dests)]
     free_tips = {p.name: [WellRef(slot=s, well=w) for s in deck.racks_for(p) for w in state.free_tips(deck, s)] for p in deck.mounted()}
     wanted = {p.name: sum(isinstance(st, PickUpTip) and st.pipette == p.name for steps in steps_per for st in steps) for p in deck.mounted()}
     for p in deck.mounted():
@@ -39,17 +42,11 @@ def compile_batch(batch: list[tuple[int, dict[str, float]]], deck: DeckConfig, s
     if needs:
         raise DeckExhausted(f"deck {deck.name!r} cannot take the next batch: it needs {'; '.join(needs)}", needs=needs)
     experiments = []
-    for (seq, params), well in zip(batch, wells):
-        dest = WellRef(slot=deck.plate.slot, well=well)
-        steps = []
-        for step in _steps(params, deck, dest, mix_repetitions):
-            if isinstance(step, PickUpTip):
-                step = PickUpTip(pipette=step.pipette, tip=free_tips[step.pipette].pop(0))
-            steps.append(step)
-        experiments.append(ExperimentPlan(seq=seq, well=dest, steps=tuple(steps)))
+    for (seq, _), dest, steps in zip(batch, dests, steps_per):
+        tipped = [PickUpTip(pipette=st.pipette, tip=free_tips[st.pipette].pop(0)) if isinstance(st, PickUpTip) else st for st in steps]
+        experiments.append(ExperimentPlan(seq=seq, well=dest, steps=tuple(tipped)))
     plan = Plan(deck=deck, plate=state.plate, experiments=tuple(experiments))
-    check_plan(plan, state)
-    return plan
+    return plan, check_plan(plan, state)
 
 
 def _steps(params: dict[str, float], deck: DeckConfig, dest: WellRef, mix_repetitions: int) -> list[LiquidOp]:
