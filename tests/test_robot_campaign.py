@@ -39,6 +39,24 @@ def retort(*args, cwd, timeout=300):
     return subprocess.run([*RETORT, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def run_until_a_robot_run_plays(path, cwd):
+    """Start `retort run path` and return its process once a lab run is `running` in its store (the robot is moving)."""
+    db = cwd / "retort.db"
+    proc = subprocess.Popen([*RETORT, "run", str(path)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    if conn.execute("SELECT count(*) FROM lab_run WHERE status = 'running'").fetchone()[0]:
+                        return proc
+            except sqlite3.OperationalError:
+                pass
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.01)
+    pytest.fail("no robot run started within 120 s")
+
+
 def robot_tips_and_wells(store, deck):
     """Tips the robot picked up and wells it dispensed into, from the robot's own commands stored with each lab run."""
     tips, wells = [], []
@@ -75,20 +93,7 @@ def test_kill_9_during_a_robot_run_then_run_again_collects_it_and_reuses_nothing
     path = campaign_file(tmp_path, "ot2", ot2_server, **{"batch_size: 4": "batch_size: 12", "budget: 16": "budget: 24",
                                                          "initial_design: 8": "initial_design: 12"})
     db = tmp_path / "retort.db"
-    proc = subprocess.Popen([*RETORT, "run", str(path)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if db.exists():
-            try:
-                with sqlite3.connect(db, timeout=1) as conn:
-                    if conn.execute("SELECT count(*) FROM lab_run WHERE status = 'running'").fetchone()[0]:
-                        break
-            except sqlite3.OperationalError:
-                pass
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.01)
-    else:
-        pytest.fail("no robot run started within 120 s")
+    proc = run_until_a_robot_run_plays(path, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(30)
     store = Store(f"sqlite:///{db}")
@@ -131,17 +136,7 @@ def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_s
     path = campaign_file(tmp_path, "ot2", ot2_server, **{"batch_size: 4": "batch_size: 24", "budget: 16": "budget: 24",
                                                          "initial_design: 8": "initial_design: 24"})
     db = tmp_path / "retort.db"
-    proc = subprocess.Popen([*RETORT, "run", str(path)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if db.exists():
-            try:
-                with sqlite3.connect(db, timeout=1) as conn:
-                    if conn.execute("SELECT count(*) FROM lab_run WHERE status = 'running'").fetchone()[0]:
-                        break
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.01)
+    proc = run_until_a_robot_run_plays(path, tmp_path)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr.decode()

@@ -10,6 +10,7 @@ from retort.instruments.labware import WellRef
 from retort.instruments.ops import DropTip, Mix, PickUpTip, Transfer
 from retort.instruments.opentrons.protocol import MARKER
 from retort.instruments.plan import ExperimentPlan, Plan, check_plan
+from tests.instruments.decks import flex_deck, ot2_deck
 
 STOCKS = {"red": {"well": "A1", "volume": 15000}, "blue": {"well": "A2", "volume": 15000},
           "water": {"well": "A3", "volume": 15000}, "yellow": {"well": "A4", "volume": 15000}}
@@ -17,20 +18,12 @@ VOLUMES = (10.0, 50.0, 15.0, 100.0)
 
 
 def deck(robot: Literal["ot2", "flex"] = "ot2", *, swap_mounts: bool = False, name: str = "test-deck") -> DeckConfig:
-    """The simulated robots' decks: OT-2 p20 left / p300 right; Flex 50 uL left / 1000 uL right."""
-    if robot == "ot2":
-        pipettes = {"left": "p20_single_gen2", "right": "p300_single_gen2"}
-        racks = {"3": "opentrons_96_tiprack_20ul", "4": "opentrons_96_tiprack_300ul"}
-        reservoir, plate = "2", "1"
-    else:
-        pipettes = {"left": "flex_1channel_50", "right": "flex_1channel_1000"}
-        racks = {"C1": "opentrons_flex_96_tiprack_50ul", "C2": "opentrons_flex_96_tiprack_1000ul"}
-        reservoir, plate = "D2", "D1"
-    if swap_mounts:
-        pipettes = {"left": pipettes["right"], "right": pipettes["left"]}
-    return DeckConfig(name=name, robot=robot, pipettes=pipettes, tip_racks=racks,
-                      reservoir={"slot": reservoir, "load_name": "nest_12_reservoir_15ml"}, stocks=STOCKS,
-                      plate={"slot": plate, "load_name": "corning_96_wellplate_360ul_flat"})
+    """The simulated robots' decks (`decks.ot2_deck`, `decks.flex_deck`) with these stocks; optionally the mounts swapped."""
+    build = ot2_deck if robot == "ot2" else flex_deck
+    base = build(name=name, stocks=STOCKS)
+    if not swap_mounts:
+        return base
+    return build(name=name, stocks=STOCKS, pipettes={"left": base.pipettes["right"], "right": base.pipettes["left"]})
 
 
 def plan(deck_: DeckConfig, experiments: int = 3, transfers: int = 3, *, mix: int = 2, first_well: int = 0) -> Plan:

@@ -17,25 +17,12 @@ from retort.instruments.opentrons.analysis import SETUP_COMMAND, AnalysisError, 
 from retort.instruments.opentrons.protocol import digest, render
 from retort.instruments.ops import DropTip, Mix, PickUpTip, Transfer
 from retort.instruments.plan import ExperimentPlan, Plan, check_plan
+from tests.instruments.decks import flex_deck, ot2_deck
 
 STOCKS = ("red", "green", "blue", "water")
 
-OT2 = DeckConfig(
-    name="ot2-test", robot="ot2",
-    pipettes={"left": "p20_single_gen2", "right": "p300_single_gen2"},
-    tip_racks={"3": "opentrons_96_tiprack_20ul", "4": "opentrons_96_tiprack_300ul"},
-    reservoir={"slot": "2", "load_name": "nest_12_reservoir_15ml"},
-    stocks={name: {"well": f"A{i + 1}", "volume": 10_000} for i, name in enumerate(STOCKS)},
-    plate={"slot": "1", "load_name": "corning_96_wellplate_360ul_flat"},
-)
-FLEX = DeckConfig(
-    name="flex-test", robot="flex",
-    pipettes={"left": "flex_1channel_50", "right": "flex_1channel_1000"},
-    tip_racks={"C1": "opentrons_flex_96_tiprack_50ul", "C2": "opentrons_flex_96_tiprack_1000ul"},
-    reservoir={"slot": "D2", "load_name": "nest_12_reservoir_15ml"},
-    stocks={name: {"well": f"A{i + 1}", "volume": 10_000} for i, name in enumerate(STOCKS)},
-    plate={"slot": "D1", "load_name": "corning_96_wellplate_360ul_flat"},
-)
+OT2 = ot2_deck(name="ot2-test", stocks={name: {"well": f"A{i + 1}", "volume": 10_000} for i, name in enumerate(STOCKS)})
+FLEX = flex_deck(name="flex-test", stocks={name: {"well": f"A{i + 1}", "volume": 10_000} for i, name in enumerate(STOCKS)})
 RECIPES = ((10.0, 150.0, 40.0, 100.0), (5.0, 60.0, 120.0, 80.0), (15.0, 25.0, 200.0, 50.0), (2.0, 90.0, 30.0, 150.0))
 
 
@@ -159,7 +146,7 @@ def test_setup_is_fast_once_built(opentrons_venv):
 @pytest.mark.parametrize("robot, modules", [("ot2", {"7": "temperature module gen2", "9": "magnetic module gen2"}),
                                             ("flex", {"A1": "heaterShakerModuleV1", "B3": "temperature module gen2"})])
 def test_a_deck_with_modules_loads_them(opentrons_venv, robot, modules):
-    from tests.instruments.decks import flex_deck, ot2_deck, plan_for
+    from tests.instruments.decks import plan_for
 
     deck = (ot2_deck if robot == "ot2" else flex_deck)(modules=modules)
     analysis = require_ok(analyse(render(plan_for(deck, [{"water": 100.0}]), "modules"), robot=robot))
