@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from retort.orchestrator.errors import LabError
+from retort.orchestrator.deck_store import DeckStore
 from retort.orchestrator.store import Store
 from tests.conftest import colour_campaign
 
@@ -95,6 +96,7 @@ def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path
     record = store.campaign("colour-match")
     before = store.experiments(record.id)
     assert 6 <= sum(e.status == "measured" for e in before) < 16
+    reported = {s for r in DeckStore(store).runs(record.id) if r.report_json for s in r.seqs}  # the bench's report reached the store
 
     command, env = _retort_run(campaign_file, url, tmp_path)
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
@@ -108,7 +110,10 @@ def test_killing_retort_run_and_running_again_loses_and_repeats_nothing(tmp_path
             assert after[e.seq - 1] == e  # stored results are untouched
         elif e.status in ("proposed", "approved"):
             assert after[e.seq - 1].params == e.params and after[e.seq - 1].status == "measured"  # continued, not re-proposed
-        else:  # it was on the instruments when killed: failed, never re-dispensed
+        elif e.seq in reported:  # killed after its run's report was stored: its well is read, not re-dispensed
+            assert after[e.seq - 1].params == e.params and after[e.seq - 1].status == "measured"
+            assert after[e.seq - 1].location == e.location
+        else:  # on the instruments with no report stored: failed, never re-dispensed
             assert after[e.seq - 1].status == "failed" and "interrupted" in after[e.seq - 1].failure_reason
     locations = [e.location for e in after]
     assert len(set(locations)) == 16  # no well used twice
