@@ -48,20 +48,17 @@ class Finished:
 
 def run_campaign(campaign: Campaign, clock: Callable[[], float] = time.process_time) -> Finished:
     run = loop.open_run(campaign, store=Store("sqlite://"))
-    timed = {"seconds": 0.0, "proposals": 0, "started": 0.0}
+    timed = {"seconds": 0.0, "proposals": 0}
 
-    def fit(run, iteration):
-        timed["started"] = clock()
-        return loop.fit(run, iteration)
-
-    def propose(run, iteration, model, n):
-        batch = loop.propose(run, iteration, model, n)
-        if batch[0].provenance.model_version is not None:  # time fit + propose of model-based batches
-            timed["seconds"] += clock() - timed["started"]
+    def plan(ref, iteration, n):
+        started = clock()
+        seqs = loop.plan(ref, iteration, n)
+        if run.experiments(seqs=seqs[:1])[0].provenance.model_version is not None:  # time fit + propose of model-based batches
+            timed["seconds"] += clock() - started
             timed["proposals"] += 1
-        return batch
+        return seqs
 
-    steps = SimpleNamespace(**vars(loop.PLAIN) | {"fit": fit, "propose": propose})
+    steps = SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan})
     while loop.remaining(run) > 0:
         loop.run_iteration(run, loop.next_iteration(run), steps)
     return Finished(campaign, run.experiments(), timed["seconds"], timed["proposals"])

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -153,6 +153,7 @@ class DeckState(_Frozen):
     stocks: dict[str, float] = Field(default_factory=dict)
     plate: int = Field(default=1, ge=1)
     wells: dict[str, dict[str, float]] = Field(default_factory=dict, description="used wells of the current plate -> liquid -> uL")
+    out_of_service: Optional[str] = Field(default=None, description="why the instrument was taken out of service; None: in service")
 
     def free_tips(self, deck: DeckConfig, slot: str) -> list[str]:
         used = set(self.used_tips.get(slot, ()))

@@ -81,7 +81,27 @@ class Objective(_Strict):
         return abs(value - self.target) if self.goal == "match" else value
 
 
-OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill")  # lab settings a campaign may change between runs
+OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults")  # lab settings a campaign may change between runs
+OPERATIONAL_TOP = ("schedule", "on_interrupted")  # campaign settings that may change between runs
+
+
+class VirtualFaults(_Strict):
+    """Faults the virtual robots inject, each drawn per robot run from the campaign's seed and the run
+    (probabilities), or fixed (`slow`)."""
+
+    transient: Number = Field(default=0.0, ge=0, le=1, description="the robot refuses the run before anything moves; retried with back-off")
+    hard: Number = Field(default=0.0, ge=0, le=1, description="the robot breaks down part-way: touched experiments failed, robot out of service")
+    hang: Number = Field(default=0.0, ge=0, le=1, description="the robot stops answering part-way; its run's deadline catches it: as `hard`")
+    slow: dict[Annotated[Whole, Field(ge=1)], Annotated[Number, Field(ge=1, le=100)]] = Field(
+        default_factory=dict, description="robot number -> how many times slower it runs")
+    deadline: Number = Field(default=3.0, ge=1, le=100, description="a run taking this many times its planned duration has hung")
+    log: Optional[str] = Field(default=None, description="JSON-lines file the virtual robots append every dispense to (their own record)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "VirtualFaults":
+        if self.transient + self.hard + self.hang > 1:
+            raise ValueError("transient + hard + hang are probabilities of one run's fault; their sum must be at most 1")
+        return self
 
 
 class ColourLabConfig(_Strict):
@@ -110,6 +130,9 @@ class ColourLabConfig(_Strict):
     nan_readings_at: list[Annotated[Whole, Field(ge=1)]] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
     fail_runs_at: list[Annotated[Whole, Field(ge=1)]] = Field(
         default_factory=list, description="fault injection (virtual backend): the liquid handler fails while dispensing these experiments")
+    robots: Whole = Field(default=1, ge=1, le=16, description="virtual backend: identical robots, each with a deck of its own, run in parallel")
+    time_scale: Number = Field(default=0.0, ge=0, le=10, description="virtual backend: wall-clock seconds per simulated second (0: instant)")
+    faults: VirtualFaults = Field(default_factory=VirtualFaults, description="virtual backend: injected instrument faults")
 
     @model_validator(mode="after")
     def _check(self) -> "ColourLabConfig":
@@ -125,6 +148,11 @@ class ColourLabConfig(_Strict):
             raise ValueError("backend 'opentrons' needs 'deck': the robot's pipettes, tip racks, reservoir, stocks and plate")
         if self.backend == "opentrons" and (self.fail_runs_at or self.nan_readings_at):
             raise ValueError("fail_runs_at and nan_readings_at inject faults into the virtual lab; remove them for backend 'opentrons'")
+        if self.backend == "opentrons" and (self.robots != 1 or self.time_scale or self.faults != VirtualFaults()):
+            raise ValueError("robots, time_scale and faults describe virtual robots; an Opentrons campaign drives the one robot at robot_url")
+        bad = sorted(n for n in self.faults.slow if n > self.robots)
+        if bad:
+            raise ValueError(f"faults.slow: robots {bad} do not exist; robots are numbered 1 to {self.robots}")
         if self.backend == "opentrons" and self.auto_refill:
             raise ValueError("auto_refill: a robot's deck is refilled by a person ('retort deck refill'); remove auto_refill")
         return self
@@ -202,6 +230,11 @@ class Campaign(_Strict):
     initial_design: Optional[Whole] = Field(default=None, ge=0, le=MAX_INITIAL_DESIGN)
     seed: Whole = Field(default=0, ge=0, le=MAX_SEED)
     planner: Literal["qLogNEI", "random"] = "qLogNEI"
+    schedule: Literal["batch", "async"] = Field(
+        default="batch", description="batch: propose for every instrument, wait for all; async: propose for each instrument as it frees up")
+    on_interrupted: Literal["leave", "rerun"] = Field(
+        default="leave", description="experiments a stop caught on an instrument, with nothing to collect: failed and left to the operator, "
+                                     "or failed and run again as new experiments (same parameters, fresh well; within the budget)")
     lab: LabConfig
     store: str = "sqlite:///retort.db"
 
@@ -250,6 +283,8 @@ class Campaign(_Strict):
                 data = json.loads(config_json)
             except ValueError:
                 return config_json
+        for key in OPERATIONAL_TOP if isinstance(data, dict) else ():
+            data.pop(key, None)
         if isinstance(data, dict) and isinstance(data.get("lab"), dict):
             for key in OPERATIONAL:
                 data["lab"].pop(key, None)

@@ -219,6 +219,7 @@ class _ProgressWatcher:
 
     def __init__(self, campaign, run) -> None:
         self.campaign, self.run = campaign, run
+        self.done, self.top = -1, None
         self.stop = threading.Event()
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
@@ -251,10 +252,12 @@ class _ProgressWatcher:
     def _update(self) -> None:
         from retort.orchestrator.loop import best
 
-        experiments = self.run.store.experiments(self.run.record.id)
-        done = sum(e.status in ("measured", "failed") for e in experiments)
-        iteration = max((e.iteration for e in experiments), default=0)
-        top = best(self.campaign, experiments)
+        counts = self.run.counts()  # one small query; the measured experiments are read only when they change
+        done = counts.get("measured", 0) + counts.get("failed", 0)
+        if done != self.done:
+            self.top, self.done = best(self.campaign, self.run.experiments(statuses=("measured",))), done
+        iteration = self.run.store.last_iteration(self.run.record.id)
+        top = self.top
         objective = self.campaign.objectives[0].name
         text = f"iteration {iteration}"
         if top is not None:

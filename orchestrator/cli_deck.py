@@ -11,6 +11,7 @@ import getpass
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from retort.orchestrator.errors import CampaignError
@@ -26,10 +27,12 @@ def add_parsers(sub) -> None:
                        ("refill", "record that tips and/or stocks were refilled"),
                        ("new-plate", "record that an empty plate replaced the one on the deck"),
                        ("reset", "record that the deck was set up anew as the campaign file describes it (full)"),
-                       ("cancel", "cancel batches reserved on the deck but not running (their tips and wells stay used)")):
+                       ("cancel", "cancel batches reserved on the deck but not running (their tips and wells stay used)"),
+                       ("release", "put an instrument that broke down back in service, once it is fixed")):
         p = actions.add_parser(name, help=text)
         p.add_argument("campaign", help="campaign YAML file (names the deck and the store)")
         p.add_argument("--store", help="store URL (default: the campaign file's)")
+        p.add_argument("--robot", type=int, metavar="N", help="which robot's deck, when the campaign has several (lab.robots)")
         if name != "show":
             p.add_argument("--by", default=_user(), help="who did it (stored with the event; default: your login)")
         if name == "refill":
@@ -43,8 +46,13 @@ def add_parsers(sub) -> None:
 def deck_command(args: argparse.Namespace) -> int:
     from retort.orchestrator.deck_store import DeckStore
 
-    store, deck = _deck(args)
+    store, chosen = _deck(args)
     decks = DeckStore(store)
+    if args.action == "show":
+        for deck in chosen:
+            _show(decks, deck.name)
+        return 0
+    deck = chosen[0]
     if args.action in ("refill", "new-plate") or (args.action == "reset" and deck.name not in decks.names()):
         decks.open(deck)  # created if new; a changed deck file is refused (reset records a new set-up)
     if args.action == "refill":
@@ -67,6 +75,13 @@ def deck_command(args: argparse.Namespace) -> int:
         decks.replace_config(deck, args.by)
     elif args.action == "cancel":
         _cancel(decks, deck, args)
+    elif args.action == "release":
+        if deck.name not in decks.names() or decks.get(deck.name)[1].out_of_service is None:
+            out.print(f"deck {deck.name}: in service; nothing to release", highlight=False)
+            return 0
+        else:
+            decks.change(deck.name, "released", args.by, {}, lambda config, state: state.model_copy(update={"out_of_service": None}),
+                         while_active=True)
     _show(decks, deck.name)
     return 0
 
@@ -98,7 +113,7 @@ def opentrons_command(args: argparse.Namespace) -> int:
 
 def _deck(args: argparse.Namespace):
     from retort.orchestrator.campaign import ColourLabConfig, load_campaign, with_changes
-    from retort.orchestrator.labs.colour import deck_of
+    from retort.orchestrator.labs.colour import robot_decks
     from retort.orchestrator.store import Store, check_persistent
 
     campaign = load_campaign(args.campaign)
@@ -107,7 +122,14 @@ def _deck(args: argparse.Namespace):
     if not isinstance(campaign.lab, ColourLabConfig):
         raise CampaignError(f"{args.campaign}: lab {campaign.lab.kind!r} has no deck; decks belong to liquid-handling labs")
     check_persistent(campaign.store)
-    return Store(campaign.store), deck_of(campaign.lab, campaign)
+    decks = robot_decks(campaign.lab, campaign)
+    if args.robot is None and len(decks) > 1 and args.action == "show":
+        return Store(campaign.store), decks
+    if args.robot is None and len(decks) > 1:
+        raise CampaignError(f"{args.campaign}: the campaign has {len(decks)} robots; say which with --robot 1 ... --robot {len(decks)}")
+    if args.robot is not None and not 1 <= args.robot <= len(decks):
+        raise CampaignError(f"--robot {args.robot}: the campaign's robots are numbered 1 to {len(decks)}")
+    return Store(campaign.store), [decks[(args.robot or 1) - 1]]
 
 
 def _volumes(items: list[str], deck) -> dict[str, float] | None:
@@ -137,6 +159,8 @@ def _show(decks, name: str) -> None:
     free = state.free_wells(config)
     table.add_row(f"plate {state.plate} (slot {config.plate.slot})", f"{len(free)} free wells" + (f", next {free[0]}" if free else ""))
     out.print(table)
+    if state.out_of_service:
+        out.print(f"[bold red]out of service[/]: {escape(state.out_of_service)}", highlight=False)
     runs = decks.runs(deck=name, active=True)
     if runs:
         out.print("in progress: " + "; ".join(f"lab run {r.id} ({r.status}, experiments {r.seqs})" for r in runs), highlight=False)

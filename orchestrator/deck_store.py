@@ -74,11 +74,15 @@ class DeckStore:
         with self.store._session("list decks") as s:
             return [r.name for r in s.exec(select(DeckRow).order_by(DeckRow.name))]
 
-    def change(self, name: str, kind: str, actor: str, detail: dict, update: Callable[[DeckConfig, DeckState], DeckState]) -> DeckState:
-        """Apply an operator's change (refill, new plate, ...) and log it; returns the new state."""
+    def change(self, name: str, kind: str, actor: str, detail: dict, update: Callable[[DeckConfig, DeckState], DeckState],
+               while_active: bool = False) -> DeckState:
+        """Apply an operator's change (refill, new plate, ...) and log it; returns the new state. Refused while
+        batches reserved on the deck have not finished, unless `while_active` (a change their plans do not see,
+        such as taking the instrument out of service)."""
         with self.store._session(f"change deck {name!r}") as s:
             row = self._row(s, name)
-            _refuse_while_active(s, row, "refilled or given a new plate")
+            if not while_active:
+                _refuse_while_active(s, row, "refilled or given a new plate")
             config = DeckConfig.model_validate_json(row.config_json)
             state = update(config, DeckState.model_validate_json(row.state_json))
             self._write(s, row, state, row.version)

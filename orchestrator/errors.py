@@ -35,3 +35,17 @@ class LabRunFailed(LabError):
     def __init__(self, message: str, done: list[int], failed: dict[int, str], not_started: list[int]) -> None:
         super().__init__(message)
         self.done, self.failed, self.not_started = list(done), dict(failed), list(not_started)
+
+
+class InstrumentDown(LabRunFailed):
+    """An instrument broke down (or stopped answering) during a run: as `LabRunFailed`, and the instrument
+    is out of service until an operator releases it (``retort deck release``)."""
+
+    def __init__(self, message: str, instrument: str, done: list[int], failed: dict[int, str], not_started: list[int]) -> None:
+        super().__init__(message, done, failed, not_started)
+        self.instrument = instrument
+
+
+class LabTransient(LabNotReady):
+    """The instrument refused a run before anything moved (busy, a dropped connection): safe to try again;
+    the experiments wait, approved, and their reservation is kept."""

@@ -1,27 +1,41 @@
-"""The closed loop's steps as plain functions: fit, propose, approve, execute, measure, record.
+"""The closed loop: its steps as plain functions (fit, propose, approve, execute, measure, record), the
+three steps the schedules call on ids (`plan`, `approve_seqs`, `run_on`), and the two schedules, written
+once: `run_iteration` (batch) and `run_async`.
 
-The Prefect flow (`flows.py`) wraps each in a task; the benchmark and tests call them directly.
-Every step reads its inputs from the store and writes its outputs there first, so a run that
-stops anywhere can be continued without losing or repeating an experiment.
+The Prefect flow (`flows.py`) wraps the three steps in tasks; the benchmarks and tests call them directly.
+Every step reads its inputs from the store and writes its outputs there first, so a run that stops
+anywhere can be continued without losing or repeating an experiment.
 """
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import math
+import os
+import time
+import threading
+import uuid
+import weakref
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from types import SimpleNamespace
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from retort.agents.approval import ApprovalGate, AutoApprove
 from retort.agents.planners import BayesianPlanner, Planner, RandomPlanner
-from retort.agents.proposal import Observation, Proposal, Value
+from retort.agents.proposal import Observation, Proposal, Provenance, Value
 from retort.orchestrator.campaign import Campaign
-from retort.orchestrator.errors import CampaignError, LabError, LabRunFailed
-from retort.orchestrator.labs import Lab, LabRequest, LabResult, build_lab
+from retort.orchestrator.errors import CampaignError, InstrumentDown, LabError, LabNotReady, LabRunFailed, LabTransient, RetortError
+from retort.orchestrator.labs import Lab, LabRequest, LabResult, build_labs
 from retort.orchestrator.records import DONE, OPEN, CampaignRecord, ExperimentRecord
 from retort.orchestrator.store import Store
 from retort.surrogates import FittedModel
+
+log = logging.getLogger(__name__)
+STORE_ENV = "RETORT_STORE_URL"  # where a process started by a Prefect worker finds the store
+TRANSIENT_DELAYS = (1.0, 4.0, 16.0)  # s between tries of an instrument run refused before anything moved (`LabTransient`)
 
 INTERRUPTED = (
     "interrupted: the run stopped while this experiment was on the instruments, so what was dispensed is unknown; "
@@ -36,48 +50,108 @@ def make_planner(campaign: Campaign, name: Optional[str] = None) -> Planner:
     return BayesianPlanner(weights=campaign.weights(), n_initial=campaign.initial_design, seed=campaign.seed)
 
 
-class CampaignRun:
-    """Everything one run of a campaign works with (a plain class: Prefect passes it by reference).
+class RunRef(BaseModel):
+    """What a task is given to find its campaign run: the store (secret: Prefect records task parameters)
+    and the campaign's name. Tasks take this and experiment numbers, never live objects, so that a task
+    can run in another process or on another host (`attach`)."""
 
-    Slots, not a ``__dict__``: Prefect then records it as ``<CampaignRun>`` rather than walking into
-    the store and writing its URL (password included) to its server.
+    model_config = ConfigDict(frozen=True)
+
+    store_url: SecretStr = SecretStr("")  # empty: this host's `RETORT_STORE_URL`
+    campaign: str
+    planner: Optional[str] = None
+    opened: str = ""  # which opening of the campaign in the process that made the ref (`attach` there finds it)
+
+
+class CampaignRun:
+    """Everything one run of a campaign works with: its store, stored record, instruments (`labs`, by
+    name; `lab` is the first) and planner. Opened once per process (`open_run`, `run_for`, `attach`).
+
+    Slots, not a ``__dict__``: should Prefect ever see one it records ``<CampaignRun>`` rather than
+    walking into the store and writing its URL (password included) to its server.
     """
 
-    __slots__ = ("campaign", "store", "record", "lab", "planner", "gate", "space")
+    __slots__ = ("campaign", "store", "record", "labs", "lab", "planner", "planner_name", "gate", "space", "opened", "__weakref__")
 
-    def __init__(self, campaign: Campaign, store: Store, record: CampaignRecord, lab: Lab, planner: Planner,
-                 gate: Optional[ApprovalGate] = None) -> None:
+    def __init__(self, campaign: Campaign, store: Store, record: CampaignRecord, labs: dict[str, Lab], planner: Planner,
+                 gate: Optional[ApprovalGate] = None, planner_name: Optional[str] = None) -> None:
         self.campaign = campaign
         self.store = store
         self.record = record
-        self.lab = lab
+        self.labs = labs
+        self.lab = next(iter(labs.values()))
         self.planner = planner
+        self.planner_name = planner_name
         self.gate: ApprovalGate = gate or AutoApprove()
-        unavailable = getattr(lab, "unavailable", lambda: [])()
+        unavailable = getattr(self.lab, "unavailable", lambda: [])()
         self.space = campaign.space.model_copy(update={"excluded": unavailable}) if unavailable else campaign.space
+        self.opened = uuid.uuid4().hex
 
-    def experiments(self) -> list[ExperimentRecord]:
-        return self.store.experiments(self.record.id)
+    @property
+    def ref(self) -> RunRef:
+        return RunRef(store_url=self.store.secret_url, campaign=self.record.name, planner=self.planner_name, opened=self.opened)
+
+    def experiments(self, seqs: Optional[list[int]] = None, statuses: Optional[tuple[str, ...]] = None) -> list[ExperimentRecord]:
+        return self.store.experiments(self.record.id, seqs=seqs, statuses=statuses)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.status_counts(self.record.id)
+
+
+_OPEN: "weakref.WeakValueDictionary[str, CampaignRun]" = weakref.WeakValueDictionary()  # by `opened`
+_OPENING = threading.Lock()
 
 
 def open_run(campaign: Campaign, planner: Optional[str] = None, store: Optional[Store] = None) -> CampaignRun:
-    """Open (or create) the campaign in its store and build its lab and planner, after checking
-    everything that can be checked first (`check_run`)."""
+    """Open (or create) the campaign in its store and build its instruments and planner, after checking
+    everything that can be checked first (`check_run`). Tasks of this process then find it (`attach`)."""
     store = store or Store(campaign.store)
-    lab = check_run(campaign, store)
+    labs = check_run(campaign, store)
     record = store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
-    lab.attach(record.id)
-    return CampaignRun(campaign=campaign, store=store, record=record, lab=lab, planner=make_planner(campaign, planner))
+    for lab in labs.values():
+        lab.attach(record.id)
+    run = CampaignRun(campaign=campaign, store=store, record=record, labs=labs, planner=make_planner(campaign, planner), planner_name=planner)
+    _OPEN[run.opened] = run
+    return run
 
 
-def check_run(campaign: Campaign, store: Optional[Store]) -> Lab:
+def run_for(campaign: Campaign, planner: Optional[str] = None) -> CampaignRun:
+    """The run this process already has open for `campaign` (the CLI opened it to check it), else a new one."""
+    with _OPENING:
+        for run in list(_OPEN.values()):
+            if run.campaign == campaign and run.planner_name == planner:
+                return run
+        return open_run(campaign, planner)
+
+
+def attach(ref: RunRef) -> CampaignRun:
+    """The run `ref` names: the one open in this process, else opened from the campaign as stored (a task in another process)."""
+    with _OPENING:
+        run = _OPEN.get(ref.opened)
+        if run is not None:
+            return run
+        url = ref.store_url.get_secret_value() or os.environ.get(STORE_ENV, "")
+        if not url:
+            raise CampaignError(f"campaign {ref.campaign!r}: no store URL was passed to this process (a Prefect deployment's parameters "
+                                f"cannot carry secrets); set {STORE_ENV} on this host to the campaign's store")
+        store = Store(url)
+        stored = store.campaign(ref.campaign)
+        try:
+            campaign = Campaign.model_validate_json(stored.config_json).model_copy(update={"store": url})
+        except ValueError as exc:
+            raise CampaignError(f"campaign {ref.campaign!r} in store {store.url}: its stored configuration no longer validates: {exc}") from exc
+        return open_run(campaign, ref.planner, store)
+
+
+def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
     """Everything a run checks before it stores or dispenses anything; writes nothing.
 
-    The campaign against its lab (`build_lab`), against what its store already holds (the same
+    The campaign against its lab (`build_labs`), against what its store already holds (the same
     configuration but for the budget; no store: a new one), and its budget against the candidates
-    left in a finite space. Returns the built lab. Raises a `RetortError` naming the problem.
+    left in a finite space. Returns the built instruments (labs by name). Raises a `RetortError` naming the problem.
     """
-    lab = build_lab(campaign, store)
+    labs = build_labs(campaign, store)
+    lab = next(iter(labs.values()))
     record = store.find_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config) if store else None
     space = campaign.space
     if space.is_discrete:
@@ -90,29 +164,39 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> Lab:
                 f"{left} untried candidates are left ({space.n_candidates()} combinations, {holes} of them the lab cannot run); "
                 f"lower the budget to at most {len(experiments) + left}"
             )
-    return lab
+    return labs
 
 
 def recover_interrupted(run: CampaignRun) -> list[int]:
-    """Experiments left `running` by a stopped run: the lab collects what it can (a robot run that went
-    on without us, a stored report), and those are measured and recorded; those nothing reached go
-    back to `approved`; the rest become `failed` (never re-dispensed). Returns the numbers of those failed."""
-    stuck = [e for e in run.experiments() if e.status == "running"]
+    """Experiments left `running` by a stopped run: each instrument collects what it can (a robot run that
+    went on without us, a stored report), and those are measured and recorded; those nothing reached go
+    back to `approved`; the rest become `failed` (never re-dispensed), and with ``on_interrupted: rerun`` are
+    stored again as new, approved experiments (within the budget). Returns the numbers of those failed."""
+    stuck = run.experiments(statuses=("running",))
     if not stuck:
         return []
-    recovery = run.lab.recover([e.seq for e in stuck])
-    measurable, requeued = set(recovery.measurable), set(recovery.not_started)
-    if requeued:
-        run.store.set_status([e.id for e in stuck if e.seq in requeued], "approved")
-    collected = [e for e in stuck if e.seq in measurable]
-    if collected:
-        try:
-            record(run, collected, run.lab.measure([LabRequest(seq=e.seq, params=e.params) for e in collected]))
-        except LabError as exc:
-            run.store.set_status([e.id for e in collected], "failed", reason=f"measurement error after a restart: {exc}")
+    measurable: set[int] = set()
+    requeued: set[int] = set()
+    for lab in run.labs.values():
+        recovery = lab.recover([e.seq for e in stuck if e.seq not in measurable | requeued])
+        requeued |= set(recovery.not_started)
+        if recovery.not_started:
+            run.store.set_status([e.id for e in stuck if e.seq in recovery.not_started], "approved")
+        collected = [e for e in stuck if e.seq in recovery.measurable]
+        measurable |= set(recovery.measurable)
+        if collected:
+            try:
+                record(run, collected, lab.measure([LabRequest(seq=e.seq, params=e.params) for e in collected]))
+            except LabError as exc:
+                run.store.set_status([e.id for e in collected], "failed", reason=f"measurement error after a restart: {exc}")
     lost = [e for e in stuck if e.seq not in measurable and e.seq not in requeued]
     if lost:
         run.store.set_status([e.id for e in lost], "failed", reason=INTERRUPTED)
+    if lost and run.campaign.on_interrupted == "rerun":
+        again = lost[: unallocated(run)]  # within the budget
+        reruns = run.store.add_proposals(run.record.id, next_iteration(run), [
+            Proposal(params=e.params, provenance=Provenance(planner="rerun", note=f"re-run of experiment {e.seq}, interrupted")) for e in again])
+        run.store.set_status([e.id for e in reruns], "approved")
     return [e.seq for e in lost]
 
 
@@ -128,16 +212,22 @@ def observations(campaign: Campaign, experiments: list[ExperimentRecord]) -> lis
 
 def remaining(run: CampaignRun) -> int:
     """Experiments still to run: the budget less those measured or failed."""
-    return max(0, run.campaign.budget - sum(e.status in DONE for e in run.experiments()))
+    counts = run.counts()
+    return max(0, run.campaign.budget - sum(counts.get(s, 0) for s in DONE))
+
+
+def unallocated(run: CampaignRun) -> int:
+    """Experiments still to propose: the budget less every stored experiment (done, running, or open)."""
+    return max(0, run.campaign.budget - sum(run.counts().values()))
 
 
 def next_iteration(run: CampaignRun) -> int:
-    return max((e.iteration for e in run.experiments()), default=0) + 1
+    return run.store.last_iteration(run.record.id) + 1
 
 
 def open_experiments(run: CampaignRun) -> list[ExperimentRecord]:
     """Proposed or approved experiments that have not run yet (continued, never re-proposed)."""
-    return [e for e in run.experiments() if e.status in OPEN]
+    return run.experiments(statuses=tuple(OPEN))
 
 
 def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
@@ -166,24 +256,24 @@ def approve(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentR
                 run.store.set_status([e.id], "failed", reason=f"rejected by {d.reviewer}: {d.reason}")
         if approved:
             run.store.set_status(approved, "approved")
-    ids = {e.id for e in batch}
-    return [e for e in run.experiments() if e.id in ids and e.status == "approved"]
+    return run.experiments(seqs=[e.seq for e in batch], statuses=("approved",))
 
 
-def execute(run: CampaignRun, batch: list[ExperimentRecord]) -> None:
-    """Let the lab plan and reserve the batch (nothing stored changes if it cannot), mark it running
-    with its locations, then run it on the lab."""
+def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> None:
+    """Let the instrument (default: the first) plan and reserve the batch (nothing stored changes if it
+    cannot), mark it running with its locations, then run it there."""
     if not batch:
         return
+    lab = run.labs[instrument] if instrument else run.lab
     requests = [LabRequest(seq=e.seq, params=e.params) for e in batch]
     try:
-        locations = run.lab.prepare(requests)
+        locations = lab.prepare(requests)
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
         raise
     run.store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})
     try:
-        run.lab.execute(requests)
+        lab.execute(requests)
     except LabRunFailed as exc:  # part-way: measure what completed, fail what was touched, requeue what was not
         by_seq = {e.seq: e for e in batch}
         for seq, reason in exc.failed.items():
@@ -192,18 +282,22 @@ def execute(run: CampaignRun, batch: list[ExperimentRecord]) -> None:
             run.store.set_status([by_seq[s].id for s in exc.not_started], "approved")
         done = [by_seq[s] for s in exc.done]
         if done:
-            record(run, done, run.lab.measure([LabRequest(seq=e.seq, params=e.params) for e in done]))
+            record(run, done, lab.measure([LabRequest(seq=e.seq, params=e.params) for e in done]))
+        raise
+    except LabTransient:  # refused before anything moved: back in the queue, the reservation kept for the next try
+        run.store.set_status([e.id for e in batch], "approved")
         raise
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
         raise
 
 
-def measure(run: CampaignRun, batch: list[ExperimentRecord]) -> list[LabResult]:
+def measure(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> list[LabResult]:
     if not batch:
         return []
+    lab = run.labs[instrument] if instrument else run.lab
     try:
-        return run.lab.measure([LabRequest(seq=e.seq, params=e.params) for e in batch])
+        return lab.measure([LabRequest(seq=e.seq, params=e.params) for e in batch])
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"measurement error: {exc}")
         raise
@@ -283,27 +377,153 @@ def summarise(campaign: Campaign, store: Store, record: CampaignRecord) -> Campa
     )
 
 
+def plan(ref: RunRef, iteration: int, n: int) -> list[int]:
+    """Fit the model on everything measured, store its version, propose `n` experiments (everything open or
+    running passed as pending) and store them; returns their numbers."""
+    run = attach(ref)
+    return [e.seq for e in propose(run, iteration, fit(run, iteration), n)]
+
+
+def approve_seqs(ref: RunRef, seqs: list[int]) -> list[int]:
+    """`approve` by experiment numbers: the numbers approved."""
+    run = attach(ref)
+    return [e.seq for e in approve(run, run.experiments(seqs=seqs))]
+
+
+def run_on(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
+    """The instrument-side work: run approved experiments `seqs` on `instrument`, measure them and store the results."""
+    run = attach(ref)
+    batch = run.experiments(seqs=seqs)
+    execute(run, batch, instrument)
+    batch = run.experiments(seqs=seqs)
+    return record(run, batch, measure(run, batch, instrument))
+
+
 class Steps(Protocol):
-    """The loop's steps, as `run_iteration` calls them: the plain functions here (`PLAIN`), the same wrapped
-    as Prefect tasks (`flows.TASKS`), or wrapped to time them (benchmarks)."""
+    """The loop's steps as the drivers call them, on ids: the plain functions here (`PLAIN`), the same
+    wrapped as Prefect tasks (`flows.TASKS`), or wrapped to time them (benchmarks)."""
 
-    def fit(self, run: CampaignRun, iteration: int) -> Optional[FittedModel]: ...
-    def propose(self, run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]: ...
-    def approve(self, run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentRecord]: ...
-    def execute(self, run: CampaignRun, batch: list[ExperimentRecord]) -> None: ...
-    def measure(self, run: CampaignRun, batch: list[ExperimentRecord]) -> list[LabResult]: ...
-    def record(self, run: CampaignRun, batch: list[ExperimentRecord], results: list[LabResult]) -> RecordOutcome: ...
+    def plan(self, ref: RunRef, iteration: int, n: int) -> list[int]: ...
+    def approve(self, ref: RunRef, seqs: list[int]) -> list[int]: ...
+    def run_on(self, ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome: ...
 
 
-PLAIN: Steps = SimpleNamespace(fit=fit, propose=propose, approve=approve, execute=execute, measure=measure, record=record)  # type: ignore[assignment]
+def run_on_retrying(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
+    """`run_on`, tried again after `TRANSIENT_DELAYS` when the instrument refuses the run before anything moved
+    (the Prefect task does the same with a retry condition)."""
+    for delay in (*TRANSIENT_DELAYS, None):
+        try:
+            return run_on(ref, instrument, seqs)
+        except LabTransient as exc:
+            if delay is None:
+                raise
+            log.warning("%s; trying again in %g s", exc, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+PLAIN: Steps = SimpleNamespace(plan=plan, approve=approve_seqs, run_on=run_on_retrying)  # type: ignore[assignment]
+
+
+def _merge(outcomes: list[RecordOutcome]) -> RecordOutcome:
+    return RecordOutcome(measured=sorted(s for o in outcomes for s in o.measured), failed={k: v for o in outcomes for k, v in o.failed.items()})
+
+
+def _chunks(seqs: list[int], instruments: list[str], size: int) -> list[tuple[str, list[int]]]:
+    """Up to `size` experiments per instrument, in order."""
+    return [(name, seqs[i * size:(i + 1) * size]) for i, name in enumerate(instruments) if seqs[i * size:(i + 1) * size]]
+
+
+def _in_threads(jobs: list[Callable[[], RecordOutcome]]) -> list[RecordOutcome]:
+    """Run jobs at once (one thread each; a single job on this thread), wait for all, then raise the first error."""
+    if len(jobs) == 1:
+        return [jobs[0]()]
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="retort-instrument") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, job) for job in jobs]
+        wait(futures)
+    return [f.result() for f in futures]
+
+
+def in_service(run: CampaignRun) -> list[str]:
+    """The instruments not out of service; raises `LabNotReady` naming each one's reason when none is left."""
+    down = {name: lab.out_of_service() for name, lab in run.labs.items()}
+    working = [name for name, why in down.items() if why is None]
+    if not working:
+        raise LabNotReady("every instrument is out of service: " + "; ".join(f"{name}: {why}" for name, why in down.items())
+                          + ". Nothing was run. Once one is fixed, put it back with 'retort deck release CAMPAIGN.yaml' (--robot N)")
+    return working
 
 
 def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> RecordOutcome:
-    """One pass of the loop, the only place its order is written: open experiments are continued
-    (never re-proposed), else fit -> propose; then approve -> execute -> measure -> record."""
-    batch = open_experiments(run)
-    if not batch:
-        batch = steps.propose(run, iteration, steps.fit(run, iteration), min(run.campaign.batch_size, remaining(run)))
-    batch = steps.approve(run, batch)
-    steps.execute(run, batch)
-    return steps.record(run, batch, steps.measure(run, batch))
+    """One pass of the batch schedule, the only place its order is written: open experiments are continued
+    (never re-proposed), else plan `batch_size` per instrument; approve; each instrument runs, measures and
+    records its share, all at once; returns when all are done."""
+    ref, instruments, size = run.ref, in_service(run), run.campaign.batch_size
+    seqs = [e.seq for e in open_experiments(run)][: size * len(instruments)]
+    if not seqs:
+        seqs = steps.plan(ref, iteration, min(size * len(instruments), unallocated(run)))
+    seqs = steps.approve(ref, seqs)
+    jobs = [lambda name=name, part=part: steps.run_on(ref, name, part) for name, part in _chunks(seqs, instruments, size)]
+    return _merge(_in_threads(jobs)) if jobs else RecordOutcome(measured=[], failed={})
+
+
+def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], bool] = lambda: False) -> RecordOutcome:
+    """The asynchronous schedule: whenever instruments are free each gets up to `batch_size` open experiments
+    at once (planned in one proposal for all of them when none are open); while every instrument is busy,
+    the next batch is planned ahead (every open and running experiment passed as pending) and stored,
+    approved, for the first instrument to free up. So no
+    instrument waits for another's batch, nor for the planner. Stops giving out work at the budget, at the
+    first failure or when `should_stop()`; always waits for the instruments still running, then raises the
+    first error (or a `LabError` naming the failed experiments)."""
+    ref, size = run.ref, run.campaign.batch_size
+    free, busy, given = in_service(run), {}, set()  # given: numbers handed to an instrument that has not finished
+    outcomes: list[RecordOutcome] = []
+    error: Optional[BaseException] = None
+
+    def queued(n: int) -> list[int]:
+        return [e.seq for e in open_experiments(run) if e.seq not in given][:n]
+
+    def plan_next(n: int) -> list[int]:
+        n = min(n, unallocated(run))
+        return steps.approve(ref, steps.plan(ref, next_iteration(run), n)) if n else []
+
+    pool = ThreadPoolExecutor(max_workers=len(run.labs), thread_name_prefix="retort-instrument")
+    try:
+        while True:
+            while free and error is None and not should_stop():  # one proposal for every free instrument, then a share each
+                seqs = queued(size * len(free))
+                seqs = (steps.approve(ref, seqs) if seqs else []) or plan_next(size * len(free))
+                if not seqs:
+                    break
+                for instrument, part in _chunks(seqs, list(free), size):
+                    free.remove(instrument)
+                    given |= set(part)
+                    busy[pool.submit(contextvars.copy_context().run, steps.run_on, ref, instrument, part)] = (instrument, part)
+            if not free and error is None and not should_stop() and not queued(1):
+                plan_next(size)  # ahead: stored and approved, the next free instrument takes it at once
+            if not busy:
+                break
+            done, _ = wait(busy, return_when=FIRST_COMPLETED)
+            for future in done:
+                instrument, seqs = busy.pop(future)
+                given -= set(seqs)
+                try:
+                    outcome = future.result()
+                except InstrumentDown as exc:  # its experiments are settled (`execute`); the others carry on
+                    log.warning("%s", exc)
+                    if not free and not busy:
+                        in_service(run)  # raises, naming why each is out of service
+                    continue
+                except RetortError as exc:
+                    free.append(instrument)
+                    error = error or exc
+                    continue
+                free.append(instrument)
+                outcomes.append(outcome)
+                if outcome.failed and error is None:
+                    error = LabError("; ".join(outcome.failed.values()))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        raise error
+    return _merge(outcomes)

@@ -116,6 +116,7 @@ def local_prefect_server(wait: bool = True, timeout: float = 90) -> Iterator[Loc
         return
     server.start()
     os.environ["PREFECT_API_URL"] = server.api_url
+    os.environ[LOCAL_SERVER] = "1"  # an ephemeral server: no repossessor (`limits.reclaim_expired`)
     try:
         if wait:
             server.wait_ready(timeout)
@@ -123,6 +124,10 @@ def local_prefect_server(wait: bool = True, timeout: float = 90) -> Iterator[Loc
     finally:
         server.stop()
         os.environ.pop("PREFECT_API_URL", None)
+        os.environ.pop(LOCAL_SERVER, None)
+
+
+LOCAL_SERVER = "RETORT_LOCAL_PREFECT_SERVER"
 
 
 def _free_port() -> int:

@@ -12,3 +12,6 @@ def prefect_defaults(verbose: bool = False) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client telemetry printed a notice into runs in a terminal
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # instrument slots are leased: on disk, a lease whose holder was killed (kill -9) expires and frees its
+    # slot after a restart; in memory (Prefect's default) it is forgotten and the slot stays taken for good
+    os.environ.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", "prefect.server.concurrency.lease_storage.filesystem")

@@ -14,12 +14,15 @@ import math
 import os
 import sqlite3
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine, select
+
+from pydantic import SecretStr
 
 from retort.agents.proposal import Proposal, Provenance
 from retort.orchestrator.errors import StoreError
@@ -54,7 +57,10 @@ class Store:
         try:
             parsed = make_url(url)
             sqlite = parsed.get_backend_name() == "sqlite"
-            self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})
+            if sqlite and _in_memory(parsed):  # one database for every thread (asynchronous instruments run in threads)
+                self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+            else:
+                self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})
             if sqlite:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             file = _sqlite_file(parsed) if sqlite and not _in_memory(parsed) else None
@@ -67,6 +73,11 @@ class Store:
                 self._identity = _identity(self._file)
             except OSError as exc:
                 raise StoreError(f"cannot open store {self.url}: {exc}") from exc
+
+    @property
+    def secret_url(self) -> SecretStr:
+        """The URL with its password, for handing to another process (masked wherever it is printed or recorded)."""
+        return SecretStr(self._url)
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Session]:
@@ -140,9 +151,17 @@ class Store:
             return [_campaign(r) for r in s.exec(select(CampaignRow).order_by(CampaignRow.id))]
 
     # -- experiments --------------------------------------------------------------------
-    def experiments(self, campaign_id: int) -> list[ExperimentRecord]:
+    def experiments(self, campaign_id: int, seqs: Optional[Iterable[int]] = None, statuses: Optional[Iterable[str]] = None,
+                    after: int = 0, limit: Optional[int] = None) -> list[ExperimentRecord]:
+        """The campaign's experiments in order of number, with their measurements; optionally only numbers `seqs`,
+        only in `statuses`, and a page: numbers above `after`, at most `limit` of them."""
         with self._session(f"read the experiments of campaign id {campaign_id}") as s:
-            rows = s.exec(select(ExperimentRow).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq)).all()
+            query = select(ExperimentRow).where(ExperimentRow.campaign_id == campaign_id, ExperimentRow.seq > after)
+            if seqs is not None:
+                query = query.where(ExperimentRow.seq.in_(list(seqs)))
+            if statuses is not None:
+                query = query.where(ExperimentRow.status.in_(list(statuses)))
+            rows = s.exec(query.order_by(ExperimentRow.seq).limit(limit)).all()
             ids = [r.id for r in rows]
             ms: dict[int, list[MeasurementRecord]] = {i: [] for i in ids}
             if ids:
@@ -151,6 +170,18 @@ class Store:
                         MeasurementRecord(name=m.name, kind=m.kind, value=m.value, unit=m.unit, instrument=m.instrument)
                     )
             return [_experiment(r, ms[r.id]) for r in rows]
+
+    def status_counts(self, campaign_id: int) -> dict[str, int]:
+        """How many of the campaign's experiments are in each status (one small query: for progress and budgets)."""
+        with self._session(f"count the experiments of campaign id {campaign_id}") as s:
+            rows = s.exec(select(ExperimentRow.status, func.count()).where(ExperimentRow.campaign_id == campaign_id)
+                          .group_by(ExperimentRow.status)).all()
+            return {status: n for status, n in rows}
+
+    def last_iteration(self, campaign_id: int) -> int:
+        """The highest iteration number of the campaign's experiments (0 for none)."""
+        with self._session(f"read the last iteration of campaign id {campaign_id}") as s:
+            return s.exec(select(func.max(ExperimentRow.iteration)).where(ExperimentRow.campaign_id == campaign_id)).one() or 0
 
     def add_proposals(self, campaign_id: int, iteration: int, proposals: list[Proposal]) -> list[ExperimentRecord]:
         """Store proposals as experiments in status `proposed`, numbered after the last one."""

@@ -6,7 +6,7 @@ the same backend Protocols a real robot's driver does.
 """
 
 from retort.simulators.analytic import ANALYTIC_FUNCTIONS, AnalyticLab
-from retort.simulators.clock import DURATIONS, VirtualClock
+from retort.simulators.clock import DURATIONS, ScaledClock, VirtualClock
 from retort.simulators.colour import DYES, ColourBench, Dye
 
-__all__ = ["ANALYTIC_FUNCTIONS", "DURATIONS", "DYES", "AnalyticLab", "ColourBench", "Dye", "VirtualClock"]
+__all__ = ["ANALYTIC_FUNCTIONS", "DURATIONS", "DYES", "AnalyticLab", "ColourBench", "Dye", "ScaledClock", "VirtualClock"]

@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
+from typing import Optional
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +31,7 @@ from retort.simulators.errors import SimulationInputError
 
 SATURATION = 4.0  # AU; readers report "over" above this
 FAULT = "virtual fault: the pipette stopped after the first transfer (fault injection)"
+HUNG = "virtual fault: the robot stopped answering during this experiment and was stopped (fault injection)"
 
 
 class Dye(BaseModel):
@@ -87,6 +90,8 @@ class ColourBench:
         self.dyes = dict(DYES if dyes is None else dyes)
         self.nan_wells = set(nan_wells or ())
         self.failing: set[int] = set()  # experiment numbers whose dispense fails (fault injection)
+        self.hang_at: Optional[int] = None  # fault injection: the next run stops answering at this experiment, until `halt` is set
+        self.halt = threading.Event()
         self.plate_number: dict[str, int] = {}
         self._wells: dict[str, dict[str, float]] = {}
         self.liquid_handler = _VirtualLiquidHandler(self)
@@ -116,22 +121,46 @@ class ColourBench:
         contents = self._wells.setdefault(str(well), {})
         contents[liquid] = contents.get(liquid, 0.0) + volume
 
+    @staticmethod
+    def estimate(plan: Plan) -> float:
+        """Simulated seconds the plan's steps take (as `run` sleeps them)."""
+        total = 0.0
+        for experiment in plan.experiments:
+            for step in experiment.steps:
+                if isinstance(step, Transfer):
+                    total += DURATIONS["transfer_base"] + step.volume / DURATIONS["flow_rate"]
+                elif isinstance(step, (PickUpTip, DropTip)):
+                    total += DURATIONS["pick_up_tip" if isinstance(step, PickUpTip) else "drop_tip"]
+                elif isinstance(step, Mix):
+                    total += DURATIONS["mix_cycle"] * step.repetitions
+        return total
+
     def run(self, plan: Plan) -> RunReport:
-        """Run a checked plan: every transfer dispenses its stock with the bench's pipetting error."""
+        """Run a checked plan: every transfer dispenses its stock with the bench's pipetting error. With
+        `hang_at` set, the bench stops answering after that experiment's first transfer until `halt` is set,
+        then reports it failed and the rest not started, as a robot stopped by its operator would."""
         start = self.clock.now()
         if self.plate_number.get(plan.deck.plate.slot) != plan.plate:
             self.replace_plate(plan.deck.plate.slot, plan.plate)
         stock_of = {s.well: name for name, s in plan.deck.stocks.items()}
         reports: list[ExperimentReport] = []
+        error = None
         for experiment in plan.experiments:
-            if any(r.status == "failed" for r in reports):
+            if error is not None:
                 reports.append(ExperimentReport(seq=experiment.seq, status="not_started"))
                 continue
             dispensed: dict[str, float] = {}
             transfers = 0
             for step in experiment.steps:
-                if isinstance(step, Transfer) and experiment.seq in self.failing and transfers == 1:
-                    break  # a fault after the first transfer: the well holds part of its recipe
+                if isinstance(step, Transfer) and transfers == 1 and experiment.seq in self.failing:
+                    error = FAULT  # a fault after the first transfer: the well holds part of its recipe
+                    break
+                if isinstance(step, Transfer) and transfers == 1 and experiment.seq == self.hang_at:
+                    self.hang_at = None
+                    self.halt.wait()  # not answering, until stopped
+                    self.halt.clear()
+                    error = HUNG
+                    break
                 transfers += isinstance(step, Transfer)
                 if isinstance(step, Transfer):
                     liquid = stock_of[step.source.well]
@@ -145,13 +174,10 @@ class ColourBench:
                     self.clock.sleep(DURATIONS["drop_tip"])
                 elif isinstance(step, Mix):
                     self.clock.sleep(DURATIONS["mix_cycle"] * step.repetitions)
-            failed = experiment.seq in self.failing
-            reports.append(ExperimentReport(seq=experiment.seq, status="failed" if failed else "done",
-                                            dispensed=tuple(Dispensed(liquid=k, volume=v) for k, v in dispensed.items()),
-                                            error=FAULT if failed else None))
-        failed = any(r.status == "failed" for r in reports)
-        return RunReport(backend="virtual", status="failed" if failed else "succeeded", experiments=tuple(reports),
-                         tips_used=tuple(plan.tips()), seconds=self.clock.now() - start, error=FAULT if failed else None)
+            reports.append(ExperimentReport(seq=experiment.seq, status="failed" if error else "done",
+                                            dispensed=tuple(Dispensed(liquid=k, volume=v) for k, v in dispensed.items()), error=error))
+        return RunReport(backend="virtual", status="failed" if error else "succeeded", experiments=tuple(reports),
+                         tips_used=tuple(plan.tips()), seconds=self.clock.now() - start, error=error)
 
     def apply(self, plan: Plan, report: RunReport) -> None:
         """Put what another backend reports it dispensed into this bench's wells (the plate it reads)."""

@@ -75,6 +75,9 @@ class Lab(Protocol):
     def unavailable(self) -> list[dict[str, Value]]:
         """Points of the search space this lab cannot run (holes in a grid); usually none."""
 
+    def out_of_service(self) -> Optional[str]:
+        """Why the instrument is out of service (it broke down; an operator releases it), or None."""
+
 
 class SimpleLab:
     """Defaults for labs that keep no instrument state: each experiment runs at `location(seq)`; nothing survives a stop."""
@@ -93,6 +96,9 @@ class SimpleLab:
 
     def unavailable(self) -> list[dict[str, Value]]:
         return []
+
+    def out_of_service(self) -> Optional[str]:
+        return None
 
 
 def build_lab(campaign: Campaign, store: Optional["Store"] = None) -> Lab:
@@ -120,6 +126,16 @@ def build_lab(campaign: Campaign, store: Optional["Store"] = None) -> Lab:
     else:  # pragma: no cover - the config union is closed
         raise TypeError(config)
     return lab
+
+
+def build_labs(campaign: Campaign, store: Optional["Store"] = None) -> dict[str, Lab]:
+    """The campaign's instruments, by name: a lab each (several virtual robots: one per robot, each with its own deck)."""
+    config = campaign.lab
+    if isinstance(config, ColourLabConfig):
+        from retort.orchestrator.labs.colour import build_colour_labs
+
+        return dict(build_colour_labs(config, campaign, store))
+    return {"lab": build_lab(campaign, store)}
 
 
 def check_readings(campaign: Campaign, readings: list[str], lab_name: str) -> None:

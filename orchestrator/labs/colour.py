@@ -24,12 +24,13 @@ from retort.instruments.labware import LABWARE, PIPETTES
 from retort.instruments.plan import Plan, RunReport
 from retort.orchestrator.campaign import Campaign, ColourLabConfig
 from retort.orchestrator.deck_store import DeckChanged, DeckStore
-from retort.orchestrator.errors import CampaignError, DeckEmpty, LabError, LabNotReady, LabRunFailed
+from retort.orchestrator.errors import CampaignError, DeckEmpty, InstrumentDown, LabError, LabNotReady, LabRunFailed, LabTransient
 from retort.orchestrator.labs import LabRequest, LabResult, Recovery, check_readings
+from retort.orchestrator.labs import faults as faults_
 from retort.orchestrator.labs.colour_plan import compile_batch
 from retort.orchestrator.records import LabRunRecord
 from retort.orchestrator.store import Store
-from retort.simulators import DYES, ColourBench, VirtualClock
+from retort.simulators import DYES, ColourBench, ScaledClock, VirtualClock
 
 PLATE_SLOT = "1"
 RESERVOIR_SLOT = "2"
@@ -91,14 +92,16 @@ class ColourLab:
         robot: drives an Opentrons robot (None: the bench dispenses).
     """
 
-    def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store], bench: ColourBench, robot=None) -> None:
+    def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store], bench: ColourBench, robot=None,
+                 deck: Optional[DeckConfig] = None, label: str = "") -> None:
         self.config = config
         self.campaign = campaign
         self.bench = bench
         self.robot = robot
         self.reader = PlateReader(bench.plate_reader)
         self.readings = [reading_name(nm) for nm in config.wavelengths]
-        self.deck = deck_of(config, campaign)
+        self.deck = deck or deck_of(config, campaign)
+        self.label = label  # prefixed to locations when a campaign has several robots
         self._check(campaign)
         self.decks = DeckStore(store) if store is not None else None
         self.campaign_id: Optional[int] = None
@@ -187,17 +190,15 @@ class ColourLab:
                 self.bench.nan_wells.add((plan.plate, e.well.well))
             if self.robot is None and e.seq in self.config.fail_runs_at:
                 self.bench.failing.add(e.seq)
-        return {e.seq: f"plate {plan.plate} {e.well.well}" for e in plan.experiments}
+        return {e.seq: self._where(plan.plate, e.well.well) for e in plan.experiments}
 
     def execute(self, batch: list[LabRequest]) -> None:
-        """Run the batch's plan on the backend and store its report. Raises `LabError` naming the experiments a failure touched."""
+        """Run the batch's plan on the backend and store its report. Raises `LabError` naming the experiments a failure
+        touched (`InstrumentDown` when the instrument broke down: it is then out of service), or `LabTransient` when
+        the backend refused the run before anything moved."""
         run = self._run_of(batch)
         plan = Plan.model_validate_json(run.plan_json)
-        if self.robot is None:
-            self.decks.update_run(run.id, status="running")
-            report = self.bench.run(plan)
-        else:
-            report = self.robot.run(plan, run, self.decks)
+        report, down = self._dispense(plan, run)
         self.decks.update_run(run.id, status="collected", report_json=report.model_dump_json(), error=report.error)
         self._collected(plan, run, report, into_reader=self.robot is not None)
         bad = [e for e in report.experiments if e.status != "done"]
@@ -206,9 +207,29 @@ class ColourLab:
             not_started = [e.seq for e in report.experiments if e.status == "not_started"]
             parts = [f"experiment {s}: {why}" for s, why in failed.items()]
             parts += [f"experiments {not_started} were not started and wait to run again"] if not_started else []
-            raise LabRunFailed(f"{self.backend_name} run {report.run_id or run.id} {report.status}"
-                               f"{': ' + report.error if report.error else ''}; {'; '.join(parts)}",
-                               done=[e.seq for e in report.experiments if e.status == "done"], failed=failed, not_started=not_started)
+            message = (f"{self.backend_name} run {report.run_id or run.id} {report.status}"
+                       f"{': ' + report.error if report.error else ''}; {'; '.join(parts)}")
+            done = [e.seq for e in report.experiments if e.status == "done"]
+            if down:
+                self.take_out_of_service(down, actor=self.backend_name)
+                raise InstrumentDown(f"{message}; {self.deck.name} is out of service: {down}. Once it is fixed, put it back with "
+                                     f"'retort deck release CAMPAIGN.yaml{self._robot_option()}'", self.deck.name, done, failed, not_started)
+            raise LabRunFailed(message, done=done, failed=failed, not_started=not_started)
+
+    def _dispense(self, plan: Plan, run: LabRunRecord) -> tuple[RunReport, Optional[str]]:
+        """Run `plan` on the backend: its report and, if the instrument broke down, why."""
+        if self.robot is None:
+            self.decks.update_run(run.id, status="running")
+            return self.bench.run(plan), None
+        return self.robot.run(plan, run, self.decks), None
+
+    def out_of_service(self) -> Optional[str]:
+        """Why this instrument is out of service (stored with its deck), or None."""
+        return self._decks().get(self.deck.name)[1].out_of_service
+
+    def take_out_of_service(self, why: str, actor: str) -> None:
+        self._decks().change(self.deck.name, "out_of_service", actor, {"reason": why},
+                             lambda config, state: state.model_copy(update={"out_of_service": why}), while_active=True)
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
         run = self._run_of(batch)
@@ -225,7 +246,7 @@ class ColourLab:
         return [
             LabResult(seq=r.seq, readings={reading_name(nm): v for nm, v in readings[wells[r.seq]].items()},
                       units={reading_name(nm): "AU" for nm in self.config.wavelengths}, instrument="plate_reader",
-                      location=f"plate {plan.plate} {wells[r.seq]}", lab_seconds=seconds)
+                      location=self._where(plan.plate, wells[r.seq]), lab_seconds=seconds)
             for r in batch
         ]
 
@@ -267,11 +288,18 @@ class ColourLab:
         decks = self._decks()
         plate = 1
         if self.deck.name not in decks.names():  # a deck new to a campaign stored by 0.1.0: after the plates it used
-            used = [int(m.group(1)) for e in decks.store.experiments(campaign_id) if e.location and (m := re.match(r"plate (\d+) ", e.location))]
+            used = [int(m.group(1)) for e in decks.store.experiments(campaign_id) if e.location and (m := re.fullmatch(r"plate (\d+) \w+", e.location))]
             plate = max(used, default=0) + 1
         decks.open(self.deck, plate=plate)
 
     # -- helpers ------------------------------------------------------------------------
+    def _where(self, plate: int, well: str) -> str:
+        return f"{self.label + ' ' if self.label else ''}plate {plate} {well}"
+
+    def _robot_option(self) -> str:
+        match = re.search(r"-(\d+)$", self.deck.name) if self.label else None
+        return f" --robot {match.group(1)}" if match else ""
+
     def _decks(self) -> DeckStore:
         if self.decks is None or self.campaign_id is None:
             raise LabError("the colour lab was built without a store or campaign; it can be checked, not run")
@@ -325,7 +353,7 @@ class ColourLab:
 def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optional[Store]) -> ColourLab:
     """The colour lab on the backend the campaign names; a robot is checked (reachable, its pipettes attached) first."""
     if config.backend == "virtual":
-        return VirtualColourLab(config, campaign, store)
+        return VirtualColourLab(config, campaign, store, slow=config.faults.slow.get(1, 1.0))
     from retort.instruments.opentrons.analysis import require_environment
     from retort.orchestrator.labs.robot import RobotDriver
 
@@ -337,9 +365,67 @@ def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optiona
     return lab
 
 
-class VirtualColourLab(ColourLab):
-    """`ColourLab` on the virtual bench (seeded from the campaign); a virtual operator refills the deck."""
+def robot_decks(config: ColourLabConfig, campaign: Campaign) -> list[DeckConfig]:
+    """The deck of each robot: one robot's is `deck_of`; several (virtual) robots get decks of their own,
+    named ``DECK-1``, ``DECK-2``, ..."""
+    base = deck_of(config, campaign)
+    if config.robots == 1:
+        return [base]
+    return [base.model_copy(update={"name": f"{base.name[:60]}-{i}"}) for i in range(1, config.robots + 1)]
 
-    def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store] = None) -> None:
-        bench = ColourBench(seed=campaign.seed, clock=VirtualClock(), pipetting_cv=config.pipetting_cv, reader_noise=config.reader_noise)
-        super().__init__(config, campaign, store, bench)
+
+def build_colour_labs(config: ColourLabConfig, campaign: Campaign, store: Optional[Store]) -> dict[str, ColourLab]:
+    """One colour lab per robot, by deck name (`robot_decks`); with several robots, their experiments'
+    locations start with the deck's name."""
+    if config.robots == 1:
+        lab = build_colour_lab(config, campaign, store)
+        return {lab.deck.name: lab}
+    return {deck.name: VirtualColourLab(config, campaign, store, deck=deck, seed=campaign.seed + i, label=deck.name,
+                                        slow=config.faults.slow.get(i + 1, 1.0))
+            for i, deck in enumerate(robot_decks(config, campaign))}
+
+
+class VirtualColourLab(ColourLab):
+    """`ColourLab` on the virtual bench (seeded from the campaign); a virtual operator refills the deck.
+    With `lab.time_scale` the bench takes wall-clock time in proportion to its simulated time (`slow` times
+    more); `lab.faults` injects transient, hard and hanging faults and keeps the robots' own log (`faults.py`)."""
+
+    def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store] = None,
+                 deck: Optional[DeckConfig] = None, seed: Optional[int] = None, label: str = "", slow: float = 1.0) -> None:
+        clock = ScaledClock(config.time_scale * slow) if config.time_scale else VirtualClock()
+        bench = ColourBench(seed=campaign.seed if seed is None else seed, clock=clock,
+                            pipetting_cv=config.pipetting_cv, reader_noise=config.reader_noise)
+        super().__init__(config, campaign, store, bench, deck=deck, label=label)
+        self._attempts: dict[int, int] = {}  # lab run id -> tries so far
+
+    def _dispense(self, plan: Plan, run: LabRunRecord) -> tuple[RunReport, Optional[str]]:
+        faults = self.config.faults
+        attempt = self._attempts[run.id] = self._attempts.get(run.id, -1) + 1
+        fault, index = faults_.draw(faults, self.campaign.seed, self.deck.name, run.id, attempt)
+        where = {e.seq: {"deck": self.deck.name, "plate": plan.plate, "well": e.well.well, "lab_run": run.id} for e in plan.experiments}
+        if fault == "transient":
+            if faults.log:
+                faults_.log_lines(faults.log, [{"event": "refused", "seq": s, "campaign_id": self.campaign_id, "attempt": attempt} | w
+                                               for s, w in where.items()])
+            raise LabTransient(f"virtual robot {self.deck.name}: the connection dropped before lab run {run.id} started "
+                               "(fault injection); nothing moved")
+        struck = plan.experiments[index % len(plan.experiments)].seq
+        if fault == "hard":
+            self.bench.failing.add(struck)
+        elif fault == "hang":
+            self.bench.hang_at = struck
+        self.decks.update_run(run.id, status="running")
+        if faults.log:
+            faults_.log_lines(faults.log, [{"event": "start", "seq": s, "campaign_id": self.campaign_id} | w for s, w in where.items()])
+        try:
+            report, stopped = faults_.watched_run(self.bench, plan, faults.deadline)
+        finally:
+            self.bench.failing.discard(struck)
+        if faults.log:
+            faults_.log_lines(faults.log, [{"event": e.status, "seq": e.seq, "campaign_id": self.campaign_id,
+                                            "dispensed": {d.liquid: d.volume for d in e.dispensed}} | where[e.seq] for e in report.experiments])
+        if stopped is not None:
+            return report, f"it stopped answering during lab run {run.id}; its {stopped:.0f} s deadline passed and it was stopped (fault injection)"
+        if fault == "hard":
+            return report, f"it broke down during lab run {run.id} (fault injection)"
+        return report, None
