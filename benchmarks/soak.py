@@ -14,7 +14,9 @@ the run again until the budget is spent. Then it prints
 - lost: an experiment the store does not account for (not measured or failed at the end), a robot
   dispensing for an experiment the store does not hold, or a measured experiment the robots never ran;
 - duplicated: two experiments in one well (in the store, or in the robots' log);
-- ran twice: an experiment the robots started more than once (a re-run under the policy is a new experiment);
+- ran twice: an experiment two robot runs reached (started, and not reported 'not started' by the robot;
+  a run killed with no report counts as having reached all its experiments); a re-run under the policy is a
+  new experiment;
 
 with the counts of faults, kills and restarts. Exit code 1 if any of the three is not 0.
 
@@ -151,14 +153,17 @@ def report(url: str, folder: Path, args, rounds: int, releases: int, exits: Coun
     log = [json.loads(line) for line in (folder / "robots.jsonl").read_text().splitlines()]
     store = {seq: (status, location) for seq, status, location, _, _ in rows}
     started = Counter(line["seq"] for line in log if line["event"] == "start")
+    outcome = {(line["seq"], line["lab_run"]): line["event"] for line in log if line["event"] != "start"}
+    # a run reached an experiment unless its robot reported it not started (no report: killed mid-run, unknown: counted)
+    reached = Counter(line["seq"] for line in log if line["event"] == "start" and outcome.get((line["seq"], line["lab_run"])) != "not_started")
     finished = {line["seq"] for line in log if line["event"] == "done"}
     wells = Counter((line["deck"], line["plate"], line["well"]) for line in log if line["event"] == "start")
     lost = (sum(status not in ("measured", "failed") for status, _ in store.values())
             + sum(seq not in store for seq in started)
             + sum(status == "measured" and seq not in finished for seq, (status, _) in store.items()))
-    duplicated = (len(rows) - len(store)) + sum(n - 1 for n in wells.values() if n > 1) \
+    duplicated = sum(n - 1 for n in Counter(seq for seq, *_ in rows).values() if n > 1) + sum(n - 1 for n in wells.values() if n > 1) \
         + sum(n - 1 for n in Counter(loc for _, loc in store.values() if loc).values() if n > 1)
-    twice = sum(n > 1 for n in started.values())
+    twice = sum(n > 1 for n in reached.values())
     failures = Counter(("interrupted" if "interrupted" in (reason or "") else "fault" if "fault injection" in (reason or "") else "other")
                        for _, status, _, reason, _ in rows if status == "failed")
     print(f"soak: {len(rows)} experiments (budget {args.budget}) on {args.robots} robots, {rounds} runs of retort run in {seconds:.0f} s")
@@ -170,6 +175,9 @@ def report(url: str, folder: Path, args, rounds: int, releases: int, exits: Coun
           f"{out_of_service} robots out of service (breakdowns and hangs; released {releases} times by the operator)")
     print(f"  orchestrator killed {struck['kill']} times (SIGKILL), PostgreSQL restarted {struck['postgres']} times "
           f"(asked: {args.kills}, {args.pg_restarts}); exits of retort run {dict(exits)}")
+    for seq in sorted(seq for seq, n in reached.items() if n > 1):  # what a person needs to see why
+        print(f"  ran twice: experiment {seq}: " + "; ".join(f"{line['event']} on {line['deck']} lab run {line['lab_run']} well {line['well']}"
+                                                          for line in log if line["seq"] == seq), file=sys.stderr)
     print(f"lost {lost}, duplicated {duplicated}, ran twice {twice}")
     return 0 if lost == duplicated == twice == 0 else 1
 

@@ -28,7 +28,8 @@ def add_parsers(sub) -> None:
                        ("new-plate", "record that an empty plate replaced the one on the deck"),
                        ("reset", "record that the deck was set up anew as the campaign file describes it (full)"),
                        ("cancel", "cancel batches reserved on the deck but not running (their tips and wells stay used)"),
-                       ("release", "put an instrument that broke down back in service, once it is fixed")):
+                       ("pause", "take the instrument out of service for every campaign (it finishes the run it is on)"),
+                       ("release", "put an instrument that broke down or was paused back in service")):
         p = actions.add_parser(name, help=text)
         p.add_argument("campaign", help="campaign YAML file (names the deck and the store)")
         p.add_argument("--store", help="store URL (default: the campaign file's)")
@@ -50,7 +51,10 @@ def deck_command(args: argparse.Namespace) -> int:
     decks = DeckStore(store)
     if args.action == "show":
         for deck in chosen:
-            _show(decks, deck.name)
+            if deck.name in decks.names():
+                _show(decks, deck.name)
+            else:
+                out.print(f"deck {deck.name}: not used yet", highlight=False)
         return 0
     deck = chosen[0]
     if args.action in ("refill", "new-plate") or (args.action == "reset" and deck.name not in decks.names()):
@@ -75,6 +79,10 @@ def deck_command(args: argparse.Namespace) -> int:
         decks.replace_config(deck, args.by)
     elif args.action == "cancel":
         _cancel(decks, deck, args)
+    elif args.action == "pause":
+        decks.open(deck)
+        decks.change(deck.name, "out_of_service", args.by, {"reason": f"paused by {args.by}"},
+                     lambda config, state: state.model_copy(update={"out_of_service": f"paused by {args.by}"}), while_active=True)
     elif args.action == "release":
         if deck.name not in decks.names() or decks.get(deck.name)[1].out_of_service is None:
             out.print(f"deck {deck.name}: in service; nothing to release", highlight=False)

@@ -3,9 +3,9 @@ asynchronous one, each step a task.
 
 Flows are thin: every task calls one plain function from `loop.py`, and takes ids (a `RunRef` and
 experiment numbers), never live objects. Every task uses ``NO_CACHE`` (a cached measurement would
-silently skip the instrument; the store changes underneath the others). Nothing is retried: a failed
-dispense is never repeated blindly. Each instrument's run holds that instrument's global concurrency
-limit (`limits.py`).
+silently skip the instrument; the store changes underneath the others). An instrument's run is retried
+only when the instrument refused it before anything moved (`LabTransient`): a failed dispense is never
+repeated blindly. Each instrument's run holds that instrument's global concurrency limit (`limits.py`).
 
 Runs in Prefect's ephemeral mode by default; set ``PREFECT_API_URL`` to run against a server.
 """
@@ -28,6 +28,7 @@ from retort.orchestrator.lease import hold
 from retort.orchestrator.limits import artifact_key, ensure_instrument_limits, instrument_slot
 from retort.orchestrator.loop import CampaignSummary, RecordOutcome, RunRef
 from retort.orchestrator.stopping import stop_requested
+from retort.orchestrator.store import redact_url
 
 Instruments = Literal["local", "deployments"]
 
@@ -132,6 +133,10 @@ def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: 
     run = loop.run_for(campaign, planner)  # `retort run` opened it already: not opened twice
     with hold(run.store, run.record.id, campaign.name):  # one driver per campaign (re-entrant: `retort run` holds it already)
         ensure_instrument_limits(list(run.labs))
+        if instruments == "deployments" and run.experiments(statuses=("running",)):
+            for name in run.labs:  # a batch may still be running on an instrument's host: wait until its slot is free
+                with instrument_slot(name):
+                    pass
         loop.recover_interrupted(run)
         try:
             if campaign.schedule == "async":  # `max_iterations`: proposals, in this schedule
@@ -162,4 +167,5 @@ def campaign_file_flow(campaign_file: str, planner: Optional[str] = None, max_it
     url = os.environ.get(loop.STORE_ENV)
     if url:
         campaign = with_changes(campaign, loop.STORE_ENV, store=url)
-    return campaign_flow(campaign, planner, SecretStr(campaign.store), max_iterations, instruments)
+    masked = campaign.model_copy(update={"store": redact_url(campaign.store)})  # Prefect records a sub-flow's parameters
+    return campaign_flow(masked, planner, SecretStr(campaign.store), max_iterations, instruments)

@@ -1,8 +1,8 @@
 """One Prefect global concurrency limit per instrument: at most one run on a robot at a time, whichever
 campaign, process or host asks for it.
 
-Limits are created (limit 1) when a campaign starts and must be active: an operator pauses an instrument
-for every campaign by deactivating its limit (``prefect gcl disable retort-instrument-NAME``). Runs take
+Limits are created (limit 1) when a campaign starts and must be active: Prefect lets every run through an
+inactive limit, so a campaign refuses to start on one (to pause a robot, ``retort deck pause``). Runs take
 a slot with ``strict=True`` (`instrument_slot`), so a limit that has gone missing stops the run rather
 than letting it through unguarded.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -38,6 +39,7 @@ LOCAL_SERVER = "RETORT_LOCAL_PREFECT_SERVER"  # set by `prefect_server.local_pre
 def instrument_slot(instrument: str) -> Iterator[None]:
     """Hold `instrument`'s slot (strict) for the duration, freeing dead holders' slots every `RECLAIM_EVERY` s
     while it waits; raises `LabNotReady` after `SLOT_TIMEOUT` s of waiting."""
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
     from prefect.concurrency.sync import concurrency
 
     name, acquired = limit_name(instrument), threading.Event()
@@ -51,12 +53,17 @@ def instrument_slot(instrument: str) -> Iterator[None]:
 
     threading.Thread(target=reclaim, name=f"reclaim-{name}", daemon=True).start()
     try:
-        slot = concurrency(name, occupy=1, strict=True, timeout_seconds=SLOT_TIMEOUT, lease_duration=LEASE_SECONDS)
+        # a lease renewal that fails must not cancel a robot mid-dispense (strict would): the run finishes and is stored
+        slot = concurrency(name, occupy=1, strict=True, timeout_seconds=SLOT_TIMEOUT, lease_duration=LEASE_SECONDS,
+                           raise_on_lease_renewal_failure=False)
         try:
             slot.__enter__()
         except TimeoutError:
             raise LabNotReady(f"instrument {instrument!r} stayed busy for {SLOT_TIMEOUT:.0f} s (its concurrency limit {name!r} "
                               "has no free slot); nothing was run; the experiments wait, approved") from None
+        except ConcurrencySlotAcquisitionError as exc:
+            raise LabNotReady(f"instrument {instrument!r}: its concurrency limit {name!r} could not be taken ({exc}); nothing was run; "
+                              "the experiments wait, approved") from None
     finally:
         acquired.set()
     with contextlib.ExitStack() as held:
@@ -71,9 +78,18 @@ def reclaim_expired() -> int:
         return 0
     from prefect.client.orchestration import get_client
 
-    expired = asyncio.run(_expired_leases())
-    if expired:
+    from prefect.settings import get_current_settings
+
+    lock = get_current_settings().home / "retort-reclaim.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as held:  # one reclaimer at a time: a lease is read, released and revoked in separate steps
+        fcntl.flock(held, fcntl.LOCK_EX)
         with get_client(sync_client=True) as client:
+            ours, offset = set(), 0
+            while page := client.read_global_concurrency_limits(limit=200, offset=offset):  # Prefect's largest page
+                ours |= {str(limit.id) for limit in page if limit.name.startswith(PREFIX)}
+                offset += len(page)
+            expired = [lease_id for lease_id, resources in asyncio.run(_expired_leases()) if resources <= ours]
             for lease_id in expired:
                 log.warning("releasing the instrument slot of lease %s, whose holder died", lease_id)
                 client.release_concurrency_slots_with_lease(lease_id)
@@ -81,14 +97,15 @@ def reclaim_expired() -> int:
 
 
 async def _expired_leases() -> list:
-    """Leases past their expiry in the Prefect home's lease files (the local servers keep them there)."""
+    """Leases past their expiry in the Prefect home's lease files (the local servers keep them there), with the ids
+    of the limits each holds."""
     from prefect.server.concurrency.lease_storage.filesystem import ConcurrencyLeaseStorage
 
     storage, now, expired = ConcurrencyLeaseStorage(), datetime.now(timezone.utc), []
     for lease_id in await storage.read_expired_lease_ids(limit=1000):
         lease = await storage.read_lease(lease_id)
         if lease is not None and lease.expiration <= now:
-            expired.append(lease_id)
+            expired.append((lease_id, {str(r) for r in lease.resource_ids}))
     return expired
 
 
@@ -123,6 +140,7 @@ def ensure_instrument_limits(instruments: list[str]) -> None:
                 continue
             if not limit.active:
                 raise LabNotReady(
-                    f"instrument {instrument!r} is paused: its Prefect concurrency limit {name!r} is inactive. "
-                    f"Nothing was run. Resume it with 'prefect gcl enable {name}', then run the campaign again"
+                    f"instrument {instrument!r}: its Prefect concurrency limit {name!r} is inactive, so it would let any number of "
+                    f"runs onto the robot at once. Nothing was run. Activate it with 'prefect gcl enable {name}' (to pause a robot, "
+                    "use 'retort deck pause'), then run the campaign again"
                 )

@@ -152,6 +152,9 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
     """
     labs = build_labs(campaign, store)
     lab = next(iter(labs.values()))
+    if store is not None and store.in_memory and (campaign.schedule == "async" or len(labs) > 1):
+        raise CampaignError("store: an in-memory SQLite store is one connection, which instruments running at once would share; "
+                            "use a file (sqlite:///retort.db) or PostgreSQL")
     record = store.find_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config) if store else None
     space = campaign.space
     if space.is_discrete:
@@ -393,6 +396,9 @@ def approve_seqs(ref: RunRef, seqs: list[int]) -> list[int]:
 def run_on(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
     """The instrument-side work: run approved experiments `seqs` on `instrument`, measure them and store the results."""
     run = attach(ref)
+    why = run.labs[instrument].out_of_service()
+    if why:  # taken out of service (by another campaign, host or an operator) since it was handed this batch
+        raise InstrumentDown(f"{instrument} is out of service: {why}; experiments {seqs} wait, approved", instrument, [], {}, [])
     batch = run.experiments(seqs=seqs)
     execute(run, batch, instrument)
     batch = run.experiments(seqs=seqs)
@@ -502,6 +508,9 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
             if not free and error is None and not should_stop() and not queued(1):
                 plan_next(size)  # ahead: stored and approved, the next free instrument takes it at once
             if not busy:
+                if error is None and not should_stop() and (queued(1) or unallocated(run)):
+                    free = in_service(run)  # raises when none is left; a robot put back in service meanwhile is taken
+                    continue
                 break
             done, _ = wait(busy, return_when=FIRST_COMPLETED)
             for future in done:
@@ -511,8 +520,6 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                     outcome = future.result()
                 except InstrumentDown as exc:  # its experiments are settled (`execute`); the others carry on
                     log.warning("%s", exc)
-                    if not free and not busy:
-                        in_service(run)  # raises, naming why each is out of service
                     continue
                 except RetortError as exc:
                     free.append(instrument)

@@ -16,13 +16,12 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
+from pydantic import SecretStr
 from sqlalchemy import event, func
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine, select
-
-from pydantic import SecretStr
 
 from retort.agents.proposal import Proposal, Provenance
 from retort.orchestrator.errors import StoreError
@@ -54,10 +53,12 @@ class Store:
         self._url = url  # with its password: for the engine only
         self.url = redact_url(url)  # for messages and display
         self._file: Optional[str] = None  # the SQLite file, if the store is one
+        self.in_memory = False  # one SQLite connection shared by every thread
         try:
             parsed = make_url(url)
             sqlite = parsed.get_backend_name() == "sqlite"
             if sqlite and _in_memory(parsed):  # one database for every thread (asynchronous instruments run in threads)
+                self.in_memory = True
                 self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
                 self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
+from types import SimpleNamespace
 
 import pytest
 
@@ -135,7 +136,7 @@ def test_through_the_flow_each_robot_holds_its_concurrency_limit(prefect_harness
 
         client.update_global_concurrency_limit(limit_name(decks[0]), GlobalConcurrencyLimitUpdate(active=False))
     try:
-        with pytest.raises(LabNotReady, match=rf"instrument '{decks[0]}' is paused.*prefect gcl enable {limit_name(decks[0])}"):
+        with pytest.raises(LabNotReady, match=rf"instrument '{decks[0]}': its Prefect concurrency limit .* is inactive.*prefect gcl enable {limit_name(decks[0])}"):
             campaign_flow(campaign.model_copy(update={"budget": 16}))
         assert len(Store(campaign.store).experiments(Store(campaign.store).campaign("limits").id)) == 12  # nothing more ran
     finally:
@@ -182,3 +183,42 @@ def test_killing_retort_run_on_busy_robots_frees_their_slots_and_repeats_nothing
     assert set(starts.values()) == {1}  # nothing dispensed twice
     with contextlib.closing(sqlite3.connect(prefect_db)) as db:
         assert [n for (n,) in db.execute("select active_slots from concurrency_limit_v2")] == [0, 0]
+
+
+def test_an_instrument_slot_is_held_for_the_run_and_a_second_taker_waits(prefect_harness):
+    from prefect.client.orchestration import get_client
+
+    from retort.orchestrator.limits import ensure_instrument_limits, instrument_slot, limit_name
+
+    ensure_instrument_limits(["slot-test"])
+    order, second_has_it = [], threading.Event()
+
+    def second():
+        with instrument_slot("slot-test"):
+            order.append("second")
+            second_has_it.set()
+
+    with instrument_slot("slot-test"):
+        with get_client(sync_client=True) as client:
+            assert client.read_global_concurrency_limit_by_name(limit_name("slot-test")).active_slots == 1
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert not second_has_it.wait(3.0)  # it waits while the first holds the slot
+        order.append("first done")
+    waiter.join(30)
+    assert order == ["first done", "second"]
+
+
+def test_through_the_flow_transient_refusals_are_retried_by_prefect(prefect_harness, tmp_path, monkeypatch):
+    from retort.orchestrator import flows
+
+    fast = SimpleNamespace(**vars(flows.TASKS) | {"run_on": flows.run_on_task.with_options(retry_delay_seconds=[0.01] * 3)})
+    monkeypatch.setitem(flows.STEPS, "local", fast)
+    base = robots_campaign(tmp_path, robots=2, budget=12, name="retried")
+    lab = base.lab.model_dump(mode="json") | {"faults": {"transient": 0.4, "log": str(tmp_path / "robots.jsonl")}}
+    summary = flows.campaign_flow(with_changes(base, "test", lab=lab))
+    assert summary.measured == 12
+    lines = [json.loads(line) for line in (tmp_path / "robots.jsonl").read_text().splitlines()]
+    assert any(line["event"] == "refused" for line in lines)  # Prefect retried those runs
+    starts = Counter(line["seq"] for line in lines if line["event"] == "start")
+    assert sorted(starts) == list(range(1, 13)) and set(starts.values()) == {1}

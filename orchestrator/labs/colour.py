@@ -166,6 +166,7 @@ class ColourLab:
             decks.update_run(run.id, status="cancelled", error=f"plate {state.plate} replaced the plate it was planned for")
             run = None
         if run is None:
+            self._drop_stale(decks, seqs)
             try:
                 run = self._reserve(batch)
             except DeckExhausted as exc:
@@ -295,6 +296,16 @@ class ColourLab:
     # -- helpers ------------------------------------------------------------------------
     def _where(self, plate: int, well: str) -> str:
         return f"{self.label + ' ' if self.label else ''}plate {plate} {well}"
+
+    def _drop_stale(self, decks: DeckStore, seqs: list[int]) -> None:
+        """Cancel older reservations, on any deck of the campaign, holding any of these experiments: they are being
+        planned again (regrouped, or on another robot), and must never be recovered as 'not started' later."""
+        for old in decks.runs(self.campaign_id, active=True):
+            if old.status == "planned" and set(old.seqs) & set(seqs):
+                decks.update_run(old.id, status="cancelled", error=f"experiments {sorted(set(old.seqs) & set(seqs))} were planned again")
+            elif set(old.seqs) & set(seqs):  # sent to a robot or running: the experiments are not free to plan again
+                raise LabNotReady(f"experiments {sorted(set(old.seqs) & set(seqs))} belong to lab run {old.id} on deck {old.deck} "
+                               f"({old.status}); run the campaign again to collect it, or cancel it with 'retort deck cancel'")
 
     def _robot_option(self) -> str:
         match = re.search(r"-(\d+)$", self.deck.name) if self.label else None

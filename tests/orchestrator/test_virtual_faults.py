@@ -130,3 +130,40 @@ def test_interrupted_experiments_are_rerun_only_when_the_campaign_says_so(tmp_pa
         while loop.remaining(again) > 0:
             loop.run_iteration(again, loop.next_iteration(again))
         assert len(again.experiments()) == 8  # the re-runs are within the budget
+
+
+def test_a_batch_planned_again_on_another_robot_cancels_its_old_reservation(tmp_path):
+    """Reserved on robot 2, never started, then given to robot 1: robot 2's reservation is cancelled, so a later
+    recovery can never take the experiments for 'not started' and run them a second time."""
+    campaign = faulty(tmp_path, robots=2, budget=8)
+    run = loop.open_run(campaign, store=Store(campaign.store))
+    batch = loop.approve(run, loop.propose(run, 1, None, 4))
+    first, second = run.labs
+    run.labs[second].prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])  # reserved; the process dies here
+    again = loop.open_run(campaign, store=Store(campaign.store))
+    loop.run_on(again.ref, first, [e.seq for e in batch])
+    runs = DeckStore(again.store).runs(again.record.id)
+    assert [(r.deck, r.status) for r in runs] == [(second, "cancelled"), (first, "collected")]
+    assert "were planned again" in runs[0].error
+    assert loop.recover_interrupted(loop.open_run(campaign, store=Store(campaign.store))) == []
+    starts = Counter(line["seq"] for line in robot_log(tmp_path) if line["event"] == "start")
+    assert starts == {1: 1, 2: 1, 3: 1, 4: 1}
+
+
+def test_a_paused_robot_takes_no_new_batch_and_its_experiments_wait(tmp_path):
+    from retort.orchestrator.cli import main
+
+    campaign = faulty(tmp_path, robots=2, budget=8)
+    file = tmp_path / "c.yaml"
+    file.write_text(json.dumps(campaign.model_dump(mode="json")))
+    run = loop.open_run(campaign, store=Store(campaign.store))
+    batch = loop.approve(run, loop.propose(run, 1, None, 4))
+    assert main(["deck", "pause", str(file), "--robot", "2", "--by", "ana"]) == 0
+    second = list(run.labs)[1]
+    with pytest.raises(InstrumentDown, match=f"{second} is out of service: paused by ana"):
+        loop.run_on(run.ref, second, [e.seq for e in batch])
+    assert [e.status for e in run.experiments()] == ["approved"] * 4
+    loop.run_async(run)  # robot 1 does it all
+    assert {e.location.split(" plate ")[0] for e in run.experiments()} == {list(run.labs)[0]}
+    assert main(["deck", "release", str(file), "--robot", "2"]) == 0
+    assert loop.in_service(run) == list(run.labs)
