@@ -106,18 +106,19 @@ def main() -> int:
         url = args.store or fresh_database()
         file = campaign_file(folder, args.budget, args.robots, args.faults, args.time_scale)
         env = dict(os.environ, PREFECT_HOME=str(folder / ".prefect"), RETORT_LOG_DIR=str(folder / "logs"), COLUMNS="200")
-        events = ([("kill", None)] * args.kills + [("postgres", None)] * args.pg_restarts)
-        rng.shuffle(events)
+        kinds = ["kill"] * args.kills + ["postgres"] * args.pg_restarts
+        rng.shuffle(kinds)
+        # spread over the campaign: strike k of n once about k/(n+1) of the budget is done (give or take 2)
+        events = [(kind, round(args.budget * (k + 1) / (len(kinds) + 1)) + rng.randint(-2, 2)) for k, kind in enumerate(kinds)]
         rounds, releases, exits, struck = 0, 0, Counter(), Counter()
         try:
             while rounds < 40:
                 rounds += 1
                 process = subprocess.Popen(retort("run", str(file), "--store", url), cwd=folder, env=env,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-                event = events.pop(0)[0] if events else None
-                if event is not None:  # strike once the run has made progress: after 2-6 more experiments
-                    before, target = max(done_count(url), 0), rng.randint(2, 6)
-                    while process.poll() is None and done_count(url) < before + target:
+                event, target = events.pop(0) if events else (None, 0)
+                if event is not None:  # strike once the campaign has got that far
+                    while process.poll() is None and done_count(url) < target:
                         time.sleep(0.2)
                     if process.poll() is None:
                         if event == "kill":
@@ -126,7 +127,7 @@ def main() -> int:
                             restart_postgres()
                         struck[event] += 1
                     else:
-                        events.insert(0, (event, None))  # the run ended first: strike the next one
+                        events.insert(0, (event, target))  # the run ended first: strike the next one
                 _, stderr = process.communicate(timeout=1800)
                 code = "killed" if process.returncode == -signal.SIGKILL else process.returncode
                 exits[code] += 1
