@@ -114,21 +114,24 @@ def main() -> int:
         try:
             while rounds < 40:
                 rounds += 1
-                process = subprocess.Popen(retort("run", str(file), "--store", url), cwd=folder, env=env,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-                event, target = events.pop(0) if events else (None, 0)
-                if event is not None:  # strike once the campaign has got that far
+                errors = folder / f"run-{rounds}.err"  # a file, not a pipe: a pipe nobody reads while the run goes on could fill and block it
+                with open(errors, "w") as err:
+                    process = subprocess.Popen(retort("run", str(file), "--store", url), cwd=folder, env=env,
+                                               stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+                while events and process.poll() is None:  # strike once the campaign has got that far; a run may outlive a strike
+                    event, target = events[0]
                     while process.poll() is None and done_count(url) < target:
                         time.sleep(0.2)
-                    if process.poll() is None:
-                        if event == "kill":
-                            os.killpg(process.pid, signal.SIGKILL)
-                        else:
-                            restart_postgres()
-                        struck[event] += 1
+                    if process.poll() is not None:
+                        break  # the run ended first: the next run gets it
+                    events.pop(0)
+                    if event == "kill":
+                        os.killpg(process.pid, signal.SIGKILL)
                     else:
-                        events.insert(0, (event, target))  # the run ended first: strike the next one
-                _, stderr = process.communicate(timeout=1800)
+                        restart_postgres()
+                    struck[event] += 1
+                process.wait(timeout=1800)
+                stderr = errors.read_text(errors="replace")
                 code = "killed" if process.returncode == -signal.SIGKILL else process.returncode
                 exits[code] += 1
                 if process.returncode == 0:  # the budget is spent
