@@ -84,12 +84,15 @@ def reclaim_expired() -> int:
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a") as held:  # one reclaimer at a time: a lease is read, released and revoked in separate steps
         fcntl.flock(held, fcntl.LOCK_EX)
+        leases = asyncio.run(_expired_leases())  # local files: the server is asked about limits only when one has expired
+        if not leases:
+            return 0
         with get_client(sync_client=True) as client:
             ours, offset = set(), 0
             while page := client.read_global_concurrency_limits(limit=200, offset=offset):  # Prefect's largest page
                 ours |= {str(limit.id) for limit in page if limit.name.startswith(PREFIX)}
                 offset += len(page)
-            expired = [lease_id for lease_id, resources in asyncio.run(_expired_leases()) if resources <= ours]
+            expired = [lease_id for lease_id, resources in leases if resources <= ours]
             for lease_id in expired:
                 log.warning("releasing the instrument slot of lease %s, whose holder died", lease_id)
                 client.release_concurrency_slots_with_lease(lease_id)

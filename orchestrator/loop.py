@@ -400,8 +400,7 @@ def run_on(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
     if why:  # taken out of service (by another campaign, host or an operator) since it was handed this batch
         raise InstrumentDown(f"{instrument} is out of service: {why}; experiments {seqs} wait, approved", instrument, [], {}, [])
     batch = run.experiments(seqs=seqs)
-    execute(run, batch, instrument)
-    batch = run.experiments(seqs=seqs)
+    execute(run, batch, instrument)  # `measure` and `record` need only the numbers, ids and parameters read above
     return record(run, batch, measure(run, batch, instrument))
 
 
@@ -477,10 +476,10 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
     """The asynchronous schedule: whenever instruments are free each gets up to `batch_size` open experiments
     at once (planned in one proposal for all of them when none are open); while every instrument is busy,
     the next batch is planned ahead (every open and running experiment passed as pending) and stored,
-    approved, for the first instrument to free up. So no
-    instrument waits for another's batch, nor for the planner. Stops giving out work at the budget, at the
-    first failure or when `should_stop()`; always waits for the instruments still running, then raises the
-    first error (or a `LabError` naming the failed experiments)."""
+    approved, for the first instrument to free up. So no instrument waits for another's batch, nor for the
+    planner. Stops giving out work at the budget, at the first failure or when `should_stop()`; always waits
+    for the instruments still running, then raises the first error (or a `LabError` naming the failed
+    experiments)."""
     ref, size = run.ref, run.campaign.batch_size
     free, busy, given = in_service(run), {}, set()  # given: numbers handed to an instrument that has not finished
     outcomes: list[RecordOutcome] = []
