@@ -104,18 +104,23 @@ class VirtualFaults(_Strict):
         return self
 
 
+RobotUrl = Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?/?$")]
+
+
 class ColourLabConfig(_Strict):
     """The colour-mixing lab: a liquid handler dispensing dye stocks into a plate, and an absorbance reader.
 
     Parameters are stock volumes (uL) named after the deck's stocks; readings are absorbances named
     ``A<nm>``, one per wavelength. `backend` picks who dispenses: the virtual bench, or an Opentrons
-    robot at `robot_url` (its deck described by `deck`). Until a reader driver exists, the virtual
-    reader reads what the robot reports it dispensed.
+    robot at `robot_url` (its deck described by `deck`); a list of addresses names several identical
+    robots, each with a deck of its own. Until a reader driver exists, the virtual reader reads what
+    the robot reports it dispensed.
     """
 
     kind: Literal["colour", "virtual_colour"]
     backend: Literal["virtual", "opentrons"] = "virtual"
-    robot_url: str = Field(default="http://127.0.0.1:31950", pattern=r"^https?://[^\s/]+(:[0-9]+)?/?$")
+    robot_url: Union[RobotUrl, Annotated[list[RobotUrl], Field(min_length=1, max_length=16)]] = Field(
+        default="http://127.0.0.1:31950", description="the robot's address; a list: several identical robots, run in parallel")
     allow_hardware: bool = Field(default=False, description="must be true to drive a robot that is not a simulator")
     auto_refill: Optional[bool] = Field(default=None, description="virtual backend: a virtual operator refills the deck (the default); false: the campaign pauses, as on a robot")
     deck: Optional[DeckConfig] = Field(default=None, description="the robot's deck; default: an OT-2 deck built from pipettes, plate and stock_volume")
@@ -149,13 +154,26 @@ class ColourLabConfig(_Strict):
         if self.backend == "opentrons" and (self.fail_runs_at or self.nan_readings_at):
             raise ValueError("fail_runs_at and nan_readings_at inject faults into the virtual lab; remove them for backend 'opentrons'")
         if self.backend == "opentrons" and (self.robots != 1 or self.time_scale or self.faults != VirtualFaults()):
-            raise ValueError("robots, time_scale and faults describe virtual robots; an Opentrons campaign drives the one robot at robot_url")
+            raise ValueError("robots, time_scale and faults describe virtual robots; an Opentrons campaign drives the robots "
+                             "listed in robot_url")
+        twice = sorted({u for u in self.robot_urls if self.robot_urls.count(u) > 1})
+        if twice:
+            raise ValueError(f"robot_url: {twice} listed twice; each robot is driven by one lab")
         bad = sorted(n for n in self.faults.slow if n > self.robots)
         if bad:
             raise ValueError(f"faults.slow: robots {bad} do not exist; robots are numbered 1 to {self.robots}")
         if self.backend == "opentrons" and self.auto_refill:
             raise ValueError("auto_refill: a robot's deck is refilled by a person ('retort deck refill'); remove auto_refill")
         return self
+
+    @property
+    def robot_urls(self) -> list[str]:
+        return [self.robot_url] if isinstance(self.robot_url, str) else list(self.robot_url)
+
+    @property
+    def robot_count(self) -> int:
+        """How many robots: `robots` virtual ones, or one Opentrons robot per address in `robot_url`."""
+        return len(self.robot_urls) if self.backend == "opentrons" else self.robots
 
 
 class AnalyticLabConfig(_Strict):

@@ -33,7 +33,7 @@ def add_parsers(sub) -> None:
         p = actions.add_parser(name, help=text)
         p.add_argument("campaign", help="campaign YAML file (names the deck and the store)")
         p.add_argument("--store", help="store URL (default: the campaign file's)")
-        p.add_argument("--robot", type=int, metavar="N", help="which robot's deck, when the campaign has several (lab.robots)")
+        p.add_argument("--robot", type=int, metavar="N", help="which robot's deck, when the campaign has several (lab.robots, or a list in lab.robot_url)")
         if name != "show":
             p.add_argument("--by", default=_user(), help="who did it (stored with the event; default: your login)")
         if name == "refill":

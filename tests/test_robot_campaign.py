@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from retort.instruments.plan import Plan, RunReport
@@ -20,6 +21,7 @@ from retort.orchestrator.store import Store
 pytestmark = [pytest.mark.robot_server, pytest.mark.slow]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RETORT = [sys.executable, "-m", "retort.orchestrator.cli"]
+HEADERS = {"Opentrons-Version": "3"}
 
 
 def campaign_file(tmp_path, robot, server, **replace):
@@ -87,6 +89,30 @@ def test_the_robot_example_runs_end_to_end_and_the_stored_inventory_matches_the_
     _, state = DeckStore(store).get(deck)
     stored = {f"{slot}:{w}" for slot, ws in state.used_tips.items() for w in ws}
     assert set(tips) <= stored and {f"{state.plate}:{w}" for w in state.wells} == set(wells)
+
+
+def test_one_campaign_drives_two_robots_at_once_each_on_its_own_deck(robot_servers, tmp_path, opentrons_venv):
+    first, second = robot_servers.get("ot2"), robot_servers.get("ot2", 2)
+    path = campaign_file(tmp_path, "ot2", first, **{f"robot_url: {first.url}": f"robot_url: [{first.url}, {second.url}]",
+                                                    "planner: qLogNEI": "planner: qLogNEI\nschedule: async"})
+    result = retort("run", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "16 measured, 0 failed, budget 16" in result.stdout
+    store = Store(f"sqlite:///{tmp_path / 'retort.db'}")
+    for deck, server in (("ot2-bench-1", first), ("ot2-bench-2", second)):
+        runs = DeckStore(store).runs(deck=deck)
+        assert runs and all(r.status == "collected" for r in runs), deck
+        robot_runs = [httpx.get(f"{server.url}/runs/{r.robot_run_id}", headers=HEADERS).json()["data"] for r in runs]
+        assert all(r["status"] == "succeeded" for r in robot_runs)  # each run is on the robot its deck names
+        tips, wells = robot_tips_and_wells(store, deck)
+        assert len(tips) == len(set(tips)) == 4 * sum(len(r.seqs) for r in runs) and len(wells) == sum(len(r.seqs) for r in runs)
+        _, state = DeckStore(store).get(deck)
+        assert set(tips) <= {f"{slot}:{w}" for slot, ws in state.used_tips.items() for w in ws}
+        assert {f"{state.plate}:{w}" for w in state.wells} == set(wells)
+        measured = [e for e in store.experiments(store.campaign("colour-match-ot2").id) if e.location.startswith(deck)]
+        assert sorted(e.seq for e in measured) == sorted(s for r in runs for s in r.seqs)
+    firsts = [DeckStore(store).runs(deck=deck)[0] for deck in ("ot2-bench-1", "ot2-bench-2")]
+    assert max(r.created_at for r in firsts) < min(r.updated_at for r in firsts)  # both robots' first runs were in hand at once
 
 
 def test_kill_9_during_a_robot_run_then_run_again_collects_it_and_reuses_nothing(ot2_server, tmp_path, opentrons_venv):

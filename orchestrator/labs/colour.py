@@ -110,7 +110,7 @@ class ColourLab:
 
     @property
     def backend_name(self) -> str:
-        return "virtual" if self.robot is None else f"opentrons {self.config.robot_url}"
+        return "virtual" if self.robot is None else f"opentrons {self.robot.url}"
 
     def _check(self, campaign: Campaign) -> None:
         deck = self.deck
@@ -361,8 +361,10 @@ class ColourLab:
         self._reports[run.id] = report
 
 
-def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optional[Store]) -> ColourLab:
-    """The colour lab on the backend the campaign names; a robot is checked (reachable, its pipettes attached) first."""
+def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optional[Store], url: Optional[str] = None,
+                     deck: Optional[DeckConfig] = None, label: str = "") -> ColourLab:
+    """The colour lab on the backend the campaign names; a robot (the one at `url`: by default the first listed)
+    is checked (reachable, its pipettes attached) first."""
     if config.backend == "virtual":
         return VirtualColourLab(config, campaign, store, slow=config.faults.slow.get(1, 1.0))
     from retort.instruments.opentrons.analysis import require_environment
@@ -371,26 +373,29 @@ def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optiona
     require_environment()  # no batch is proposed for a robot that could not be sent it
 
     reader = ColourBench(seed=campaign.seed, clock=VirtualClock(), pipetting_cv=0.0, reader_noise=config.reader_noise)
-    lab = ColourLab(config, campaign, store, reader, RobotDriver(config))
+    lab = ColourLab(config, campaign, store, reader, RobotDriver(config, url=url), deck=deck, label=label)
     lab.robot.check(lab.deck)
     return lab
 
 
 def robot_decks(config: ColourLabConfig, campaign: Campaign) -> list[DeckConfig]:
-    """The deck of each robot: one robot's is `deck_of`; several (virtual) robots get decks of their own,
-    named ``DECK-1``, ``DECK-2``, ..."""
+    """The deck of each robot: one robot's is `deck_of`; several robots (virtual, or Opentrons robots listed in
+    `robot_url`, in that order) get decks of their own, named ``DECK-1``, ``DECK-2``, ..."""
     base = deck_of(config, campaign)
-    if config.robots == 1:
+    if config.robot_count == 1:
         return [base]
-    return [base.model_copy(update={"name": f"{base.name[:60]}-{i}"}) for i in range(1, config.robots + 1)]
+    return [base.model_copy(update={"name": f"{base.name[:60]}-{i}"}) for i in range(1, config.robot_count + 1)]
 
 
 def build_colour_labs(config: ColourLabConfig, campaign: Campaign, store: Optional[Store]) -> dict[str, ColourLab]:
     """One colour lab per robot, by deck name (`robot_decks`); with several robots, their experiments'
     locations start with the deck's name."""
-    if config.robots == 1:
+    if config.robot_count == 1:
         lab = build_colour_lab(config, campaign, store)
         return {lab.deck.name: lab}
+    if config.backend == "opentrons":
+        return {deck.name: build_colour_lab(config, campaign, store, url=url, deck=deck, label=deck.name)
+                for url, deck in zip(config.robot_urls, robot_decks(config, campaign))}
     return {deck.name: VirtualColourLab(config, campaign, store, deck=deck, seed=campaign.seed + i, label=deck.name,
                                         slow=config.faults.slow.get(i + 1, 1.0))
             for i, deck in enumerate(robot_decks(config, campaign))}

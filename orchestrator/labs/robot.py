@@ -29,8 +29,9 @@ STOP_COLLECT_SECONDS = 60.0
 class RobotDriver:
     """Drives one Opentrons robot for a colour lab; `timings` keeps each batch's stage times (s)."""
 
-    def __init__(self, config: ColourLabConfig, backend: Optional[OpentronsBackend] = None) -> None:
-        self.backend = backend or OpentronsBackend(config.robot_url, allow_hardware=config.allow_hardware)
+    def __init__(self, config: ColourLabConfig, backend: Optional[OpentronsBackend] = None, url: Optional[str] = None) -> None:
+        self.url = url or config.robot_urls[0]
+        self.backend = backend or OpentronsBackend(self.url, allow_hardware=config.allow_hardware)
         self.timings: list[dict[str, float]] = []
         self._checked = False
 

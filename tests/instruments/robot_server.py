@@ -112,16 +112,17 @@ def running(robot: Robot, work: Optional[Path] = None) -> Iterator[RobotServer]:
 
 
 class ServerPool:
-    """At most one server per robot type, started on first use and stopped by `stop_all`."""
+    """Servers by robot type and number (robot 2 of a type: a second server on its own port), started on first
+    use and stopped by `stop_all`."""
 
     def __init__(self, work: Optional[Path] = None) -> None:
         self.work = work or default_work()
-        self.servers: dict[str, RobotServer] = {}
+        self.servers: dict[tuple[str, int], RobotServer] = {}
 
-    def get(self, robot: Robot) -> RobotServer:
-        if robot not in self.servers:
-            self.servers[robot] = start(robot, self.work)
-        return self.servers[robot]
+    def get(self, robot: Robot, number: int = 1) -> RobotServer:
+        if (robot, number) not in self.servers:
+            self.servers[robot, number] = start(robot, self.work)
+        return self.servers[robot, number]
 
     def stop_all(self) -> None:
         for server in self.servers.values():

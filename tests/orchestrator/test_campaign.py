@@ -121,3 +121,23 @@ def test_bad_chemistry_is_named_before_anything_runs(tmp_path, parameter, messag
     with pytest.raises(CampaignError) as info:
         load_campaign(write(tmp_path, text))
     assert message in str(info.value)
+
+
+def test_several_opentrons_robots_are_listed_in_robot_url_each_with_its_own_deck(tmp_path):
+    from retort.orchestrator.labs.colour import robot_decks
+
+    text = (EXAMPLES / "colour_match_ot2.yaml").read_text().replace("deck: decks/", f"deck: {EXAMPLES}/decks/")
+    two = text.replace("robot_url: http://127.0.0.1:31950", "robot_url: [http://10.0.0.12:31950, http://10.0.0.13:31950]")
+    campaign = load_campaign(write(tmp_path, two))
+    assert campaign.lab.robot_urls == ["http://10.0.0.12:31950", "http://10.0.0.13:31950"] and campaign.lab.robot_count == 2
+    assert [d.name for d in robot_decks(campaign.lab, campaign)] == ["ot2-bench-1", "ot2-bench-2"]
+    assert [d.name for d in robot_decks(load_campaign(write(tmp_path, text)).lab, campaign)] == ["ot2-bench"]
+    for change, message in (
+        (("robot_url: http://127.0.0.1:31950", "robot_url: [http://10.0.0.12:31950, http://10.0.0.12:31950]"),
+         "robot_url: ['http://10.0.0.12:31950'] listed twice"),
+        (("robot_url: http://127.0.0.1:31950", "robot_url: []"), "lab.robot_url"),
+        (("robot_url: http://127.0.0.1:31950", "robot_url: [ftp://robot]"), "lab.robot_url"),
+        (("  backend: opentrons", "  backend: opentrons\n  robots: 2"), "an Opentrons campaign drives the robots listed in robot_url"),
+    ):
+        with pytest.raises(CampaignError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            load_campaign(write(tmp_path, text.replace(*change)))
