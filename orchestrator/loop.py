@@ -400,6 +400,10 @@ def run_on(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
     if why:  # taken out of service (by another campaign, host or an operator) since it was handed this batch
         raise InstrumentDown(f"{instrument} is out of service: {why}; experiments {seqs} wait, approved", instrument, [], {}, [])
     batch = run.experiments(seqs=seqs)
+    gone = {e.seq: e.status for e in batch if e.status != "approved"}
+    if gone:  # e.g. a flow run scheduled before its campaign flow restarted and handed the batch out again
+        raise LabError(f"experiments {gone} are no longer approved: they were handed to another instrument run; "
+                       f"nothing was run on {instrument}")
     execute(run, batch, instrument)  # `measure` and `record` need only the numbers, ids and parameters read above
     return record(run, batch, measure(run, batch, instrument))
 

@@ -208,11 +208,13 @@ class Store:
             return [_experiment(r, []) for r in rows]
 
     def set_status(self, experiment_ids: list[int], status: str, reason: Optional[str] = None, location: dict[int, str] | None = None) -> None:
-        """Move experiments along the lifecycle (proposed -> approved -> running -> measured | failed)."""
+        """Move experiments along the lifecycle (proposed -> approved -> running -> measured | failed). The rows
+        are locked while checked and changed (PostgreSQL), so of two processes moving one experiment at once
+        the second sees the first's change: only one can start an approved experiment running."""
         now = utcnow()
         with self._session(f"set experiments {experiment_ids} to {status!r}") as s:
             for eid in experiment_ids:
-                row = s.get(ExperimentRow, eid)
+                row = s.get(ExperimentRow, eid, with_for_update=True)
                 if row is None:
                     raise StoreError(f"no experiment with id {eid}")
                 if status not in TRANSITIONS[row.status]:

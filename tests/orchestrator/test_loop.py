@@ -70,3 +70,21 @@ def test_nan_reading_is_stored_as_failed_and_left_out_of_the_model(tmp_path):
     e3 = run.experiments()[2]
     assert e3.status == "failed" and e3.raw() == {"y": None} and e3.objectives() == {}
     assert len(loop.observations(campaign, run.experiments())) == 3
+
+
+def test_a_batch_handed_out_twice_runs_once_and_the_second_hand_reserves_nothing(tmp_path):
+    import pytest
+
+    from retort.orchestrator.deck_store import DeckStore
+    from retort.orchestrator.errors import LabError
+
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    run = loop.open_run(colour_campaign(budget=4, batch_size=4), store=store)
+    seqs = loop.approve_seqs(run.ref, loop.plan(run.ref, 1, 4))
+    (deck,) = run.labs
+    assert loop.run_on(run.ref, deck, seqs).measured
+    runs = DeckStore(store).runs(deck=deck)
+    # e.g. a Prefect flow run scheduled before its campaign flow restarted, started after the batch ran
+    with pytest.raises(LabError, match=r"experiments \{1: 'measured', 2: 'measured', 3: 'measured', 4: 'measured'\} are no longer approved"):
+        loop.run_on(run.ref, deck, seqs)
+    assert DeckStore(store).runs(deck=deck) == runs and all(e.status == "measured" for e in run.experiments())

@@ -76,3 +76,39 @@ def test_a_changed_lab_setting_is_named_in_the_refusal(tmp_path):
     store.open_campaign("c", json.dumps({"lab": lab}))
     with pytest.raises(StoreError, match=r'changed: lab.backend "opentrons" -> "virtual"\. To run'):
         store.open_campaign("c", json.dumps({"lab": lab | {"backend": "virtual"}}))
+
+
+def test_of_two_processes_starting_one_approved_experiment_only_one_can(store_url):
+    import threading
+
+    from sqlmodel import Session
+
+    from retort.orchestrator.tables import ExperimentRow
+
+    if store_url.startswith("sqlite"):
+        pytest.skip("SQLite lets one writer in at a time; hosts share a campaign only on PostgreSQL")
+    store = Store(store_url)
+    c = store.open_campaign("demo", "{}")
+    (e,) = store.add_proposals(c.id, 1, proposals(1))
+    store.set_status([e.id], "approved")
+    outcome = {}
+
+    def second_host():
+        try:
+            Store(store_url).set_status([e.id], "running")
+            outcome["second"] = "started it too"
+        except StoreError as exc:
+            outcome["second"] = str(exc)
+
+    with Session(store.engine) as first:  # the first host has checked the row and is starting it
+        row = first.get(ExperimentRow, e.id, with_for_update=True)
+        row.status = "running"
+        first.add(row)
+        first.flush()
+        other = threading.Thread(target=second_host)
+        other.start()
+        other.join(1.0)
+        assert other.is_alive()  # waits for the first host's change, not reading the row as it was
+        first.commit()
+    other.join(30)
+    assert "is 'running'; it cannot become 'running'" in outcome["second"]
