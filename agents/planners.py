@@ -166,6 +166,9 @@ class BayesianPlanner:
         effort = dict(bounds=space.bounds(), q=q, num_restarts=self.num_restarts, raw_samples=self.raw_samples,
                       inequality_constraints=inequality or None, equality_constraints=equality or None, options={"maxiter": 200})
         if space.is_continuous:
+            if inequality or equality:  # raw samples by rejection in the box: BoTorch's hit-and-run took most of a proposal's time (measured)
+                seed = self.seed + X_baseline.shape[0]
+                effort["generator"] = lambda n, q, _: space.sample_columns(n * q, seed).view(n, q, space.dim)
             return optimize_acqf(acq, **effort)[0].detach()
         candidates = space.encode(space.sample(self.discrete_candidates, seed=self.seed + X_baseline.shape[0], method="uniform"))
         discrete = space.discrete_columns()

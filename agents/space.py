@@ -302,6 +302,30 @@ class SearchSpace(BaseModel):
             points = self._polytope_sample(n, seed)
         return points[:n]
 
+    def sample_columns(self, n: int, seed: int) -> torch.Tensor:
+        """``n x d`` feasible columns of a continuous space, uniform over its constraint polytope: scrambled
+        Sobol in the box, keeping rows that meet every inequality (vectorised; no decoding). Hit-and-run
+        (BoTorch's polytope sampler) when there are equality constraints or under 1 % of the box is feasible.
+        The acquisition optimiser's raw samples: hit-and-run alone cost seconds per proposal (measured)."""
+        import torch
+        from botorch.utils.sampling import get_polytope_samples
+
+        inequality, equality = self.botorch_constraints()
+        bounds = self.bounds()
+        if not equality:
+            sobol = torch.quasirandom.SobolEngine(self.dim, scramble=True, seed=seed)
+            kept, found = [], 0
+            for _ in range(100):  # at most 100 n draws: gives up below 1 % feasible
+                X = bounds[0] + (bounds[1] - bounds[0]) * sobol.draw(n, dtype=torch.double)
+                ok = torch.ones(n, dtype=torch.bool)
+                for idx, coef, rhs in inequality:
+                    ok &= X[:, idx] @ coef >= rhs
+                kept.append(X[ok])
+                found += int(ok.sum())
+                if found >= n:
+                    return torch.cat(kept)[:n]
+        return get_polytope_samples(n, bounds, inequality or None, equality or None, seed=seed, n_burnin=10_000, n_thinning=32)
+
     def _polytope_sample(self, n: int, seed: int) -> list[dict[str, Value]]:
         from botorch.utils.sampling import get_polytope_samples
 

@@ -49,6 +49,32 @@ def test_equality_constraint_uses_the_polytope_sampler():
     assert all(sum(p.values()) == pytest.approx(1, abs=1e-6) for p in points)
 
 
+def test_sample_columns_fills_the_polytope_uniformly():
+    # red + blue <= 1 in the unit square: a triangle, half the box, so half the samples land below x = 0.293
+    space = SearchSpace(
+        parameters=[ContinuousParameter(name="red", lower=0, upper=1), ContinuousParameter(name="blue", lower=0, upper=1)],
+        constraints=[LinearConstraint(terms={"red": 1, "blue": 1}, op="<=", rhs=1)],
+    )
+    X = space.sample_columns(4096, seed=3)
+    assert X.shape == (4096, 2) and bool((X.sum(-1) <= 1).all()) and bool((X >= 0).all())
+    assert (X[:, 0] <= 1 - 0.5**0.5).double().mean().item() == pytest.approx(0.5, abs=0.03)
+    assert torch.equal(X, space.sample_columns(4096, seed=3)) and not torch.equal(X, space.sample_columns(4096, seed=4))
+
+
+def test_sample_columns_thin_or_equality_polytopes_use_hit_and_run():
+    thin = SearchSpace(
+        parameters=[ContinuousParameter(name=n, lower=0, upper=1) for n in "abc"],
+        constraints=[LinearConstraint(terms={"a": 1, "b": 1, "c": 1}, op="<=", rhs=0.1)],  # 1/6000 of the box
+    )
+    X = thin.sample_columns(200, seed=0)
+    assert X.shape == (200, 3) and bool((X.sum(-1) <= 0.1 + 1e-9).all())
+    simplex = SearchSpace(
+        parameters=[ContinuousParameter(name=n, lower=0, upper=1) for n in "abc"],
+        constraints=[LinearConstraint(terms={"a": 1, "b": 1, "c": 1}, op="==", rhs=1)],
+    )
+    assert simplex.sample_columns(50, seed=0).sum(-1).sub(1).abs().max().item() < 1e-6
+
+
 def test_infeasible_constraints_are_rejected_with_the_constraint_named():
     with pytest.raises(ValidationError, match=r"no point .* satisfies all constraints \(1\*a \+ 1\*b >= 3\)"):
         SearchSpace(
