@@ -306,6 +306,8 @@ class Campaign(_Strict):
         if isinstance(data, dict) and isinstance(data.get("lab"), dict):
             for key in OPERATIONAL:
                 data["lab"].pop(key, None)
+            if isinstance(data["lab"].get("path"), str):  # stored relative by earlier releases, which read it from the working directory
+                data["lab"]["path"] = str(Path(data["lab"]["path"]).expanduser().resolve())
         return json.dumps(data)
 
 
@@ -315,6 +317,7 @@ def load_campaign(path: str | Path) -> Campaign:
     if not isinstance(data, dict):
         raise CampaignError(f"{path}: a campaign file must be a YAML mapping (name:, parameters:, ...), got {type(data).__name__}")
     _read_deck_file(data, Path(path))
+    _resolve_files(data, Path(path))
     try:
         return Campaign.model_validate(data)
     except ValidationError as exc:
@@ -332,6 +335,17 @@ def _read_deck_file(data: dict, path: Path) -> None:
         if not isinstance(deck, dict):
             raise CampaignError(f"{deck_path}: a deck file must be a YAML mapping (name:, robot:, pipettes:, ...)")
         lab["deck"] = deck
+
+
+def _resolve_files(data: dict, path: Path) -> None:
+    """Files the lab names (`lab.path`, a dataset; `lab.faults.log`) are relative to the campaign file, wherever
+    `retort` runs from; stored as absolute paths, so every process of the campaign finds the same file."""
+    lab = data.get("lab")
+    if not isinstance(lab, dict):
+        return
+    for holder, key in ((lab, "path"), (lab.get("faults"), "log")):
+        if isinstance(holder, dict) and isinstance(holder.get(key), str) and holder[key].strip():
+            holder[key] = str((path.parent / Path(holder[key]).expanduser()).resolve())
 
 
 def with_changes(campaign: Campaign, source: str, **changes: object) -> Campaign:

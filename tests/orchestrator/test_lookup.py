@@ -1,5 +1,6 @@
 """The dataset lookup lab on the packaged reaction grids."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,33 @@ def test_grid_campaign_never_proposes_a_hole_or_a_repeat():
     indices = [run.space.index_of(e.params) for e in experiments]
     assert len(set(indices)) == 15 and not set(indices) & run.space.excluded_indices()
     assert [e.provenance.planner for e in experiments].count("qLogNEI") == 10
+
+
+def test_a_dataset_path_is_relative_to_the_campaign_file_and_a_store_from_the_last_release_still_matches(tmp_path, monkeypatch):
+    from retort.orchestrator.campaign import Campaign
+
+    from importlib import resources
+
+    from retort.simulators.lookup import PACKAGED
+
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    packaged = resources.files("retort.simulators") / "data" / "edbo" / PACKAGED["buchwald_hartwig_ahneman2018"]
+    (project / "data" / "grid.csv").write_text(packaged.read_text())
+    text = (EXAMPLES / "buchwald_hartwig.yaml").read_text().replace("dataset: buchwald_hartwig_ahneman2018", "path: data/grid.csv")
+    assert "path: data/grid.csv" in text
+    (project / "c.yaml").write_text(text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    campaign = load_campaign(project / "c.yaml")
+    assert campaign.lab.path == str(project / "data" / "grid.csv")
+    lab = build_lab(campaign)
+    lab.execute([LabRequest(seq=1, params=campaign.space.point_at(0))])
+    # the last release stored the path as written and read it from the working directory
+    monkeypatch.chdir(project)
+    stored = json.loads(campaign.config_json()) | {}
+    stored["lab"]["path"] = "data/grid.csv"
+    assert Campaign.normalise_config(json.dumps(stored)) == Campaign.normalise_config(campaign.config_json())
+    stored["lab"]["path"] = "data/other.csv"
+    assert Campaign.normalise_config(json.dumps(stored)) != Campaign.normalise_config(campaign.config_json())
