@@ -100,15 +100,19 @@ class _Discrete(_Param):
         lo, hi = t.min(axis=0), t.max(axis=0)
         return [(float(a), float(b) if b > a else float(a) + 1.0) for a, b in zip(lo, hi)]
 
+    def index(self, value: Value) -> int:
+        """The position of option `value` among `labels`, or -1."""
+        return self.labels.index(value) if value in self.labels else -1
+
     def encode(self, value: Value) -> list[float]:
-        return self.table()[self.labels.index(value)].tolist()
+        return self.table()[self.index(value)].tolist()
 
     def decode(self, columns: list[float]) -> str:
         distances = np.abs(self.table() - np.asarray(columns)).sum(axis=1)
         return self.labels[int(np.argmin(distances))]
 
     def contains(self, value: Value) -> bool:
-        return value in self.labels
+        return self.index(value) >= 0
 
 
 class CategoricalParameter(_Discrete):
@@ -154,6 +158,40 @@ class CategoricalParameter(_Discrete):
         if self.encoding == "descriptors":
             return np.array([self.descriptors[v] for v in self.values], dtype=np.float64)
         return np.eye(len(self.values))
+
+
+class DiscreteParameter(_Discrete):
+    """One of a few numbers (a grid's temperatures or concentrations), in `unit`: an ordered numeric
+    choice, encoded by the value itself, so the model learns how the outcome changes with it (a
+    categorical would treat 30, 60 and 90 degC as unrelated)."""
+
+    type: Literal["discrete"] = "discrete"
+    values: list[Number] = Field(min_length=2)
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> "DiscreteParameter":
+        ordered = sorted(self.values)
+        close = [(a, b) for a, b in zip(ordered, ordered[1:]) if b - a <= TOL * max(1.0, abs(a), abs(b))]
+        if close:
+            raise ValueError(f"duplicate values {sorted({a for a, _ in close})}")
+        return self
+
+    @property
+    def labels(self) -> list[float]:
+        return list(self.values)
+
+    def table(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.float64).reshape(-1, 1)
+
+    def index(self, value: Value) -> int:
+        """The option `value` is (within a relative 1e-6), or -1."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            for i, v in enumerate(self.values):
+                if abs(float(value) - v) <= TOL * max(1.0, abs(v)):
+                    return i
+        return -1
+
 
 
 class MoleculeParameter(_Discrete):
@@ -355,6 +393,7 @@ class CompositionParameter(_Simplex):
 
 
 Parameter = Annotated[
-    Union[ContinuousParameter, IntegerParameter, CategoricalParameter, MoleculeParameter, MixtureParameter, CompositionParameter],
+    Union[ContinuousParameter, IntegerParameter, DiscreteParameter, CategoricalParameter, MoleculeParameter, MixtureParameter,
+          CompositionParameter],
     Field(discriminator="type"),
 ]

@@ -28,6 +28,7 @@ from retort.agents.fields import Number
 from retort.agents.parameters import (
     TOL,
     CategoricalParameter,
+    DiscreteParameter,
     CompositionParameter,
     MixtureParameter,
     ContinuousParameter,
@@ -114,14 +115,14 @@ class SearchSpace(BaseModel):
     @property
     def is_discrete(self) -> bool:
         """Every parameter is a choice among options: the space is a (lazily enumerated) product."""
-        return all(isinstance(p, (CategoricalParameter, MoleculeParameter)) for p in self.parameters)
+        return all(isinstance(p, (CategoricalParameter, DiscreteParameter, MoleculeParameter)) for p in self.parameters)
 
     def discrete_columns(self) -> list[int]:
         """Columns of integer, categorical and molecule parameters: fixed per discrete combination
         when a mixed space's continuous part is optimised."""
         offsets = self.column_offsets()
         return [offsets[p.name] + j for p in self.parameters
-                if isinstance(p, (IntegerParameter, CategoricalParameter, MoleculeParameter)) for j in range(p.width)]
+                if isinstance(p, (IntegerParameter, CategoricalParameter, DiscreteParameter, MoleculeParameter)) for j in range(p.width)]
 
     def composition_groups(self) -> list[tuple[list[int], np.ndarray]]:
         """Per composition encoded with descriptors: its fraction columns and element-property table."""
@@ -142,7 +143,10 @@ class SearchSpace(BaseModel):
         """The point's position in the product enumeration (last parameter varies fastest)."""
         index = 0
         for p in self.parameters:
-            index = index * len(p.labels) + p.labels.index(point[p.name])
+            digit = p.index(point[p.name])
+            if digit < 0:
+                raise SpaceError(f"parameter {p.name!r}: {point[p.name]!r} is not one of its values {p.labels}")
+            index = index * len(p.labels) + digit
         return index
 
     def point_at(self, index: int) -> dict[str, Value]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retort.agents.parameters import CategoricalParameter, MoleculeParameter
+from retort.agents.parameters import CategoricalParameter, DiscreteParameter, MoleculeParameter, Value
 from retort.orchestrator.campaign import Campaign, LookupLabConfig
 from retort.orchestrator.errors import CampaignError, LabError
 from retort.orchestrator.labs import SimpleLab, LabRequest, LabResult, check_readings
@@ -27,21 +27,33 @@ class LookupLab(SimpleLab):
                 f"the parameters map to columns {sorted(self.column.values())}, but grid {source!r} has input columns "
                 f"{self.grid.columns}; name the parameters after them or map them with lab.columns"
             )
+        self.level: dict[str, dict[Value, str]] = {}  # parameter -> its value -> the grid's text for it
         for p in campaign.parameters:
-            if not isinstance(p, (CategoricalParameter, MoleculeParameter)):
-                raise CampaignError(f"parameter {p.name!r}: a grid lab needs categorical or molecule parameters, not {p.type}")
-            off = [v for v in p.labels if v not in self.grid.levels[self.column[p.name]]]
+            if not isinstance(p, (CategoricalParameter, DiscreteParameter, MoleculeParameter)):
+                raise CampaignError(f"parameter {p.name!r}: a grid lab needs discrete, categorical or molecule parameters, not {p.type}")
+            levels = self.grid.levels[self.column[p.name]]
+            if isinstance(p, DiscreteParameter):  # numbers: 60 matches a column's "60.0"
+                self.level[p.name] = {p.labels[p.index(_number(t))]: t for t in levels if p.index(_number(t)) >= 0}
+            else:
+                self.level[p.name] = {v: v for v in p.labels if v in levels}
+            off = [v for v in p.labels if v not in self.level[p.name]]
             if off:
                 raise CampaignError(f"parameter {p.name!r}: values {off} are not in grid {source!r} (column {self.column[p.name]!r})")
         check_readings(campaign, self.readings, "dataset_lookup")
         self.parameters = campaign.parameters
         self._results: dict[int, LabResult] = {}
 
-    def unavailable(self) -> list[dict[str, str]]:
+    def unavailable(self) -> list[dict[str, Value]]:
         by_column = {c: name for name, c in self.column.items()}
-        chosen = {p.name: set(p.labels) for p in self.parameters}
+        value_of = {name: {text: v for v, text in levels.items()} for name, levels in self.level.items()}
         holes = [{by_column[c]: v for c, v in m.items()} for m in self.grid.missing()]
-        return [h for h in holes if all(h[n] in chosen[n] for n in h)]
+        return [{n: value_of[n][t] for n, t in h.items()} for h in holes if all(t in value_of[n] for n, t in h.items())]
+
+    def _text(self, name: str, value: Value) -> str:
+        """How the grid writes parameter `name`'s `value` (a number as its column has it)."""
+        p = next(p for p in self.parameters if p.name == name)
+        index = p.index(value)
+        return self.level[name][p.labels[index]] if index >= 0 else str(value)
 
     def location(self, seq: int) -> str:
         return f"grid row for experiment {seq}"
@@ -49,7 +61,7 @@ class LookupLab(SimpleLab):
     def execute(self, batch: list[LabRequest]) -> None:
         for r in batch:
             try:
-                value = self.grid.lookup({self.column[k]: v for k, v in r.params.items()})
+                value = self.grid.lookup({self.column[k]: self._text(k, v) for k, v in r.params.items()})
             except SimulationInputError as exc:
                 raise LabError(f"experiment {r.seq}: {exc}") from exc
             self._results[r.seq] = LabResult(seq=r.seq, readings={self.readings[0]: value}, units={}, instrument="dataset_lookup",
@@ -57,3 +69,10 @@ class LookupLab(SimpleLab):
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:
         return [self._results.pop(r.seq) for r in batch]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

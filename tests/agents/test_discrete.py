@@ -163,3 +163,26 @@ def test_mixed_space_optimises_the_continuous_part_per_discrete_combination():
         screen = acq(s.encode(s.sample(256, seed=planner.seed + len(obs), method="uniform")).unsqueeze(-2)).max()
         first = acq(s.encode([batch[0].params]).unsqueeze(0))
     assert first > screen  # gradient steps on the temperature improve on the best screened point
+
+
+def test_a_discrete_numeric_parameter_is_an_ordered_choice_encoded_by_its_value():
+    from retort.agents.parameters import DiscreteParameter
+
+    temp = DiscreteParameter(name="temp", values=[30, 60, 90], unit="degC")
+    assert temp.width == 1 and temp.encode(60) == [60.0] and temp.encode(60.0000000001) == [60.0]
+    assert temp.contains(90.0) and not temp.contains(75) and not temp.contains("60")
+    assert temp.decode([70.0]) == 60 and temp.decode([88.0]) == 90
+    with pytest.raises(ValidationError, match=r"duplicate values \[60\.0\]"):
+        DiscreteParameter(name="temp", values=[30, 60, 60.0])
+    with pytest.raises(ValidationError, match="at least 2 items"):
+        DiscreteParameter(name="temp", values=[30])
+    grid = SearchSpace(parameters=[temp, MoleculeParameter(name="base", values=BASES, encoding="onehot")])
+    assert grid.is_discrete and grid.n_candidates() == 9 and grid.discrete_columns() == [0, 1, 2, 3]
+    assert [grid.index_of(grid.point_at(i)) for i in range(9)] == list(range(9))
+    assert grid.point_at(5) == {"temp": 60.0, "base": BASES[2]}
+    # a model sees the order: after 30 and 90 measured, 60 is predicted between them
+    obs = [Observation(params={"temp": t, "base": b}, objectives={"y": t / 10 + i}) for t in (30.0, 90.0) for i, b in enumerate(BASES)]
+    model = BayesianPlanner({"y": 1.0}, n_initial=2, seed=0).fit(grid, obs)
+    X = grid.encode([{"temp": t, "base": BASES[0]} for t in (30.0, 60.0, 90.0)])
+    low, mid, high = model.model.posterior(X).mean.squeeze(-1).tolist()
+    assert low < mid < high

@@ -82,3 +82,34 @@ def test_a_dataset_path_is_relative_to_the_campaign_file_and_a_store_from_the_la
     assert Campaign.normalise_config(json.dumps(stored)) == Campaign.normalise_config(campaign.config_json())
     stored["lab"]["path"] = "data/other.csv"
     assert Campaign.normalise_config(json.dumps(stored)) != Campaign.normalise_config(campaign.config_json())
+
+
+def test_a_numeric_grid_column_is_a_discrete_parameter_matched_by_value(tmp_path):
+    rows = [(lig, t, (i + 1) * t / 10) for i, lig in enumerate(["L1", "L2", "L3"]) for t in (30, 60, 90) if (lig, t) != ("L3", 90)]
+    (tmp_path / "grid.csv").write_text("ligand,temperature,yield\n" + "".join(f"{lig},{t:.1f},{y}\n" for lig, t, y in rows))
+    text = """
+name: numeric-grid
+parameters:
+  - {name: ligand, type: categorical, values: [L1, L2, L3]}
+  - {name: temperature, type: discrete, values: [30, 60, 90], unit: degC}
+objectives: [{name: yield, goal: maximize}]
+batch_size: 2
+budget: 8
+initial_design: 2
+seed: 3
+lab: {kind: dataset_lookup, path: grid.csv}
+"""
+    (tmp_path / "c.yaml").write_text(text)
+    campaign = load_campaign(tmp_path / "c.yaml").model_copy(update={"store": "sqlite://"})
+    lab = build_lab(campaign)
+    assert lab.unavailable() == [{"ligand": "L3", "temperature": 90.0}]
+    run = loop.open_run(campaign, store=Store("sqlite://"))
+    while loop.remaining(run) > 0:
+        loop.run_iteration(run, loop.next_iteration(run))
+    measured = run.experiments()
+    assert len(measured) == 8 and all(e.status == "measured" for e in measured)
+    expected = {(lig, float(t)): y for lig, t, y in rows}
+    assert all(e.raw()["yield"] == expected[e.params["ligand"], e.params["temperature"]] for e in measured)
+    (tmp_path / "c.yaml").write_text(text.replace("values: [30, 60, 90]", "values: [30, 45, 90]"))
+    with pytest.raises(CampaignError, match=r"parameter 'temperature': values \[45\.0\] are not in grid"):
+        build_lab(load_campaign(tmp_path / "c.yaml"))
