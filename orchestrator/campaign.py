@@ -159,9 +159,11 @@ class ColourLabConfig(_Strict):
         twice = sorted({u for u in self.robot_urls if self.robot_urls.count(u) > 1})
         if twice:
             raise ValueError(f"robot_url: {twice} listed twice; each robot is driven by one lab")
-        bad = sorted(n for n in self.faults.slow if n > self.robots)
+        if self.robots != 1 and len(self.robot_urls) > 1 and self.robots != len(self.robot_urls):
+            raise ValueError(f"robots: {self.robots}, but robot_url lists {len(self.robot_urls)} robots; give one or make them agree")
+        bad = sorted(n for n in self.faults.slow if n > self.robot_count)
         if bad:
-            raise ValueError(f"faults.slow: robots {bad} do not exist; robots are numbered 1 to {self.robots}")
+            raise ValueError(f"faults.slow: robots {bad} do not exist; robots are numbered 1 to {self.robot_count}")
         if self.backend == "opentrons" and self.auto_refill:
             raise ValueError("auto_refill: a robot's deck is refilled by a person ('retort deck refill'); remove auto_refill")
         return self
@@ -172,8 +174,9 @@ class ColourLabConfig(_Strict):
 
     @property
     def robot_count(self) -> int:
-        """How many robots: `robots` virtual ones, or one Opentrons robot per address in `robot_url`."""
-        return len(self.robot_urls) if self.backend == "opentrons" else self.robots
+        """How many robots: one per address in `robot_url` (on the virtual backend too, so an Opentrons file
+        switched to `backend: virtual` simulates as many robots), else `robots` virtual ones."""
+        return len(self.robot_urls) if len(self.robot_urls) > 1 or self.backend == "opentrons" else self.robots
 
 
 class AnalyticLabConfig(_Strict):

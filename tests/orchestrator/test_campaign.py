@@ -132,12 +132,16 @@ def test_several_opentrons_robots_are_listed_in_robot_url_each_with_its_own_deck
     assert campaign.lab.robot_urls == ["http://10.0.0.12:31950", "http://10.0.0.13:31950"] and campaign.lab.robot_count == 2
     assert [d.name for d in robot_decks(campaign.lab, campaign)] == ["ot2-bench-1", "ot2-bench-2"]
     assert [d.name for d in robot_decks(load_campaign(write(tmp_path, text)).lab, campaign)] == ["ot2-bench"]
+    virtual = load_campaign(write(tmp_path, two.replace("backend: opentrons", "backend: virtual")))  # the same file, simulated
+    assert [d.name for d in robot_decks(virtual.lab, virtual)] == ["ot2-bench-virtual-1", "ot2-bench-virtual-2"]
     for change, message in (
         (("robot_url: http://127.0.0.1:31950", "robot_url: [http://10.0.0.12:31950, http://10.0.0.12:31950]"),
          "robot_url: ['http://10.0.0.12:31950'] listed twice"),
         (("robot_url: http://127.0.0.1:31950", "robot_url: []"), "lab.robot_url"),
         (("robot_url: http://127.0.0.1:31950", "robot_url: [ftp://robot]"), "lab.robot_url"),
         (("  backend: opentrons", "  backend: opentrons\n  robots: 2"), "an Opentrons campaign drives the robots listed in robot_url"),
+        (("  backend: opentrons\n  robot_url: http://127.0.0.1:31950", "  backend: virtual\n  robots: 3\n"
+          "  robot_url: [http://10.0.0.12:31950, http://10.0.0.13:31950]"), "robots: 3, but robot_url lists 2 robots"),
     ):
         with pytest.raises(CampaignError, match=message.replace("[", r"\[").replace("]", r"\]")):
             load_campaign(write(tmp_path, text.replace(*change)))
