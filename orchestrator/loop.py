@@ -91,6 +91,10 @@ class CampaignRun:
     def ref(self) -> RunRef:
         return RunRef(store_url=self.store.secret_url, campaign=self.record.name, planner=self.planner_name, opened=self.opened)
 
+    def instrument(self, name: Optional[str]) -> Lab:
+        """The lab named `name` (None: the first)."""
+        return self.labs[name] if name else self.lab
+
     def experiments(self, seqs: Optional[list[int]] = None, statuses: Optional[tuple[str, ...]] = None) -> list[ExperimentRecord]:
         return self.store.experiments(self.record.id, seqs=seqs, statuses=statuses)
 
@@ -267,7 +271,7 @@ def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optiona
     cannot), mark it running with its locations, then run it there."""
     if not batch:
         return
-    lab = run.labs[instrument] if instrument else run.lab
+    lab = run.instrument(instrument)
     requests = [LabRequest(seq=e.seq, params=e.params) for e in batch]
     try:
         locations = lab.prepare(requests)
@@ -298,7 +302,7 @@ def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optiona
 def measure(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> list[LabResult]:
     if not batch:
         return []
-    lab = run.labs[instrument] if instrument else run.lab
+    lab = run.instrument(instrument)
     try:
         return lab.measure([LabRequest(seq=e.seq, params=e.params) for e in batch])
     except LabError as exc:

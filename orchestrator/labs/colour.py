@@ -90,10 +90,12 @@ class ColourLab:
         store: keeps the deck's state and the lab runs (None: the lab can be checked, not run).
         bench: the virtual bench; its reader reads the plate, and with the virtual backend it dispenses too.
         robot: drives an Opentrons robot (None: the bench dispenses).
+        deck: the deck it runs on (default: the campaign's, `deck_of`).
+        number: which robot it is when the campaign has several (locations then start with the deck's name).
     """
 
     def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store], bench: ColourBench, robot=None,
-                 deck: Optional[DeckConfig] = None, label: str = "") -> None:
+                 deck: Optional[DeckConfig] = None, number: Optional[int] = None) -> None:
         self.config = config
         self.campaign = campaign
         self.bench = bench
@@ -101,7 +103,8 @@ class ColourLab:
         self.reader = PlateReader(bench.plate_reader)
         self.readings = [reading_name(nm) for nm in config.wavelengths]
         self.deck = deck or deck_of(config, campaign)
-        self.label = label  # prefixed to locations when a campaign has several robots
+        self.number = number  # which robot, when a campaign has several
+        self.label = self.deck.name if number else ""  # prefixed to locations when a campaign has several robots
         self._check(campaign)
         self.decks = DeckStore(store) if store is not None else None
         self.campaign_id: Optional[int] = None
@@ -308,8 +311,7 @@ class ColourLab:
                                f"({old.status}); run the campaign again to collect it, or cancel it with 'retort deck cancel'")
 
     def _robot_option(self) -> str:
-        match = re.search(r"-(\d+)$", self.deck.name) if self.label else None
-        return f" --robot {match.group(1)}" if match else ""
+        return f" --robot {self.number}" if self.number else ""
 
     def _decks(self) -> DeckStore:
         if self.decks is None or self.campaign_id is None:
@@ -362,7 +364,7 @@ class ColourLab:
 
 
 def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optional[Store], url: Optional[str] = None,
-                     deck: Optional[DeckConfig] = None, label: str = "") -> ColourLab:
+                     deck: Optional[DeckConfig] = None, number: Optional[int] = None) -> ColourLab:
     """The colour lab on the backend the campaign names; a robot (the one at `url`: by default the first listed)
     is checked (reachable, its pipettes attached) first."""
     if config.backend == "virtual":
@@ -373,7 +375,7 @@ def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optiona
     require_environment()  # no batch is proposed for a robot that could not be sent it
 
     reader = ColourBench(seed=campaign.seed, clock=VirtualClock(), pipetting_cv=0.0, reader_noise=config.reader_noise)
-    lab = ColourLab(config, campaign, store, reader, RobotDriver(config, url=url), deck=deck, label=label)
+    lab = ColourLab(config, campaign, store, reader, RobotDriver(config, url=url), deck=deck, number=number)
     lab.robot.check(lab.deck)
     return lab
 
@@ -394,9 +396,9 @@ def build_colour_labs(config: ColourLabConfig, campaign: Campaign, store: Option
         lab = build_colour_lab(config, campaign, store)
         return {lab.deck.name: lab}
     if config.backend == "opentrons":
-        return {deck.name: build_colour_lab(config, campaign, store, url=url, deck=deck, label=deck.name)
-                for url, deck in zip(config.robot_urls, robot_decks(config, campaign))}
-    return {deck.name: VirtualColourLab(config, campaign, store, deck=deck, seed=campaign.seed + i, label=deck.name,
+        return {deck.name: build_colour_lab(config, campaign, store, url=url, deck=deck, number=i)
+                for i, (url, deck) in enumerate(zip(config.robot_urls, robot_decks(config, campaign)), start=1)}
+    return {deck.name: VirtualColourLab(config, campaign, store, deck=deck, seed=campaign.seed + i, number=i + 1,
                                         slow=config.faults.slow.get(i + 1, 1.0))
             for i, deck in enumerate(robot_decks(config, campaign))}
 
@@ -407,11 +409,11 @@ class VirtualColourLab(ColourLab):
     more); `lab.faults` injects transient, hard and hanging faults and keeps the robots' own log (`faults.py`)."""
 
     def __init__(self, config: ColourLabConfig, campaign: Campaign, store: Optional[Store] = None,
-                 deck: Optional[DeckConfig] = None, seed: Optional[int] = None, label: str = "", slow: float = 1.0) -> None:
+                 deck: Optional[DeckConfig] = None, seed: Optional[int] = None, number: Optional[int] = None, slow: float = 1.0) -> None:
         clock = ScaledClock(config.time_scale * slow) if config.time_scale else VirtualClock()
         bench = ColourBench(seed=campaign.seed if seed is None else seed, clock=clock,
                             pipetting_cv=config.pipetting_cv, reader_noise=config.reader_noise)
-        super().__init__(config, campaign, store, bench, deck=deck, label=label)
+        super().__init__(config, campaign, store, bench, deck=deck, number=number)
         self._attempts: dict[int, int] = {}  # lab run id -> tries so far
 
     def _dispense(self, plan: Plan, run: LabRunRecord) -> tuple[RunReport, Optional[str]]:

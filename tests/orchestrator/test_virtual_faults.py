@@ -67,9 +67,10 @@ def test_robots_that_break_down_go_out_of_service_until_released(tmp_path):
     assert len(failed) == 2 and all("virtual fault" in e.failure_reason for e in failed)  # one struck per robot run
     assert {e.status for e in experiments} <= {"measured", "failed", "approved"}  # done measured, untouched requeued
     decks = DeckStore(run.store)
-    for name in run.labs:
+    for number, name in enumerate(run.labs, start=1):
         assert decks.get(name)[1].out_of_service.startswith("it broke down")
         assert decks.events(name)[0].kind == "out_of_service"
+        assert name.endswith(f"-{number}") and run.labs[name]._robot_option() == f" --robot {number}"  # named in its message
     with pytest.raises(LabNotReady, match="every instrument is out of service"):  # a new run refuses before anything runs
         loop.run_async(loop.open_run(campaign, store=Store(campaign.store)))
 
