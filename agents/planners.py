@@ -137,15 +137,18 @@ class BayesianPlanner:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            used = "qLogNEI (joint over the batch, pending experiments in its posterior)"
             if space.is_discrete:
                 avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
                 if space.n_candidates() > self.large_library:
                     X, acq = self._believer_batch(model, space, batch_size, X_baseline, X_pending, avoid)
+                    used = "LogEI, greedy over the batch with Kriging-believer fantasies of pending and picked experiments"
                 else:
                     X = self._optimise_discrete(acq, space, batch_size, X_pending, avoid)
+                    used = "qLogNEI (greedy over the batch, pending and picked experiments in its posterior)"
             else:
                 X = self._optimise(acq, space, batch_size, X_baseline)
-        return self._with_provenance(space, X, acq, model)
+        return self._with_provenance(space, X, acq, model, used)
 
     def _initial(self, space: SearchSpace, done: int, batch_size: int) -> list[Proposal]:
         # One Sobol sequence for the whole design, sliced by position: resumable and batch-size free.
@@ -287,7 +290,7 @@ class BayesianPlanner:
                 size = min(2 * size, self.chunk)
         return best_index
 
-    def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel) -> list[Proposal]:
+    def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel, used: str) -> list[Proposal]:
         points = space.decode(X)
         X_exact = space.encode(points)
         with torch.no_grad():
@@ -298,7 +301,8 @@ class BayesianPlanner:
         for i, point in enumerate(points):
             space.validate_point(point)
             predicted = {k: Prediction(mean=float(mean[i, j]), std=float(std[i, j])) for j, k in enumerate(self.outputs)}
-            provenance = Provenance(planner=self.name, model_version=model.version, predicted=predicted, acquisition_value=values[i])
+            provenance = Provenance(planner=self.name, model_version=model.version, predicted=predicted, acquisition_value=values[i],
+                                    acquisition=used)
             proposals.append(Proposal(params=point, provenance=provenance))
         return proposals
 

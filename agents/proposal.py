@@ -33,6 +33,7 @@ class Provenance(BaseModel):
     model_version: Optional[int] = None
     predicted: dict[str, Prediction] = Field(default_factory=dict)
     acquisition_value: Optional[float] = None
+    acquisition: Optional[str] = None  # the acquisition function that chose it, as used (None: no model)
     note: str = ""
 
 

@@ -277,6 +277,8 @@ def _print_summary(summary, campaign, seconds: float) -> None:
     table.add_row("model versions", str(summary.model_versions))
     if summary.last_loo_coverage_95:
         table.add_row("LOO 95% coverage (last model)", ", ".join(f"{k} {v:.0%}" for k, v in summary.last_loo_coverage_95.items()))
+    for warning, times in summary.fit_warnings.items():  # stored with each model version
+        table.add_row("model fit warned", f"{times} x {warning}")
     robot = getattr(campaign.lab, "backend", "virtual") != "virtual"
     lab_time = f"{summary.lab_seconds / 3600:.2f} h" if summary.lab_seconds >= 360 else f"{summary.lab_seconds:.1f} s"
     table.add_row("robot run time" if robot else "simulated lab time", lab_time)

@@ -21,6 +21,7 @@ def rows(experiments: list[ExperimentRecord]) -> list[dict[str, object]]:
             "planner": e.provenance.planner,
             "model_version": e.provenance.model_version,
             "acquisition_value": e.provenance.acquisition_value,
+            "acquisition": e.provenance.acquisition,
         }
         row |= {f"param.{k}": v for k, v in e.params.items()}
         row |= {f"raw.{m.name}": m.value for m in e.measurements if m.kind == "raw"}

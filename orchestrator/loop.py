@@ -17,6 +17,7 @@ import time
 import threading
 import uuid
 import weakref
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from types import SimpleNamespace
 from typing import Callable, Optional, Protocol
@@ -355,6 +356,7 @@ class CampaignSummary(BaseModel):
     best_objectives: dict[str, float]
     model_versions: int
     last_loo_coverage_95: dict[str, float]
+    fit_warnings: dict[str, int] = {}  # over every model version: warning -> times
     lab_seconds: float
 
 
@@ -380,6 +382,7 @@ def summarise(campaign: Campaign, store: Store, record: CampaignRecord) -> Campa
         best_objectives=top.objectives() if top else {},
         model_versions=len(models),
         last_loo_coverage_95=models[-1].loo_coverage_95 if models else {},
+        fit_warnings=dict(sum((Counter(m.fit_warnings) for m in models), Counter())),
         lab_seconds=sum(e.lab_seconds or 0.0 for e in experiments),
     )
 

@@ -286,6 +286,7 @@ class Store:
                 loo_log_likelihood_json=json.dumps(summary.loo_log_likelihood),
                 fit_seconds=summary.fit_seconds,
                 versions_json=json.dumps(summary.versions),
+                fit_warnings_json=json.dumps(summary.fit_warnings),
             )
             s.add(row)
             s.commit()
@@ -308,6 +309,7 @@ class Store:
                     loo_log_likelihood=json.loads(r.loo_log_likelihood_json),
                     fit_seconds=r.fit_seconds,
                     versions=json.loads(r.versions_json),
+                    fit_warnings=json.loads(r.fit_warnings_json),
                     created_at=r.created_at,
                 )
                 for r in rows

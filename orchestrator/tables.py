@@ -36,6 +36,7 @@ class ModelVersionRow(SQLModel, table=True):
     fit_seconds: float
     versions_json: str
     created_at: datetime = Field(default_factory=utcnow)
+    fit_warnings_json: str = Field(default="{}", sa_column_kwargs={"server_default": "{}"})
 
 
 class ExperimentRow(SQLModel, table=True):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -90,9 +91,10 @@ def fit_gp(
         outcome_transform=Standardize(m=train_Y.shape[-1]),
     )
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # input-scaling and optimisation warnings are reported via calibration
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fit_gpytorch_mll(mll)
+    told = Counter(f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}" for w in caught)
     model.eval()
     seconds = time.perf_counter() - start
     coverage, loglik = loo_calibration(model)
@@ -104,6 +106,7 @@ def fit_gp(
         loo_log_likelihood=dict(zip(outputs, loglik)),
         fit_seconds=seconds,
         versions={"botorch": botorch.__version__, "gpytorch": gpytorch.__version__, "torch": torch.__version__},
+        fit_warnings=dict(told),
     )
     return FittedModel(model=model, summary=summary)
 

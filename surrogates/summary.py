@@ -18,3 +18,4 @@ class ModelSummary(BaseModel):
     loo_log_likelihood: dict[str, float]
     fit_seconds: float
     versions: dict[str, str]
+    fit_warnings: dict[str, int] = {}  # what the fit warned (category: message) -> how many times; stored, not silenced

@@ -96,6 +96,7 @@ def test_large_library_path_is_chunk_independent_and_avoids_taken_points():
         batch = planner.propose(s, obs, pending, 4, planner.fit(s, obs))
         picks[chunk] = [p.params for p in batch]
         assert all(p.provenance.acquisition_value is not None for p in batch)
+        assert all(p.provenance.acquisition.startswith("LogEI, greedy over the batch with Kriging-believer") for p in batch)
     assert picks[5] == picks[100_000]
     taken = [o.params for o in obs] + pending + s.excluded
     assert not any(p in taken for p in picks[5]) and len({s.index_of(p) for p in picks[5]}) == 4

@@ -49,6 +49,7 @@ def test_bayesian_planner_proposes_feasible_points_with_provenance_away_from_pen
         assert p.params not in pending
         assert p.provenance.planner == "qLogNEI" and p.provenance.model_version == 7
         assert p.provenance.predicted["y"].std > 0 and p.provenance.acquisition_value is not None
+        assert p.provenance.acquisition == "qLogNEI (joint over the batch, pending experiments in its posterior)"
     assert len({tuple(p.params.values()) for p in batch}) == 3
 
 

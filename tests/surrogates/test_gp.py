@@ -66,3 +66,29 @@ def test_bad_training_data_is_refused():
         fit_gp(X, Y, BOUNDS, ["y"])
     with pytest.raises(SurrogateError, match="at least 2"):
         fit_gp(X[:1], Y[:1], BOUNDS, ["y"])
+
+
+def test_what_the_fit_warns_is_counted_and_stored_with_the_model_version(tmp_path, monkeypatch):
+    import warnings
+
+    from botorch.exceptions.warnings import OptimizationWarning
+
+    from retort.orchestrator.store import Store
+    from retort.surrogates import gp
+
+    real = gp.fit_gpytorch_mll
+
+    def troubled(mll):
+        warnings.warn("Optimization failed within `scipy.optimize.minimize` with status 2", OptimizationWarning)
+        warnings.warn("Optimization failed within `scipy.optimize.minimize` with status 2", OptimizationWarning)
+        return real(mll)
+
+    X, Y = data()
+    assert fit_gp(X, Y, BOUNDS, ["y"]).summary.fit_warnings == {}
+    monkeypatch.setattr(gp, "fit_gpytorch_mll", troubled)
+    summary = fit_gp(X, Y, BOUNDS, ["y"]).summary
+    assert summary.fit_warnings == {"OptimizationWarning: Optimization failed within `scipy.optimize.minimize` with status 2": 2}
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    campaign = store.open_campaign("c", "{}")
+    store.add_model_version(campaign.id, 1, summary)
+    assert store.model_versions(campaign.id)[0].fit_warnings == summary.fit_warnings
