@@ -105,7 +105,10 @@ class _Discrete(_Param):
         return self.labels.index(value) if value in self.labels else -1
 
     def encode(self, value: Value) -> list[float]:
-        return self.table()[self.index(value)].tolist()
+        index = self.index(value)
+        if index < 0:
+            raise ValueError(f"parameter {self.name!r}: {value!r} is not one of its values {self.labels}")
+        return self.table()[index].tolist()
 
     def decode(self, columns: list[float]) -> str:
         distances = np.abs(self.table() - np.asarray(columns)).sum(axis=1)

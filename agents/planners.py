@@ -137,7 +137,6 @@ class BayesianPlanner:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            used = "qLogNEI (joint over the batch, pending experiments in its posterior)"
             if space.is_discrete:
                 avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
                 if space.n_candidates() > self.large_library:
@@ -147,7 +146,7 @@ class BayesianPlanner:
                     X = self._optimise_discrete(acq, space, batch_size, X_pending, avoid)
                     used = "qLogNEI (greedy over the batch, pending and picked experiments in its posterior)"
             else:
-                X = self._optimise(acq, space, batch_size, X_baseline)
+                X, used = self._optimise(acq, space, batch_size, X_baseline)
         return self._with_provenance(space, X, acq, model, used)
 
     def _initial(self, space: SearchSpace, done: int, batch_size: int) -> list[Proposal]:
@@ -159,10 +158,11 @@ class BayesianPlanner:
         design = "random design" if space.is_discrete else "sobol"  # discrete: seeded draws without replacement
         return [Proposal(params=p, provenance=Provenance(planner=design, note="initial design")) for p in points]
 
-    def _optimise(self, acq, space: SearchSpace, q: int, X_baseline: torch.Tensor) -> torch.Tensor:
-        """Continuous spaces: multistart L-BFGS-B under the linear constraints. Mixed spaces: the
-        continuous part is optimised per discrete combination (the best of a random screen).
-        Spaces of integers and choices only: the best of the screen."""
+    def _optimise(self, acq, space: SearchSpace, q: int, X_baseline: torch.Tensor) -> tuple[torch.Tensor, str]:
+        """Continuous spaces: the batch jointly, multistart L-BFGS-B (SLSQP under linear constraints). Mixed
+        spaces: the continuous part is optimised per discrete combination (the best of a random screen),
+        greedily over the batch. Spaces of integers and choices only: the best of the screen, greedily.
+        Returns the batch and how it was chosen (for provenance)."""
         from botorch.optim import optimize_acqf, optimize_acqf_discrete, optimize_acqf_mixed
 
         inequality, equality = space.botorch_constraints()
@@ -172,11 +172,12 @@ class BayesianPlanner:
             if inequality or equality:  # raw samples by rejection in the box: BoTorch's hit-and-run took most of a proposal's time (measured)
                 seed = self.seed + X_baseline.shape[0]
                 effort["generator"] = lambda n, q, _: space.sample_columns(n * q, seed).view(n, q, space.dim)
-            return optimize_acqf(acq, **effort)[0].detach()
+            return optimize_acqf(acq, **effort)[0].detach(), "qLogNEI (joint over the batch, pending experiments in its posterior)"
+        greedy = "qLogNEI (greedy over the batch, pending and picked experiments in its posterior)"
         candidates = space.encode(space.sample(self.discrete_candidates, seed=self.seed + X_baseline.shape[0], method="uniform"))
         discrete = space.discrete_columns()
         if len(discrete) == space.dim:
-            return optimize_acqf_discrete(acq, q=q, choices=candidates, unique=True, X_avoid=X_baseline)[0].detach()
+            return optimize_acqf_discrete(acq, q=q, choices=candidates, unique=True, X_avoid=X_baseline)[0].detach(), greedy
         with torch.no_grad():
             scores = acq(candidates.unsqueeze(-2))
         best: dict[tuple[float, ...], float] = {}
@@ -185,7 +186,7 @@ class BayesianPlanner:
         combinations = sorted(best, key=best.__getitem__, reverse=True)[: self.mixed_combinations]
         fixed = [dict(zip(discrete, key)) for key in combinations]
         effort |= dict(num_restarts=max(2, self.num_restarts // 2), raw_samples=max(32, self.raw_samples // 4))
-        return optimize_acqf_mixed(acq, fixed_features_list=fixed, **effort)[0].detach()
+        return optimize_acqf_mixed(acq, fixed_features_list=fixed, **effort)[0].detach(), greedy
 
     def _optimise_discrete(self, acq, space: SearchSpace, q: int, X_pending, avoid: set[int]) -> torch.Tensor:
         """Sequential greedy batch over the whole candidate product, scored in chunks.

@@ -300,11 +300,18 @@ class SearchSpace(BaseModel):
                 U = sobol.draw(k, dtype=torch.double)
             else:
                 U = torch.rand(k, self.dim, generator=generator, dtype=torch.double)
-            points += [p for p in self.decode(lo + (hi - lo) * U) if self.is_feasible(p)]
+            X = lo + (hi - lo) * U
+            for col, p in self._discrete_numeric_columns():  # each value equally likely, however they are spaced
+                X[:, col] = torch.as_tensor(p.values, dtype=torch.double)[(U[:, col] * len(p.values)).long().clamp(max=len(p.values) - 1)]
+            points += [p for p in self.decode(X) if self.is_feasible(p)]
             drawn += k
         if len(points) < n:
             points = self._polytope_sample(n, seed)
         return points[:n]
+
+    def _discrete_numeric_columns(self) -> list[tuple[int, DiscreteParameter]]:
+        offsets = self.column_offsets()
+        return [(offsets[p.name], p) for p in self.parameters if isinstance(p, DiscreteParameter)]
 
     def sample_columns(self, n: int, seed: int) -> torch.Tensor:
         """``n x d`` feasible columns of a continuous space, uniform over its constraint polytope: scrambled

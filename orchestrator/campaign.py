@@ -309,8 +309,8 @@ class Campaign(_Strict):
         if isinstance(data, dict) and isinstance(data.get("lab"), dict):
             for key in OPERATIONAL:
                 data["lab"].pop(key, None)
-            if isinstance(data["lab"].get("path"), str):  # stored relative by earlier releases, which read it from the working directory
-                data["lab"]["path"] = str(Path(data["lab"]["path"]).expanduser().resolve())
+            if isinstance(data["lab"].get("path"), str):  # the dataset's name: a project moved (or stored relative by an
+                data["lab"]["path"] = Path(data["lab"]["path"]).name  # earlier release) still matches; another file is refused
         return json.dumps(data)
 
 

@@ -21,11 +21,14 @@ import botorch
 import gpytorch
 import numpy as np
 import torch
+from botorch.exceptions.warnings import BotorchWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import ChainedInputTransform, Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.utils.warnings import GPInputWarning, NumericalWarning
+from scipy.optimize import OptimizeWarning
 
 from retort.surrogates.calibration import loo_calibration
 from retort.surrogates.errors import SurrogateError
@@ -40,6 +43,9 @@ class FittedModel:
     model: SingleTaskGP
     summary: ModelSummary
     version: Optional[int] = field(default=None)
+
+
+FIT_WARNINGS = (BotorchWarning, GPInputWarning, NumericalWarning, OptimizeWarning, RuntimeWarning)
 
 
 def fit_gp(
@@ -94,7 +100,12 @@ def fit_gp(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit_gpytorch_mll(mll)
-    told = Counter(f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}" for w in caught)
+    told: Counter[str] = Counter()
+    for w in caught:  # the fit's numerical trouble is kept with the model version; anything else goes on as warned
+        if issubclass(w.category, FIT_WARNINGS):
+            told[f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"] += 1
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     model.eval()
     seconds = time.perf_counter() - start
     coverage, loglik = loo_calibration(model)

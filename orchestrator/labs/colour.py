@@ -365,8 +365,9 @@ class ColourLab:
 
 def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optional[Store], url: Optional[str] = None,
                      deck: Optional[DeckConfig] = None, number: Optional[int] = None) -> ColourLab:
-    """The colour lab on the backend the campaign names; a robot (the one at `url`: by default the first listed)
-    is checked (reachable, its pipettes attached) first."""
+    """The colour lab on the backend the campaign names, on the robot at `url` (by default the first listed). A
+    campaign's only robot is checked (reachable, its pipettes attached) at once; one of several, before its first
+    batch is sent, so a process driving one robot (a robot host's worker) need not reach the others."""
     if config.backend == "virtual":
         return VirtualColourLab(config, campaign, store, slow=config.faults.slow.get(1, 1.0))
     from retort.instruments.opentrons.analysis import require_environment
@@ -376,7 +377,8 @@ def build_colour_lab(config: ColourLabConfig, campaign: Campaign, store: Optiona
 
     reader = ColourBench(seed=campaign.seed, clock=VirtualClock(), pipetting_cv=0.0, reader_noise=config.reader_noise)
     lab = ColourLab(config, campaign, store, reader, RobotDriver(config, url=url), deck=deck, number=number)
-    lab.robot.check(lab.deck)
+    if number is None:
+        lab.robot.check(lab.deck)
     return lab
 
 

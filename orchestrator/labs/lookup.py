@@ -33,6 +33,14 @@ class LookupLab(SimpleLab):
                 raise CampaignError(f"parameter {p.name!r}: a grid lab needs discrete, categorical or molecule parameters, not {p.type}")
             levels = self.grid.levels[self.column[p.name]]
             if isinstance(p, DiscreteParameter):  # numbers: 60 matches a column's "60.0"
+                spellings: dict[float, list[str]] = {}
+                for t in levels:
+                    if _number(t) is not None:
+                        spellings.setdefault(_number(t), []).append(t)
+                twice = {n: ts for n, ts in spellings.items() if len(ts) > 1}
+                if twice:
+                    raise CampaignError(f"grid {source!r} column {self.column[p.name]!r} writes one number two ways: "
+                                        f"{sorted(twice.values())}; write each value one way")
                 self.level[p.name] = {p.labels[p.index(_number(t))]: t for t in levels if p.index(_number(t)) >= 0}
             else:
                 self.level[p.name] = {v: v for v in p.labels if v in levels}

@@ -167,12 +167,18 @@ def test_mixed_space_optimises_the_continuous_part_per_discrete_combination():
 
 
 def test_a_discrete_numeric_parameter_is_an_ordered_choice_encoded_by_its_value():
+    from collections import Counter
+
     from retort.agents.parameters import DiscreteParameter
 
     temp = DiscreteParameter(name="temp", values=[30, 60, 90], unit="degC")
     assert temp.width == 1 and temp.encode(60) == [60.0] and temp.encode(60.0000000001) == [60.0]
     assert temp.contains(90.0) and not temp.contains(75) and not temp.contains("60")
     assert temp.decode([70.0]) == 60 and temp.decode([88.0]) == 90
+    with pytest.raises(ValueError, match=r"parameter 'temp': 75 is not one of its values \[30\.0, 60\.0, 90\.0\]"):
+        temp.encode(75)
+    spaced = SearchSpace(parameters=[DiscreteParameter(name="conc", values=[1, 2, 5, 100]), ContinuousParameter(name="x", lower=0, upper=1)])
+    assert sorted(Counter(p["conc"] for p in spaced.sample(400, seed=1)).values()) == [100, 100, 100, 100]  # by value, not by range
     with pytest.raises(ValidationError, match=r"duplicate values \[60\.0\]"):
         DiscreteParameter(name="temp", values=[30, 60, 60.0])
     with pytest.raises(ValidationError, match="at least 2 items"):

@@ -80,6 +80,8 @@ def test_a_dataset_path_is_relative_to_the_campaign_file_and_a_store_from_the_la
     stored = json.loads(campaign.config_json()) | {}
     stored["lab"]["path"] = "data/grid.csv"
     assert Campaign.normalise_config(json.dumps(stored)) == Campaign.normalise_config(campaign.config_json())
+    stored["lab"]["path"] = "/an/old/checkout/data/grid.csv"  # the project moved
+    assert Campaign.normalise_config(json.dumps(stored)) == Campaign.normalise_config(campaign.config_json())
     stored["lab"]["path"] = "data/other.csv"
     assert Campaign.normalise_config(json.dumps(stored)) != Campaign.normalise_config(campaign.config_json())
 
@@ -112,4 +114,9 @@ lab: {kind: dataset_lookup, path: grid.csv}
     assert all(e.raw()["yield"] == expected[e.params["ligand"], e.params["temperature"]] for e in measured)
     (tmp_path / "c.yaml").write_text(text.replace("values: [30, 60, 90]", "values: [30, 45, 90]"))
     with pytest.raises(CampaignError, match=r"parameter 'temperature': values \[45\.0\] are not in grid"):
+        build_lab(load_campaign(tmp_path / "c.yaml"))
+    with (tmp_path / "grid.csv").open("a") as grid:
+        grid.write("L3,90,1.0\n")  # 90 written a second way
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(CampaignError, match=r"column 'temperature' writes one number two ways: \[\['90', '90.0'\]\]"):
         build_lab(load_campaign(tmp_path / "c.yaml"))

@@ -81,12 +81,14 @@ def test_what_the_fit_warns_is_counted_and_stored_with_the_model_version(tmp_pat
     def troubled(mll):
         warnings.warn("Optimization failed within `scipy.optimize.minimize` with status 2", OptimizationWarning)
         warnings.warn("Optimization failed within `scipy.optimize.minimize` with status 2", OptimizationWarning)
+        warnings.warn("a library's own deprecation", DeprecationWarning)  # not the fit's trouble: passed on
         return real(mll)
 
     X, Y = data()
     assert fit_gp(X, Y, BOUNDS, ["y"]).summary.fit_warnings == {}
     monkeypatch.setattr(gp, "fit_gpytorch_mll", troubled)
-    summary = fit_gp(X, Y, BOUNDS, ["y"]).summary
+    with pytest.warns(DeprecationWarning, match="a library's own deprecation"):
+        summary = fit_gp(X, Y, BOUNDS, ["y"]).summary
     assert summary.fit_warnings == {"OptimizationWarning: Optimization failed within `scipy.optimize.minimize` with status 2": 2}
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     campaign = store.open_campaign("c", "{}")
