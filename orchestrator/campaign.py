@@ -82,7 +82,36 @@ class Objective(_Strict):
 
 
 OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults")  # lab settings a campaign may change between runs
-OPERATIONAL_TOP = ("schedule", "on_interrupted")  # campaign settings that may change between runs
+OPERATIONAL_TOP = ("schedule", "on_interrupted", "approval")  # campaign settings that may change between runs
+
+
+class Approval(_Strict):
+    """Who lets a proposal reach the instruments. `auto`: every proposal is approved as it is made. `required`:
+    proposals wait, `proposed`, until a person decides (``retort approve``); with `wait` (minutes) a proposal
+    nobody decided in time is handled as `then` says (approved, or rejected: a rejection spends no budget)."""
+
+    mode: Literal["auto", "required"] = "auto"
+    wait: Optional[Annotated[Number, Field(gt=0, le=525_600)]] = Field(default=None, description="minutes; none: wait for ever")
+    then: Optional[Literal["approve", "reject"]] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: object) -> object:
+        return {"mode": data} if isinstance(data, str) else data  # approval: required
+
+    @model_validator(mode="after")
+    def _check(self) -> "Approval":
+        if (self.wait is None) != (self.then is None):
+            raise ValueError("give 'wait' (minutes) and 'then' (approve or reject) together: what happens to a proposal "
+                             "nobody decided in time; without them proposals wait for ever")
+        if self.mode == "auto" and self.wait is not None:
+            raise ValueError("'wait' and 'then' apply to mode 'required'; with 'auto' every proposal is approved at once")
+        return self
+
+    def describe(self) -> str:
+        if self.mode == "auto":
+            return "automatic"
+        return "required, waits for ever" if self.wait is None else f"required; after {self.wait:g} min undecided: {self.then}"
 
 
 class VirtualFaults(_Strict):
@@ -256,6 +285,7 @@ class Campaign(_Strict):
     on_interrupted: Literal["leave", "rerun"] = Field(
         default="leave", description="experiments a stop caught on an instrument, with nothing to collect: failed and left to the operator, "
                                      "or failed and run again as new experiments (same parameters, fresh well; within the budget)")
+    approval: Approval = Field(default_factory=Approval, description="auto, or required: a person approves each proposal")
     lab: LabConfig
     store: str = "sqlite:///retort.db"
 

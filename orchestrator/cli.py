@@ -1,4 +1,4 @@
-"""The `retort` command: run, validate, status and export campaigns.
+"""The `retort` command: run, validate, status and export campaigns; approve proposals; import measurements.
 
 Exit codes: 0 done; 2 a problem the user can act on (bad campaign file, store conflict, failed
 measurement), printed as one message without a traceback; 130 interrupted (run again to continue);
@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     from retort.orchestrator import cli_deck
 
     cli_deck.add_parsers(sub)
+    from retort.orchestrator import cli_approve
+
+    cli_approve.add_parsers(sub)
     return parser
 
 
@@ -165,6 +168,9 @@ def _run(args: argparse.Namespace) -> int:
         held.enter_context(hold(run.store, run.record.id, campaign.name, wait=args.wait))  # one driver per campaign: a second says who and exits 2
         err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
                   f"planner {campaign.planner}, store {escape(run.store.url)}", highlight=False)
+        if run.approval_required:
+            err.print(f"approval {campaign.approval.describe()}: decide with 'retort approve {campaign.name}' "
+                      f"(store {escape(run.store.url)})", highlight=False)
         from pydantic import SecretStr
 
         from retort.orchestrator.flows import campaign_flow  # imports Prefect (slow)
@@ -262,12 +268,18 @@ class _ProgressWatcher:
         text = f"iteration {iteration}"
         if top is not None:
             text += f" · best {objective} {top.objectives()[objective]:.4g}"
+        if self.run.approval_required and counts.get("proposed"):
+            text += f" · {counts['proposed']} waiting for approval"
         self.progress.update(self.task, completed=done, description=text)
 
 
 def _print_summary(summary, campaign, seconds: float) -> None:
     table = Table(title=f"Campaign {summary.name}", show_header=False)
     table.add_row("experiments", f"{summary.measured} measured, {summary.failed} failed, budget {summary.budget}")
+    if summary.rejected:
+        table.add_row("rejected", f"{_count(summary.rejected, 'proposal')} (no budget spent)")
+    if summary.imported:
+        table.add_row("imported", f"{_count(summary.imported, 'measurement')} (no budget spent)")
     table.add_row("iterations", str(summary.iterations))
     for name, value in summary.best_objectives.items():
         table.add_row(f"best {name}", f"{value:.6g} (experiment {summary.best_seq})")
@@ -284,6 +296,10 @@ def _print_summary(summary, campaign, seconds: float) -> None:
     table.add_row("robot run time" if robot else "simulated lab time", lab_time)
     table.add_row("wall time", f"{seconds:.0f} s")
     out.print(table)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _fmt(v) -> str:
@@ -309,23 +325,27 @@ def _open(campaign_arg: Optional[str], store_arg: Optional[str]):
 def _status(args: argparse.Namespace) -> int:
     from retort.orchestrator.campaign import Campaign
     from retort.orchestrator.loop import best
+    from retort.orchestrator.records import IMPORTED
 
     store, name = _open(args.campaign, args.store)
     records = [store.campaign(name)] if name else store.campaigns()
-    table = Table(title=f"Campaigns in {store.url}", box=box.SIMPLE_HEAD, caption="open: proposed / approved / running")
+    table = Table(title=f"Campaigns in {store.url}", box=box.SIMPLE_HEAD,
+                  caption="open: proposed / approved / running; rejected and imported spend no budget")
     table.add_column("campaign", no_wrap=True)
-    for col in ("budget", "measured", "failed", "open"):
+    for col in ("budget", "measured", "failed", "rejected", "imported", "open"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("best", min_width=20)
     for record in records:
         campaign = Campaign.model_validate_json(record.config_json)
         experiments = store.experiments(record.id)
-        counts = {s: sum(e.status == s for e in experiments) for s in ("proposed", "approved", "running", "measured", "failed")}
+        counts = store.status_counts(record.id)
+        imported = sum(e.provenance.planner == IMPORTED for e in experiments)
         top = best(campaign, experiments)
         objective = campaign.objectives[0].name
         best_text = f"{objective} {top.objectives()[objective]:.4g} (#{top.seq})" if top else "-"
-        open_text = "/".join(str(counts[s]) for s in ("proposed", "approved", "running"))
-        table.add_row(record.name, str(campaign.budget), str(counts["measured"]), str(counts["failed"]), open_text, best_text)
+        open_text = "/".join(str(counts.get(s, 0)) for s in ("proposed", "approved", "running"))
+        table.add_row(record.name, str(campaign.budget), *(str(counts.get(s, 0)) for s in ("measured", "failed", "rejected")),
+                      str(imported), open_text, best_text)
     out.print(table)
     return 0
 
@@ -357,7 +377,20 @@ def _opentrons(args: argparse.Namespace) -> int:
     return opentrons_command(args)
 
 
-COMMANDS = {"run": _run, "validate": _validate, "status": _status, "export": _export, "deck": _deck, "opentrons": _opentrons}
+def _approve(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_approve import approve_command
+
+    return approve_command(args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_approve import import_command
+
+    return import_command(args)
+
+
+COMMANDS = {"run": _run, "validate": _validate, "status": _status, "export": _export, "deck": _deck, "opentrons": _opentrons,
+            "approve": _approve, "import": _import}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,6 +16,11 @@ class StoreError(OrchestratorError):
     """The store cannot be opened or written, or holds something that conflicts with the request."""
 
 
+class DecisionError(OrchestratorError):
+    """A decision on a proposal that cannot be stored (not proposed any more, values outside the space or the lab's
+    limits, a bad import file); nothing was stored."""
+
+
 class LabError(OrchestratorError):
     """The lab could not run or measure an experiment; the experiment is stored as failed."""
 

@@ -24,19 +24,20 @@ from typing import Callable, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from retort.agents.approval import ApprovalGate, AutoApprove
 from retort.agents.planners import BayesianPlanner, Planner, RandomPlanner
 from retort.agents.proposal import Observation, Proposal, Provenance, Value
+from retort.orchestrator.approvals import settle_overdue
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.errors import CampaignError, InstrumentDown, LabError, LabNotReady, LabRunFailed, LabTransient, RetortError
 from retort.orchestrator.labs import Lab, LabRequest, LabResult, build_labs
-from retort.orchestrator.records import DONE, OPEN, CampaignRecord, ExperimentRecord
+from retort.orchestrator.records import DONE, IMPORTED, OPEN, CampaignRecord, ExperimentRecord
 from retort.orchestrator.store import Store
 from retort.surrogates import FittedModel
 
 log = logging.getLogger(__name__)
 STORE_ENV = "RETORT_STORE_URL"  # where a process started by a Prefect worker finds the store
 TRANSIENT_DELAYS = (1.0, 4.0, 16.0)  # s between tries of an instrument run refused before anything moved (`LabTransient`)
+DECISION_POLL = float(os.environ.get("RETORT_DECISION_POLL", "2"))  # s between looks at the store for a person's decisions
 
 INTERRUPTED = (
     "interrupted: the run stopped while this experiment was on the instruments, so what was dispensed is unknown; "
@@ -72,10 +73,10 @@ class CampaignRun:
     walking into the store and writing its URL (password included) to its server.
     """
 
-    __slots__ = ("campaign", "store", "record", "labs", "lab", "planner", "planner_name", "gate", "space", "opened", "__weakref__")
+    __slots__ = ("campaign", "store", "record", "labs", "lab", "planner", "planner_name", "space", "opened", "__weakref__")
 
     def __init__(self, campaign: Campaign, store: Store, record: CampaignRecord, labs: dict[str, Lab], planner: Planner,
-                 gate: Optional[ApprovalGate] = None, planner_name: Optional[str] = None) -> None:
+                 planner_name: Optional[str] = None) -> None:
         self.campaign = campaign
         self.store = store
         self.record = record
@@ -83,7 +84,6 @@ class CampaignRun:
         self.lab = next(iter(labs.values()))
         self.planner = planner
         self.planner_name = planner_name
-        self.gate: ApprovalGate = gate or AutoApprove()
         unavailable = getattr(self.lab, "unavailable", lambda: [])()
         self.space = campaign.space.model_copy(update={"excluded": unavailable}) if unavailable else campaign.space
         self.opened = uuid.uuid4().hex
@@ -101,6 +101,10 @@ class CampaignRun:
 
     def counts(self) -> dict[str, int]:
         return self.store.status_counts(self.record.id)
+
+    @property
+    def approval_required(self) -> bool:
+        return self.campaign.approval.mode == "required"
 
 
 _OPEN: "weakref.WeakValueDictionary[str, CampaignRun]" = weakref.WeakValueDictionary()  # by `opened`
@@ -164,13 +168,14 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
     space = campaign.space
     if space.is_discrete:
         experiments = store.experiments(record.id) if record else []
+        spent = sum(e.status != "rejected" and e.provenance.planner != IMPORTED for e in experiments)
         holes = len(getattr(lab, "unavailable", lambda: [])())
-        left = space.n_candidates() - holes - len({space.index_of(e.params) for e in experiments})
-        if campaign.budget - len(experiments) > left:
+        left = space.n_candidates() - holes - len({space.index_of(e.params) for e in experiments})  # rejected: never again
+        if campaign.budget - spent > left:
             raise CampaignError(
-                f"budget: {campaign.budget} is more than the space can give: {len(experiments)} experiments are stored and "
+                f"budget: {campaign.budget} is more than the space can give: {spent} experiments of the budget are stored and "
                 f"{left} untried candidates are left ({space.n_candidates()} combinations, {holes} of them the lab cannot run); "
-                f"lower the budget to at most {len(experiments) + left}"
+                f"lower the budget to at most {spent + left}"
             )
     return labs
 
@@ -225,8 +230,9 @@ def remaining(run: CampaignRun) -> int:
 
 
 def unallocated(run: CampaignRun) -> int:
-    """Experiments still to propose: the budget less every stored experiment (done, running, or open)."""
-    return max(0, run.campaign.budget - sum(run.counts().values()))
+    """Experiments still to propose: the budget less every stored experiment (done, running, or open) but those
+    rejected (and those imported, which `counts` leaves out)."""
+    return max(0, run.campaign.budget - sum(n for status, n in run.counts().items() if status != "rejected"))
 
 
 def next_iteration(run: CampaignRun) -> int:
@@ -247,24 +253,44 @@ def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
 
 
 def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]:
+    """Propose `n` experiments. Every open, running or rejected experiment is passed as pending: a rejected
+    candidate is never proposed again in a finite space, and the model steers away from it in a continuous one."""
     experiments = run.experiments()
-    pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in OPEN or e.status == "running"]
+    pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running", "rejected")]
     proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model)
     return run.store.add_proposals(run.record.id, iteration, proposals)
 
 
 def approve(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentRecord]:
-    """Pass proposed experiments through the gate; returns those approved (including earlier approvals)."""
-    to_review = [e for e in batch if e.status == "proposed"]
-    if to_review:
-        decisions = run.gate.review([Proposal(params=e.params, provenance=e.provenance) for e in to_review])
-        approved = [e.id for e, d in zip(to_review, decisions) if d.approved]
-        for e, d in zip(to_review, decisions):
-            if not d.approved:
-                run.store.set_status([e.id], "failed", reason=f"rejected by {d.reviewer}: {d.reason}")
-        if approved:
-            run.store.set_status(approved, "approved")
+    """With `approval: auto`, approve the batch's proposed experiments; with `required` a person decides
+    (`approvals.decide`, stored), and proposals undecided for too long are settled by the campaign's policy.
+    Returns the batch's approved experiments (including earlier approvals)."""
+    if run.approval_required:
+        settle_overdue(run.campaign, run.store, run.record.id)
+    else:
+        proposed = [e.id for e in batch if e.status == "proposed"]
+        if proposed:
+            run.store.set_status(proposed, "approved")
     return run.experiments(seqs=[e.seq for e in batch], statuses=("approved",))
+
+
+def awaiting(run: CampaignRun, seqs: Optional[list[int]] = None) -> list[int]:
+    """The numbers of experiments (of `seqs`) waiting for a person's decision."""
+    return [e.seq for e in run.experiments(seqs=seqs, statuses=("proposed",))] if run.approval_required else []
+
+
+def wait_for_decisions(run: CampaignRun, seqs: list[int], every: bool = True, should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Wait, looking at the store every `DECISION_POLL` s, until a person (or the campaign's `approval.then`) has
+    decided every one of `seqs` (`every`), or any one of them. The wait is the store's state, not this process's:
+    a run stopped while waiting waits again for the same proposals when continued."""
+    waiting = set(awaiting(run, seqs))
+    while waiting and not should_stop():
+        time.sleep(DECISION_POLL)
+        settle_overdue(run.campaign, run.store, run.record.id)
+        left = set(awaiting(run, seqs))
+        if not left or (not every and left != waiting):
+            return
+        waiting = left
 
 
 def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> None:
@@ -350,6 +376,8 @@ class CampaignSummary(BaseModel):
     budget: int
     measured: int
     failed: int
+    rejected: int = 0
+    imported: int = 0  # measurements imported from a file: used by the model, not counted in the budget
     iterations: int
     best_seq: Optional[int]
     best_params: dict[str, Value]
@@ -374,8 +402,10 @@ def summarise(campaign: Campaign, store: Store, record: CampaignRecord) -> Campa
     return CampaignSummary(
         name=campaign.name,
         budget=campaign.budget,
-        measured=sum(e.status == "measured" for e in experiments),
+        measured=sum(e.status == "measured" and e.provenance.planner != IMPORTED for e in experiments),
         failed=sum(e.status == "failed" for e in experiments),
+        rejected=sum(e.status == "rejected" for e in experiments),
+        imported=sum(e.provenance.planner == IMPORTED for e in experiments),
         iterations=max((e.iteration for e in experiments), default=0),
         best_seq=top.seq if top else None,
         best_params=top.params if top else {},
@@ -472,12 +502,13 @@ def in_service(run: CampaignRun) -> list[str]:
 
 def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> RecordOutcome:
     """One pass of the batch schedule, the only place its order is written: open experiments are continued
-    (never re-proposed), else plan `batch_size` per instrument; approve; each instrument runs, measures and
-    records its share, all at once; returns when all are done."""
+    (never re-proposed), else plan `batch_size` per instrument; approve (or wait for a person to decide);
+    each instrument runs, measures and records its share, all at once; returns when all are done."""
     ref, instruments, size = run.ref, in_service(run), run.campaign.batch_size
     seqs = [e.seq for e in open_experiments(run)][: size * len(instruments)]
     if not seqs:
         seqs = steps.plan(ref, iteration, min(size * len(instruments), unallocated(run)))
+    wait_for_decisions(run, seqs)  # approval: required; a rejected experiment is not run and spends no budget
     seqs = steps.approve(ref, seqs)
     jobs = [lambda name=name, part=part: steps.run_on(ref, name, part) for name, part in _chunks(seqs, instruments, size)]
     return _merge(_in_threads(jobs)) if jobs else RecordOutcome(measured=[], failed={})
@@ -497,32 +528,44 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
     error: Optional[BaseException] = None
 
     def queued(n: int) -> list[int]:
-        return [e.seq for e in open_experiments(run) if e.seq not in given][:n]
+        """Open experiments not handed out; with approval required, only those a person approved."""
+        return [e.seq for e in open_experiments(run) if e.seq not in given and (e.status == "approved" or not run.approval_required)][:n]
 
     def plan_next(n: int) -> list[int]:
         n = min(n, unallocated(run))
         return steps.approve(ref, steps.plan(ref, next_iteration(run), n)) if n else []
 
+    def take(n: int) -> list[int]:
+        """Up to `n` approved experiments to hand out; planned when none are open (none waiting for a decision either)."""
+        if run.approval_required:
+            settle_overdue(run.campaign, run.store, run.record.id)
+        seqs = queued(n)
+        if seqs:
+            return steps.approve(ref, seqs)
+        return [] if awaiting(run) else plan_next(n)
+
     pool = ThreadPoolExecutor(max_workers=len(run.labs), thread_name_prefix="retort-instrument")
     try:
         while True:
             while free and error is None and not should_stop():  # one proposal for every free instrument, then a share each
-                seqs = queued(size * len(free))
-                seqs = (steps.approve(ref, seqs) if seqs else []) or plan_next(size * len(free))
+                seqs = take(size * len(free))
                 if not seqs:
                     break
                 for instrument, part in _chunks(seqs, list(free), size):
                     free.remove(instrument)
                     given |= set(part)
                     busy[pool.submit(contextvars.copy_context().run, steps.run_on, ref, instrument, part)] = (instrument, part)
-            if not free and error is None and not should_stop() and not queued(1):
-                plan_next(size)  # ahead: stored and approved, the next free instrument takes it at once
+            if not free and error is None and not should_stop() and not queued(1) and not awaiting(run):
+                plan_next(size)  # ahead: stored and approved (or waiting for a person), for the next free instrument
+            undecided = awaiting(run)
             if not busy:
-                if error is None and not should_stop() and (queued(1) or unallocated(run)):
+                if error is None and not should_stop() and (queued(1) or undecided or unallocated(run)):
+                    if undecided and not queued(1):  # every instrument idle: wait for a person to decide one
+                        wait_for_decisions(run, undecided, every=False, should_stop=should_stop)
                     free = in_service(run)  # raises when none is left; a robot put back in service meanwhile is taken
                     continue
                 break
-            done, _ = wait(busy, return_when=FIRST_COMPLETED)
+            done, _ = wait(busy, timeout=DECISION_POLL if undecided else None, return_when=FIRST_COMPLETED)
             for future in done:
                 instrument, seqs = busy.pop(future)
                 given -= set(seqs)

@@ -10,17 +10,19 @@ from pydantic import BaseModel, ConfigDict
 from retort.agents.proposal import Provenance, Value
 from retort.surrogates.summary import ModelSummary
 
-Status = Literal["proposed", "approved", "running", "measured", "failed"]
+Status = Literal["proposed", "approved", "running", "measured", "failed", "rejected"]
 OPEN: tuple[Status, ...] = ("proposed", "approved")
 DONE: tuple[Status, ...] = ("measured", "failed")
+IMPORTED = "import"  # the planner of experiments imported from a file: measured elsewhere, they spend no budget
 
-# The lifecycle: which status may follow which.
+# The lifecycle: which status may follow which. `rejected`: an operator said no; it spends no budget.
 TRANSITIONS: dict[str, set[str]] = {
-    "proposed": {"approved", "failed"},
+    "proposed": {"approved", "failed", "rejected"},
     "approved": {"running", "failed"},
     "running": {"measured", "failed", "approved"},  # approved again: its instrument run failed before it started
     "measured": set(),
     "failed": set(),
+    "rejected": set(),
 }
 
 
@@ -110,4 +112,21 @@ class DeckEventRecord(BaseModel):
     kind: str
     actor: str
     detail: dict
+    created_at: datetime
+
+
+class AuditRecord(BaseModel):
+    """One decision or control action: who did what, when, to which experiment; `before` and `after` hold what
+    was proposed and what was decided (parameters), or what changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    campaign_id: int
+    seq: Optional[int]
+    action: str
+    actor: str
+    reason: str
+    before: dict
+    after: dict
     created_at: datetime

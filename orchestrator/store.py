@@ -1,7 +1,8 @@
 """The store: SQLModel tables for campaigns, experiments, measurements and model versions.
 
-SQLite by default; a PostgreSQL URL (``postgresql+psycopg://...``) works unchanged. This is the
-only module that imports SQLModel: everything else gets validated records from `records.py`.
+SQLite by default; a PostgreSQL URL (``postgresql+psycopg://...``) works unchanged. This module and
+its siblings `deck_store.py` and `decision_store.py` are the only ones that import SQLModel:
+everything else gets validated records from `records.py`.
 Each write is one transaction, so an interrupted run leaves every stored row whole. A store that
 cannot keep data (in-memory SQLite) is refused for runs by `check_persistent`; a store file deleted
 or replaced while the store is open, and every database error, raise `StoreError`.
@@ -27,6 +28,7 @@ from retort.agents.proposal import Proposal, Provenance
 from retort.orchestrator.errors import StoreError
 from retort.orchestrator.migrate import upgrade
 from retort.orchestrator.records import (
+    IMPORTED,
     TRANSITIONS,
     CampaignRecord,
     ExperimentRecord,
@@ -170,12 +172,14 @@ class Store:
                     ms[m.experiment_id].append(
                         MeasurementRecord(name=m.name, kind=m.kind, value=m.value, unit=m.unit, instrument=m.instrument)
                     )
-            return [_experiment(r, ms[r.id]) for r in rows]
+            return [experiment_record(r, ms[r.id]) for r in rows]
 
     def status_counts(self, campaign_id: int) -> dict[str, int]:
-        """How many of the campaign's experiments are in each status (one small query: for progress and budgets)."""
+        """How many of the campaign's experiments are in each status (one small query: for progress and budgets).
+        Imported measurements are not counted: they were run elsewhere and spend no budget."""
         with self._session(f"count the experiments of campaign id {campaign_id}") as s:
-            rows = s.exec(select(ExperimentRow.status, func.count()).where(ExperimentRow.campaign_id == campaign_id)
+            rows = s.exec(select(ExperimentRow.status, func.count())
+                          .where(ExperimentRow.campaign_id == campaign_id, ExperimentRow.planner != IMPORTED)
                           .group_by(ExperimentRow.status)).all()
             return {status: n for status, n in rows}
 
@@ -187,25 +191,11 @@ class Store:
     def add_proposals(self, campaign_id: int, iteration: int, proposals: list[Proposal]) -> list[ExperimentRecord]:
         """Store proposals as experiments in status `proposed`, numbered after the last one."""
         with self._session(f"store proposals for campaign id {campaign_id}") as s:
-            last = s.exec(select(ExperimentRow.seq).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq.desc())).first()
-            rows = []
-            for i, p in enumerate(proposals, start=(last or 0) + 1):
-                row = ExperimentRow(
-                    campaign_id=campaign_id,
-                    seq=i,
-                    iteration=iteration,
-                    params_json=json.dumps(p.params),
-                    status="proposed",
-                    planner=p.provenance.planner,
-                    model_version_id=p.provenance.model_version,
-                    provenance_json=p.provenance.model_dump_json(),
-                )
-                s.add(row)
-                rows.append(row)
+            rows = insert_experiments(s, campaign_id, iteration, proposals, "proposed")
             s.commit()
             for r in rows:
                 s.refresh(r)
-            return [_experiment(r, []) for r in rows]
+            return [experiment_record(r, []) for r in rows]
 
     def set_status(self, experiment_ids: list[int], status: str, reason: Optional[str] = None, location: dict[int, str] | None = None) -> None:
         """Move experiments along the lifecycle (proposed -> approved -> running -> measured | failed). The rows
@@ -316,6 +306,18 @@ class Store:
             ]
 
 
+def insert_experiments(s: Session, campaign_id: int, iteration: int, proposals: list[Proposal], status: str) -> list[ExperimentRow]:
+    """Add experiments in `status`, numbered after the campaign's last one (within the caller's transaction)."""
+    last = s.exec(select(ExperimentRow.seq).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq.desc())).first()
+    rows = [ExperimentRow(campaign_id=campaign_id, seq=seq, iteration=iteration, params_json=json.dumps(p.params), status=status,
+                          planner=p.provenance.planner, model_version_id=p.provenance.model_version,
+                          provenance_json=p.provenance.model_dump_json())
+            for seq, p in enumerate(proposals, start=(last or 0) + 1)]
+    s.add_all(rows)
+    s.flush()
+    return rows
+
+
 def retry_on_conflict(write: Callable[[], T]) -> T:
     """Run `write` (one transaction that reads a row and inserts it if missing); if another process inserted
     the same row meanwhile (a unique key taken: IntegrityError), run it once more: it then reads that row."""
@@ -342,7 +344,7 @@ def _campaign(row: CampaignRow) -> CampaignRecord:
     return CampaignRecord(id=row.id, name=row.name, config_json=row.config_json, created_at=row.created_at)
 
 
-def _experiment(row: ExperimentRow, measurements: list[MeasurementRecord]) -> ExperimentRecord:
+def experiment_record(row: ExperimentRow, measurements: list[MeasurementRecord]) -> ExperimentRecord:
     return ExperimentRecord(
         id=row.id,
         campaign_id=row.campaign_id,

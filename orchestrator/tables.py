@@ -1,4 +1,4 @@
-"""The store's tables (SQLModel). Only `store.py` and `deck_store.py` use them; the schema they
+"""The store's tables (SQLModel). Only `store.py`, `deck_store.py` and `decision_store.py` use them; the schema they
 describe is built and changed by the Alembic migrations in `migrations/`, never by `create_all`."""
 
 from __future__ import annotations
@@ -127,3 +127,19 @@ class LeaseRow(SQLModel, table=True):
     pid: int
     acquired_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+class AuditRow(SQLModel, table=True):
+    """Every decision on a proposal (approve, reject, edit, add) and every control action, with who and when."""
+
+    __tablename__ = "audit_event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    experiment_id: Optional[int] = Field(default=None, foreign_key="experiment.id")
+    seq: Optional[int] = None
+    action: str
+    actor: str
+    reason: str = ""
+    before_json: str = "{}"
+    after_json: str = "{}"
+    created_at: datetime = Field(default_factory=utcnow)

@@ -75,6 +75,10 @@ class Lab(Protocol):
     def unavailable(self) -> list[dict[str, Value]]:
         """Points of the search space this lab cannot run (holes in a grid); usually none."""
 
+    def check(self, params: dict[str, Value]) -> None:
+        """Raise `LabError` naming the limit if the lab could never run `params` (a point of the search space), e.g. a
+        volume no pipette moves or a well overfilled. Nothing is reserved: a person's edit is checked with it."""
+
     def out_of_service(self) -> Optional[str]:
         """Why the instrument is out of service (it broke down; an operator releases it), or None."""
 
@@ -96,6 +100,12 @@ class SimpleLab:
 
     def unavailable(self) -> list[dict[str, Value]]:
         return []
+
+    def check(self, params: dict[str, Value]) -> None:
+        if params in self.unavailable():
+            from retort.orchestrator.errors import LabError
+
+            raise LabError(f"{params} is a combination this lab cannot run (it has no measurement for it)")
 
     def out_of_service(self) -> Optional[str]:
         return None

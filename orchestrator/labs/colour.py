@@ -283,6 +283,13 @@ class ColourLab:
                 not_started += [e.seq for e in report.experiments if e.status == "not_started" and e.seq in mine]
         return Recovery(measurable=measurable, not_started=not_started)
 
+    def check(self, params: dict) -> None:
+        """The experiment planned alone on a full deck: every volume a mounted pipette can move, the well not overfilled."""
+        try:
+            compile_batch([(1, params)], self.deck, self.deck.full_state(), self.config.mix_repetitions)
+        except InstrumentError as exc:
+            raise LabError(f"deck {self.deck.name!r}: {str(exc).removeprefix('experiment 1: ').replace('well A1 ', 'a well ')}") from exc
+
     def unavailable(self) -> list:
         return []
 

@@ -2,7 +2,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retort.agents.approval import AutoApprove
 from retort.agents.planners import BayesianPlanner, RandomPlanner
 from retort.agents.proposal import Observation, Prediction, Proposal, Provenance
 from retort.agents.space import CategoricalParameter, ContinuousParameter, LinearConstraint, SearchSpace
@@ -62,10 +61,6 @@ def test_bayesian_planner_handles_categorical_parameters():
     batch = planner.propose(space, obs, [], 2, planner.fit(space, obs))
     assert all(space.is_feasible(p.params) for p in batch)
 
-
-def test_auto_approve_approves_all():
-    proposals = RandomPlanner(seed=0).propose(SPACE, [], [], 3)
-    assert [d.approved for d in AutoApprove().review(proposals)] == [True] * 3
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)

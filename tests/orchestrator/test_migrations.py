@@ -48,6 +48,41 @@ def test_a_store_written_by_0_1_0_upgrades_without_losing_a_row_and_continues(tm
     assert dump(path)["measurement"][: len(before["measurement"])] == before["measurement"]
 
 
+R0004 = Path(__file__).parents[1] / "data" / "store-r0004.db"  # written by tests/data/make_store_r0004.py at commit 0a36dc7
+
+
+def dump_all(reference, path):
+    """Every row of every table `reference` has, in its columns."""
+    with sqlite3.connect(reference) as old:
+        tables = [r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'alembic_version'")]
+        columns = {t: [r[1] for r in old.execute(f"PRAGMA table_info({t})")] for t in tables}
+    with sqlite3.connect(path) as conn:
+        return {t: conn.execute(f"SELECT {', '.join(cs)} FROM {t} ORDER BY 1").fetchall() for t, cs in columns.items()}
+
+
+def test_a_store_written_by_the_previous_release_upgrades_without_losing_a_row_and_its_waiting_batch_is_decided(tmp_path):
+    from retort.orchestrator.approvals import Decision, decide
+    from retort.orchestrator.decision_store import DecisionStore
+
+    path = tmp_path / "retort.db"
+    shutil.copy(R0004, path)
+    before = dump_all(R0004, path)
+    assert {t for t, rows in before.items() if not rows} == set()  # every table of that release holds rows
+    store = Store(f"sqlite:///{path}")
+    assert migrate.current(store.engine) == migrate.head()
+    assert dump_all(R0004, path) == before
+    # the batch that release left proposed is decided by a person once the campaign asks for approval
+    campaign = with_changes(load_campaign(EXAMPLES / "branin.yaml"), "test", approval="required", store=f"sqlite:///{path}")
+    run = loop.open_run(campaign, store=store)
+    assert [e.seq for e in loop.open_experiments(run)] == [9, 10]
+    decide(campaign, store, run.record.id, run.labs, [Decision(action="approve", seq=9), Decision(action="reject", seq=10, reason="no")], "dana")
+    loop.run_iteration(run, 5)
+    assert [e.status for e in run.experiments()][-2:] == ["measured", "rejected"]
+    assert [a.actor for a in DecisionStore(store).events(run.record.id)] == ["dana", "dana"]
+    after = dump_all(R0004, path)
+    assert {t for t, rows in before.items() if after[t][: len(rows)] != rows} == {"campaign", "experiment"}  # the rest only added to
+
+
 def test_migrations_build_exactly_the_declared_tables(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'new.db'}")
     migrate.upgrade(engine)

@@ -1,0 +1,173 @@
+"""Approving proposals: a person's decisions (approve, reject, edit, add an experiment), checked against the
+search space and the lab's limits before anything is stored, and the campaign's policy for proposals nobody
+decides in time. `retort approve` and the loop use these, on the store alone: the process deciding and the
+one running the campaign need share nothing else.
+
+Example:
+    >>> Decision(action="edit", seq=3, values={"red": "12.5"}).action
+    'edit'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retort.agents.parameters import (
+    CategoricalParameter,
+    CompositionParameter,
+    ContinuousParameter,
+    DiscreteParameter,
+    IntegerParameter,
+    MixtureParameter,
+    MoleculeParameter,
+)
+from retort.agents.proposal import Value
+from retort.agents.space import SearchSpace, SpaceError
+from retort.orchestrator.campaign import Campaign
+from retort.orchestrator.decision_store import DecisionStore, Verdict
+from retort.orchestrator.errors import DecisionError, LabError, StoreError
+from retort.orchestrator.labs import Lab
+from retort.orchestrator.records import ExperimentRecord
+from retort.orchestrator.store import Store
+
+TIMEOUT_ACTOR = "retort (approval.wait)"
+
+
+class Decision(BaseModel):
+    """One decision: `approve`, `reject` (a reason is required) or `edit` proposed experiment `seq`
+    (`values`: the parameters changed; the rest stay as proposed), or `add` an experiment of one's own
+    (`values`: every parameter). Values may be text, as typed; they are read by each parameter's type."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Literal["approve", "reject", "edit", "add"]
+    seq: Optional[int] = None
+    values: dict[str, Value] = Field(default_factory=dict)
+    reason: str = ""
+
+
+def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, Lab], decisions: list[Decision],
+           actor: str) -> list[ExperimentRecord]:
+    """Check every decision, then store them all with their audit events (or none, raising `DecisionError`
+    naming the first problem). Returns the experiments decided or added, as stored."""
+    if not actor.strip():
+        raise DecisionError("a decision needs the name of the person making it")
+    proposed = {e.seq: e for e in store.experiments(campaign_id, seqs=[d.seq for d in decisions if d.seq is not None])}
+    verdicts, added, seen = [], [], set()
+    for d in decisions:
+        if d.action == "add":
+            if d.seq is not None:
+                raise DecisionError(f"add: an added experiment gets the next number; do not give one (got {d.seq})")
+            added.append(checked_point(campaign.space, labs, d.values, "add"))
+            continue
+        where = f"experiment {d.seq}"
+        if d.seq is None or d.seq not in proposed:
+            raise DecisionError(f"{d.action}: there is no experiment {d.seq} in campaign {campaign.name!r}")
+        if d.seq in seen:
+            raise DecisionError(f"{where}: decided twice in one request")
+        seen.add(d.seq)
+        if d.action == "reject":
+            if not d.reason.strip():
+                raise DecisionError(f"{where}: a rejection needs a reason (it is kept in the audit trail)")
+            verdicts.append(Verdict(seq=d.seq, status="rejected", action="reject", reason=d.reason))
+        elif d.action == "edit":
+            if not d.values:
+                raise DecisionError(f"{where}: an edit needs the values to change (name=value)")
+            params = checked_point(campaign.space, labs, proposed[d.seq].params | d.values, where)
+            verdicts.append(Verdict(seq=d.seq, status="approved", action="edit", reason=d.reason, params=params))
+        else:
+            if d.values:
+                raise DecisionError(f"{where}: approve takes no values; use edit to change them")
+            verdicts.append(Verdict(seq=d.seq, status="approved", action="approve", reason=d.reason))
+    decisions_store = DecisionStore(store)
+    try:
+        done = decisions_store.decide(campaign_id, verdicts, actor) if verdicts else []
+    except StoreError as exc:
+        raise DecisionError(str(exc)) from exc
+    if added:
+        iteration = max((e.iteration for e in proposed.values()), default=store.last_iteration(campaign_id)) or 1
+        done += decisions_store.add(campaign_id, iteration, added, actor, next((d.reason for d in decisions if d.action == "add"), ""))
+    return done
+
+
+def checked_point(space: SearchSpace, labs: dict[str, Lab], values: dict[str, Value], where: str) -> dict[str, Value]:
+    """`values` read by each parameter's type and checked against the space and every instrument's limits."""
+    unknown = sorted(set(values) - set(space.names))
+    if unknown:
+        raise DecisionError(f"{where}: unknown parameters {unknown}; the parameters are {space.names}")
+    missing = [n for n in space.names if n not in values]
+    if missing:
+        raise DecisionError(f"{where}: missing values for {missing}")
+    point = {n: read_value(space, n, values[n], where) for n in space.names}
+    try:
+        space.validate_point(point)
+    except SpaceError as exc:
+        raise DecisionError(f"{where}: {exc}") from None
+    for name, lab in labs.items():
+        try:
+            lab.check(point)
+        except LabError as exc:
+            raise DecisionError(f"{where}: {name} cannot run it: {exc}") from None
+    return point
+
+
+def read_value(space: SearchSpace, name: str, value: Value, where: str) -> Value:
+    """A value as typed (text) or given (JSON), as parameter `name` stores it."""
+    p = space.parameter(name)
+    bad = f"{where}: {name}={value!r}"
+    if isinstance(p, (ContinuousParameter, IntegerParameter, DiscreteParameter)):
+        try:
+            number = float(value) if not isinstance(value, (dict, bool)) else math.nan
+        except ValueError:
+            raise DecisionError(f"{bad} is not a number") from None
+        if not math.isfinite(number):
+            raise DecisionError(f"{bad} is not a finite number")
+        if isinstance(p, IntegerParameter):
+            if not number.is_integer():
+                raise DecisionError(f"{bad} is not a whole number")
+            return int(number)
+        if isinstance(p, DiscreteParameter):
+            index = p.index(number)
+            if index < 0:
+                raise DecisionError(f"{bad} is not one of its values {p.values}")
+            return p.values[index]
+        return number
+    if isinstance(p, MixtureParameter) and isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise DecisionError(f"{bad}: give the fractions as JSON, e.g. {{\"{p.components[0]}\": 0.5, ...}}") from None
+    if isinstance(p, (CategoricalParameter, MoleculeParameter)) and not p.contains(value):
+        raise DecisionError(f"{bad} is not one of its values {p.labels}")
+    if isinstance(p, CompositionParameter) and not isinstance(value, str):
+        raise DecisionError(f"{bad}: give a formula, e.g. Fe0.5Ni0.5")
+    return value
+
+
+def settle_overdue(campaign: Campaign, store: Store, campaign_id: int, now: Optional[datetime] = None) -> list[int]:
+    """Apply the campaign's `approval.then` to proposals undecided for `approval.wait` minutes; returns their numbers."""
+    policy = campaign.approval
+    if policy.mode != "required" or policy.wait is None:
+        return []
+    now = now or datetime.now(timezone.utc)
+    limit = timedelta(minutes=policy.wait)
+    late = [e for e in store.experiments(campaign_id, statuses=("proposed",)) if now - _utc(e.proposed_at) >= limit]
+    if not late:
+        return []
+    status = "approved" if policy.then == "approve" else "rejected"
+    reason = f"no decision within {policy.wait:g} min (approval.then: {policy.then})"
+    try:
+        DecisionStore(store).decide(campaign_id, [Verdict(seq=e.seq, status=status, action=policy.then, reason=reason) for e in late],
+                                    TIMEOUT_ACTOR)
+    except StoreError:  # a person decided one of them meanwhile: the next look settles the rest
+        return []
+    return [e.seq for e in late]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite returns naive UTC

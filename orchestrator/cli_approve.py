@@ -1,0 +1,139 @@
+"""`retort approve` (a person's decisions on proposals, for labs without the web UI) and `retort import`
+(measurements made elsewhere, from a CSV file). Both work on the store alone, beside a running campaign."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from retort.orchestrator.cli_deck import _user
+from retort.orchestrator.errors import DecisionError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def add_parsers(sub) -> None:
+    approve = sub.add_parser("approve", help="show proposals waiting for a decision, or approve, reject, edit them, or add an experiment")
+    approve.add_argument("campaign", help="campaign name or YAML file")
+    approve.add_argument("--store", help="store URL (default sqlite:///retort.db, or the campaign file's)")
+    approve.add_argument("--all", action="store_true", help="approve every proposal waiting")
+    approve.add_argument("--approve", nargs="+", type=int, default=[], metavar="N", help="approve experiments N ...")
+    approve.add_argument("--reject", nargs="+", type=int, default=[], metavar="N", help="reject experiments N ... (needs --reason; spends no budget)")
+    approve.add_argument("--edit", nargs="+", action="append", default=[], metavar=("N", "NAME=VALUE"),
+                         help="change experiment N's values and approve it (repeat for several)")
+    approve.add_argument("--add", nargs="+", action="append", default=[], metavar="NAME=VALUE",
+                         help="add an experiment of your own, approved (every parameter; repeat for several)")
+    approve.add_argument("--reason", default="", help="why (kept in the audit trail; required to reject)")
+    approve.add_argument("--by", default=_user(), help="who decides (stored with the decision; default: your login)")
+    imp = sub.add_parser("import", help="import measurements made elsewhere from a CSV file (used by the model; no budget spent)")
+    imp.add_argument("campaign", help="campaign YAML file (a new campaign is created) or the name of a stored one")
+    imp.add_argument("file", help="CSV file: a header row naming parameters and objectives (or readings); retort export's CSV works")
+    imp.add_argument("--store", help="store URL (default sqlite:///retort.db, or the campaign file's)")
+    imp.add_argument("--by", default=_user(), help="who imports (stored in the audit trail; default: your login)")
+
+
+def approve_command(args: argparse.Namespace) -> int:
+    from retort.orchestrator.approvals import Decision, decide
+    from retort.orchestrator.labs import build_labs
+
+    campaign, store, record = _stored(args)
+    decisions = [Decision(action="approve", seq=n, reason=args.reason) for n in args.approve]
+    decisions += [Decision(action="reject", seq=n, reason=args.reason) for n in args.reject]
+    for edit in args.edit:
+        decisions.append(Decision(action="edit", seq=_number(edit[0]), values=_values(edit[1:], f"--edit {edit[0]}"), reason=args.reason))
+    decisions += [Decision(action="add", values=_values(values, "--add"), reason=args.reason) for values in args.add]
+    if args.all:
+        taken = {d.seq for d in decisions}
+        decisions += [Decision(action="approve", seq=e.seq, reason=args.reason)
+                      for e in store.experiments(record.id, statuses=("proposed",)) if e.seq not in taken]
+    if not decisions:
+        _show(campaign, store, record)
+        return 0
+    done = decide(campaign, store, record.id, build_labs(campaign, store), decisions, args.by)
+    for e in done:
+        what = "added" if e.provenance.planner == "operator" else e.status
+        out.print(f"experiment {e.seq}: {what} by {args.by}: {_params(e.params)}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def import_command(args: argparse.Namespace) -> int:
+    from retort.orchestrator.importing import import_file
+
+    campaign, store, record = _stored(args, create=True)
+    seqs = import_file(campaign, store, record.id, args.file, args.by)
+    out.print(f"imported {len(seqs)} measurement{'' if len(seqs) == 1 else 's'} from {args.file} into campaign {campaign.name!r} (experiments {seqs[0]}-{seqs[-1]}); "
+              "they spend no budget, and the next proposal is fitted on them", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _stored(args: argparse.Namespace, create: bool = False):
+    """The campaign (as stored: its settings then are the ones that hold), its store and record. With `create`,
+    a campaign file not yet in the store is checked as `retort validate` does and stored."""
+    from pathlib import Path
+
+    from retort.orchestrator.campaign import Campaign, load_campaign
+    from retort.orchestrator.cli import DEFAULT_STORE, _open
+    from retort.orchestrator.store import Store, check_persistent
+
+    if create and (args.campaign.endswith((".yaml", ".yml")) or Path(args.campaign).is_file()):
+        from retort.orchestrator.loop import check_run
+
+        campaign = load_campaign(args.campaign)
+        url = args.store or campaign.store or DEFAULT_STORE
+        check_persistent(url)
+        store = Store(url)
+        check_run(campaign, store)
+        return campaign, store, store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
+    store, name = _open(args.campaign, args.store)
+    if not name:
+        raise DecisionError("name the campaign (its name in the store, or its YAML file)")
+    record = store.campaign(name)
+    campaign = Campaign.model_validate_json(record.config_json).model_copy(update={"store": store.url})
+    return campaign, store, record
+
+
+def _show(campaign, store, record) -> None:
+    waiting = store.experiments(record.id, statuses=("proposed",))
+    policy = campaign.approval.describe()
+    if not waiting:
+        out.print(f"campaign {campaign.name}: no proposal waits for a decision (approval: {policy})", highlight=False)
+        return
+    count = "1 proposal waits" if len(waiting) == 1 else f"{len(waiting)} proposals wait"
+    table = Table(title=f"{campaign.name}: {count} for a decision (approval: {policy})", box=box.SIMPLE_HEAD)
+    for col in ("#", "iteration", "parameters", "predicted (mean ± sd)", "acquisition", "planner"):
+        table.add_column(col, overflow="fold")
+    for e in waiting:
+        predicted = ", ".join(f"{k} {p.mean:.4g} ± {p.std:.2g}" for k, p in e.provenance.predicted.items()) or "-"
+        value = e.provenance.acquisition_value
+        table.add_row(str(e.seq), str(e.iteration), _params(e.params), predicted, "-" if value is None else f"{value:.3g}",
+                      e.provenance.planner)
+    out.print(table)
+    out.print(f"decide: retort approve {campaign.name} --all | --approve N ... | --reject N ... --reason TEXT | --edit N NAME=VALUE ...",
+              highlight=False, soft_wrap=True)
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def _number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise DecisionError(f"--edit: expected an experiment number first, got {text!r}") from None
+
+
+def _values(pairs: list[str], where: str) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise DecisionError(f"{where}: expected NAME=VALUE, got {pair!r}")
+        values[name.strip()] = value.strip()
+    if not values:
+        raise DecisionError(f"{where}: give the values as NAME=VALUE")
+    return values
