@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Protocol
+from typing import Sequence, Protocol
 
 import torch
 
@@ -40,8 +40,10 @@ class Planner(Protocol):
         pending: list[dict[str, Value]],
         batch_size: int,
         model: FittedModel | None = None,
+        rejected: Sequence[dict[str, Value]] = (),
     ) -> list[Proposal]:
-        """Return `batch_size` proposals, aware of `pending` experiments."""
+        """Return `batch_size` proposals, aware of `pending` experiments, never proposing a `rejected` one again
+        (a person said no: in a finite space it is excluded; in a continuous one the proposals keep away from it)."""
 
 
 class RandomPlanner:
@@ -55,11 +57,11 @@ class RandomPlanner:
     def fit(self, space: SearchSpace, observations: list[Observation]) -> None:
         return None
 
-    def propose(self, space, observations, pending, batch_size, model=None) -> list[Proposal]:
+    def propose(self, space, observations, pending, batch_size, model=None, rejected=()) -> list[Proposal]:
         # Seeded by position in the campaign, so a resumed campaign draws what it would have drawn.
-        position = len(observations) + len(pending)
-        if space.is_discrete:  # without replacement: never a point already measured or pending
-            avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
+        position = len(observations) + len(pending) + len(rejected)
+        if space.is_discrete:  # without replacement: never a point already measured, pending or rejected
+            avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending) + list(rejected)}
             points = space.sample_discrete(batch_size, seed=self.seed * 100_003 + position, avoid=avoid)
         else:
             points = space.sample(batch_size, seed=self.seed * 100_003 + position, method="uniform")
@@ -124,13 +126,14 @@ class BayesianPlanner:
         return fit_gp(train_X, train_Y, space.bounds(), self.outputs, fingerprint_dims=space.fingerprint_columns(),
                       composition_groups=space.composition_groups() or None)
 
-    def propose(self, space, observations, pending, batch_size, model=None) -> list[Proposal]:
-        done = len(observations) + len(pending)
+    def propose(self, space, observations, pending, batch_size, model=None, rejected=()) -> list[Proposal]:
+        done = len(observations) + len(pending)  # rejected proposals are not part of the design: it goes on past them
+        position = done + len(rejected)
         if model is None or done < self.n_initial:
-            return self._initial(space, done, batch_size)
-        position = done
+            return self._initial(space, position, batch_size, len(rejected))
         torch.manual_seed(self.seed * 100_003 + position)
         X_baseline = space.encode([o.params for o in observations])
+        pending = list(pending) + list(rejected)  # the acquisition keeps away from rejected points as from pending ones
         X_pending = space.encode(pending) if pending else None
         acq = build_qlognei(
             model.model, X_baseline, [self.weights[k] for k in self.outputs], X_pending=X_pending, seed=self.seed + position
@@ -149,9 +152,10 @@ class BayesianPlanner:
                 X, used = self._optimise(acq, space, batch_size, X_baseline)
         return self._with_provenance(space, X, acq, model, used)
 
-    def _initial(self, space: SearchSpace, done: int, batch_size: int) -> list[Proposal]:
-        # One Sobol sequence for the whole design, sliced by position: resumable and batch-size free.
-        design = space.sample(max(self.n_initial, done + batch_size), seed=self.seed, method="sobol")
+    def _initial(self, space: SearchSpace, done: int, batch_size: int, skipped: int = 0) -> list[Proposal]:
+        # One Sobol sequence for the whole design, sliced by position (`skipped`: rejected points passed over):
+        # resumable and batch-size free.
+        design = space.sample(max(self.n_initial + skipped, done + batch_size), seed=self.seed, method="sobol")
         points = design[done : done + batch_size]
         if len(points) < batch_size:  # past the design (model unavailable): continue the sequence
             points += space.sample(batch_size - len(points), seed=self.seed + done + 1, method="sobol")

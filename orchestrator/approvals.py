@@ -26,7 +26,7 @@ from retort.agents.parameters import (
     MixtureParameter,
     MoleculeParameter,
 )
-from retort.agents.proposal import Value
+from retort.agents.proposal import Provenance, Value
 from retort.agents.space import SearchSpace, SpaceError
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.decision_store import DecisionStore, Verdict
@@ -78,21 +78,29 @@ def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, L
         elif d.action == "edit":
             if not d.values:
                 raise DecisionError(f"{where}: an edit needs the values to change (name=value)")
-            params = checked_point(campaign.space, labs, proposed[d.seq].params | d.values, where)
-            verdicts.append(Verdict(seq=d.seq, status="approved", action="edit", reason=d.reason, params=params))
+            was = proposed[d.seq]
+            params = checked_point(campaign.space, labs, was.params | d.values, where)
+            changes = ", ".join(f"{k} {was.params[k]} -> {v}" for k, v in params.items() if v != was.params[k]) or "no change"
+            provenance = Provenance(planner="edited", model_version=was.provenance.model_version,  # the model's prediction was for another point
+                                    note=f"edited by {actor} from a {was.provenance.planner} proposal: {changes}")
+            verdicts.append(Verdict(seq=d.seq, status="approved", action="edit", reason=d.reason, params=params,
+                                    provenance=provenance, before=was.params))
         else:
             if d.values:
                 raise DecisionError(f"{where}: approve takes no values; use edit to change them")
             verdicts.append(Verdict(seq=d.seq, status="approved", action="approve", reason=d.reason))
-    decisions_store = DecisionStore(store)
+    if added:
+        counts = store.status_counts(campaign_id)
+        left = campaign.budget - sum(n for status, n in counts.items() if status != "rejected")
+        left += sum(v.status == "rejected" for v in verdicts)  # rejected in this same request: room made
+        if len(added) > left:
+            raise DecisionError(f"add: the budget ({campaign.budget}) has room for {max(left, 0)} more experiments, counting those "
+                                "waiting and running; raise 'budget' in the campaign file (or reject a proposal) to add one")
     try:
-        done = decisions_store.decide(campaign_id, verdicts, actor) if verdicts else []
+        return DecisionStore(store).decide(campaign_id, verdicts, actor, added=added, iteration=max(1, store.last_iteration(campaign_id)),
+                                           reason=next((d.reason for d in decisions if d.action == "add"), ""))
     except StoreError as exc:
         raise DecisionError(str(exc)) from exc
-    if added:
-        iteration = max((e.iteration for e in proposed.values()), default=store.last_iteration(campaign_id)) or 1
-        done += decisions_store.add(campaign_id, iteration, added, actor, next((d.reason for d in decisions if d.action == "add"), ""))
-    return done
 
 
 def checked_point(space: SearchSpace, labs: dict[str, Lab], values: dict[str, Value], where: str) -> dict[str, Value]:

@@ -2,8 +2,8 @@
 imported from a file, and the audit trail that records each with who and when.
 
 Every change and its audit event are one transaction, so the trail never misses a decision and a
-decision is never half-stored. An experiment is decided only while it is `proposed` (its row locked
-while checked): of two people deciding one proposal at once, the second is told who was first.
+decision is never half-stored. An experiment is decided only while it is `proposed` (the update itself
+checks it): of two people deciding one proposal at once, the second is told who was first.
 """
 
 from __future__ import annotations
@@ -12,24 +12,27 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from retort.agents.proposal import Proposal, Provenance, Value
 from retort.orchestrator.errors import StoreError
 from retort.orchestrator.records import IMPORTED, AuditRecord, ExperimentRecord
-from retort.orchestrator.store import Store, experiment_record, insert_experiments
+from retort.orchestrator.store import Store, experiment_record, insert_experiments, retry_on_conflict
 from retort.orchestrator.tables import AuditRow, ExperimentRow, MeasurementRow, utcnow
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What to store for one proposed experiment: `approved` (with `params` when edited) or `rejected`."""
+    """What to store for one proposed experiment: `approved` (with `params` and `provenance` when edited) or `rejected`."""
 
     seq: int
     status: str
-    action: str  # approve, reject, edit, or the policy's name (e.g. 'no decision in time')
+    action: str  # approve, reject, edit, or the policy's (e.g. 'reject' by `approval.wait`)
     reason: str = ""
     params: Optional[dict[str, Value]] = None
+    provenance: Optional[Provenance] = None
+    before: Optional[dict[str, Value]] = None  # the parameters as proposed (an edit replaces them)
 
 
 @dataclass(frozen=True)
@@ -49,73 +52,78 @@ class DecisionStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def decide(self, campaign_id: int, verdicts: list[Verdict], actor: str) -> list[ExperimentRecord]:
-        """Store every verdict and its audit event at once, or none: each experiment must still be proposed."""
+    def decide(self, campaign_id: int, verdicts: list[Verdict], actor: str, added: list[dict[str, Value]] = (),
+               iteration: int = 1, reason: str = "") -> list[ExperimentRecord]:
+        """Store every verdict, and `added` experiments (approved, provenance `operator`), each with its audit event,
+        in one transaction, or nothing. An experiment is changed only if it is still proposed: the change itself
+        checks it (an UPDATE ... WHERE status = 'proposed', which SQLite and PostgreSQL each run one writer at a time),
+        so of two people deciding one proposal the second is told who was first."""
         now = utcnow()
-        with self.store._session(f"store decisions on experiments {[v.seq for v in verdicts]}") as s:
-            rows = []
-            for v in verdicts:
-                row = s.exec(select(ExperimentRow).where(ExperimentRow.campaign_id == campaign_id, ExperimentRow.seq == v.seq)
-                             .with_for_update()).first()
-                if row is None:
-                    raise StoreError(f"experiment {v.seq}: there is no such experiment in this campaign")
-                if row.status != "proposed":
-                    raise StoreError(f"experiment {v.seq} is already {row.status}{_by_whom(s, row)}; nothing was decided")
-                before = json.loads(row.params_json)
-                if v.params is not None:
-                    row.params_json = json.dumps(v.params)
-                row.status = v.status
-                if v.status == "approved":
-                    row.approved_at = now
-                else:
-                    row.finished_at = now
-                    row.failure_reason = f"rejected by {actor}: {v.reason}" if v.reason else f"rejected by {actor}"
-                s.add(row)
-                s.add(AuditRow(campaign_id=campaign_id, experiment_id=row.id, seq=row.seq, action=v.action, actor=actor, reason=v.reason,
-                               before_json=json.dumps(before), after_json=json.dumps(json.loads(row.params_json) | {"status": v.status})))
-                rows.append(row)
-            s.commit()
-            for row in rows:
-                s.refresh(row)
-            return [experiment_record(r, []) for r in rows]
 
-    def add(self, campaign_id: int, iteration: int, params: list[dict[str, Value]], actor: str, reason: str) -> list[ExperimentRecord]:
-        """An operator's own experiments, stored approved (provenance `operator`), with their audit events."""
-        provenance = Provenance(planner="operator", note=f"added by {actor}" + (f": {reason}" if reason else ""))
-        now = utcnow()
-        with self.store._session(f"store experiments added by {actor}") as s:
-            rows = insert_experiments(s, campaign_id, iteration, [Proposal(params=p, provenance=provenance) for p in params], "approved")
-            for row in rows:
-                row.approved_at = now
-                s.add(row)
-                s.flush()
-                s.add(AuditRow(campaign_id=campaign_id, experiment_id=row.id, seq=row.seq, action="add", actor=actor, reason=reason,
-                               after_json=json.dumps(json.loads(row.params_json) | {"status": "approved"})))
-            s.commit()
-            for row in rows:
-                s.refresh(row)
-            return [experiment_record(r, []) for r in rows]
+        def write() -> list[ExperimentRecord]:
+            with self.store._session(f"store decisions on experiments {[v.seq for v in verdicts]}") as s:
+                rows = []
+                for v in sorted(verdicts, key=lambda v: v.seq):  # one lock order for every writer (PostgreSQL: no deadlock)
+                    values: dict = {"status": v.status}
+                    if v.status == "approved":
+                        values["approved_at"] = now
+                    else:
+                        values |= {"finished_at": now, "failure_reason": f"rejected by {actor}: {v.reason}" if v.reason else f"rejected by {actor}"}
+                    if v.params is not None:
+                        values["params_json"] = json.dumps(v.params)
+                    if v.provenance is not None:
+                        values |= {"provenance_json": v.provenance.model_dump_json(), "planner": v.provenance.planner}
+                    where = (ExperimentRow.campaign_id == campaign_id, ExperimentRow.seq == v.seq)
+                    changed = s.execute(update(ExperimentRow).where(*where, ExperimentRow.status == "proposed").values(**values)).rowcount
+                    row = s.exec(select(ExperimentRow).where(*where)).first()
+                    if row is None:
+                        raise StoreError(f"experiment {v.seq}: there is no such experiment in this campaign")
+                    if not changed:
+                        raise StoreError(f"experiment {v.seq} is already {row.status}{_by_whom(s, row)}; nothing was decided")
+                    after = json.loads(row.params_json)
+                    s.add(AuditRow(campaign_id=campaign_id, experiment_id=row.id, seq=row.seq, action=v.action, actor=actor, reason=v.reason,
+                                   before_json=json.dumps(v.before if v.before is not None else after),
+                                   after_json=json.dumps(after | {"status": v.status})))
+                    rows.append(row)
+                if added:
+                    provenance = Provenance(planner="operator", note=f"added by {actor}" + (f": {reason}" if reason else ""))
+                    new = insert_experiments(s, campaign_id, iteration, [Proposal(params=p, provenance=provenance) for p in added], "approved")
+                    for row in new:
+                        row.approved_at = now
+                        s.add(row)
+                        s.add(AuditRow(campaign_id=campaign_id, experiment_id=row.id, seq=row.seq, action="add", actor=actor, reason=reason,
+                                       after_json=json.dumps(json.loads(row.params_json) | {"status": "approved"})))
+                    rows += new
+                s.commit()
+                for row in rows:
+                    s.refresh(row)
+                return [experiment_record(r, []) for r in rows]
+
+        return retry_on_conflict(write)  # an experiment numbered at once by another process (the loop planning): number again
 
     def import_measured(self, campaign_id: int, items: list[Imported], actor: str, source: dict) -> list[int]:
         """Measurements made elsewhere, stored as measured experiments of iteration 0 (planner `import`: they spend
         no budget and the model learns from them), with one audit event naming `source`. Returns their numbers."""
         now = utcnow()
-        with self.store._session(f"import {len(items)} measurements") as s:
-            proposals = [Proposal(params=i.params, provenance=Provenance(planner=IMPORTED, note=i.note)) for i in items]
-            rows = insert_experiments(s, campaign_id, 0, proposals, "measured")
-            for row, item in zip(rows, items):
-                row.finished_at = now
-                s.add(row)
-                s.flush()
-                for kind, values in (("raw", item.raw), ("objective", item.objectives)):
-                    for name, value in values.items():
-                        s.add(MeasurementRow(experiment_id=row.id, name=name, kind=kind, value=float(value),
-                                             unit=item.units.get(name, ""), instrument=IMPORTED))
-            seqs = [r.seq for r in rows]
-            s.add(AuditRow(campaign_id=campaign_id, action="import", actor=actor, reason=source.get("file", ""),
-                           after_json=json.dumps(source | {"experiments": [seqs[0], seqs[-1]] if seqs else []})))
-            s.commit()
-            return seqs
+
+        def write() -> list[int]:
+            with self.store._session(f"import {len(items)} measurements") as s:
+                proposals = [Proposal(params=i.params, provenance=Provenance(planner=IMPORTED, note=i.note)) for i in items]
+                rows = insert_experiments(s, campaign_id, 0, proposals, "measured")
+                for row, item in zip(rows, items):
+                    row.finished_at = now
+                    s.add(row)
+                    for kind, values in (("raw", item.raw), ("objective", item.objectives)):
+                        for name, value in values.items():
+                            s.add(MeasurementRow(experiment_id=row.id, name=name, kind=kind, value=float(value),
+                                                 unit=item.units.get(name, ""), instrument=IMPORTED))
+                seqs = [r.seq for r in rows]
+                s.add(AuditRow(campaign_id=campaign_id, action="import", actor=actor, reason=source.get("file", ""),
+                               after_json=json.dumps(source | {"experiments": [seqs[0], seqs[-1]] if seqs else []})))
+                s.commit()
+                return seqs
+
+        return retry_on_conflict(write)
 
     def events(self, campaign_id: int, action: Optional[str] = None, limit: Optional[int] = None) -> list[AuditRecord]:
         """The campaign's audit trail, newest first."""

@@ -23,7 +23,7 @@ def rows(experiments: list[ExperimentRecord]) -> list[dict[str, object]]:
             "acquisition_value": e.provenance.acquisition_value,
             "acquisition": e.provenance.acquisition,
         }
-        row |= {f"param.{k}": v for k, v in e.params.items()}
+        row |= {f"param.{k}": json.dumps(v) if isinstance(v, dict) else v for k, v in e.params.items()}  # a mixture: JSON
         row |= {f"raw.{m.name}": m.value for m in e.measurements if m.kind == "raw"}
         row |= {f"objective.{m.name}": m.value for m in e.measurements if m.kind == "objective"}
         for name, p in e.provenance.predicted.items():

@@ -140,8 +140,8 @@ def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: 
         loop.recover_interrupted(run)
         try:
             if campaign.schedule == "async":  # `max_iterations`: proposals, in this schedule
-                last = loop.next_iteration(run) - 1 + (max_iterations if max_iterations is not None else 10**9)
-                loop.run_async(run, STEPS[instruments], should_stop=lambda: stop_requested() or loop.next_iteration(run) > last)
+                last = loop.next_iteration(run) - 1 + max_iterations if max_iterations is not None else None
+                loop.run_async(run, STEPS[instruments], should_stop=stop_requested, last_iteration=last)
             else:
                 iterations = 0
                 while loop.remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not stop_requested():

@@ -27,8 +27,9 @@ EXPORT_COLUMNS = {"seq", "iteration", "status", "location", "planner", "model_ve
                   "failure_reason", "proposed_at", "finished_at", "lab_seconds"}  # `retort export`'s own columns: ignored
 
 
-def import_file(campaign: Campaign, store, campaign_id: int, path: str | Path, actor: str) -> list[int]:
-    """Read, check and store the measurements of `path`; returns the new experiments' numbers."""
+def import_file(campaign: Campaign, store, campaign_id: int, path: str | Path, actor: str, source: str = "") -> list[int]:
+    """Read, check and store the measurements of `path` (`source`: what to call it in the audit trail, default its
+    absolute path); returns the new experiments' numbers."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -45,7 +46,7 @@ def import_file(campaign: Campaign, store, campaign_id: int, path: str | Path, a
     except UnicodeDecodeError:
         raise DecisionError(f"{path}: not a UTF-8 text file") from None
     items = read_measurements(campaign, text, str(path))
-    return decisions.import_measured(campaign_id, items, actor, {"file": str(path.resolve()), "sha256": digest, "rows": len(items)})
+    return decisions.import_measured(campaign_id, items, actor, {"file": source or str(path.resolve()), "sha256": digest, "rows": len(items)})
 
 
 def read_measurements(campaign: Campaign, text: str, where: str) -> list[Imported]:
@@ -59,21 +60,30 @@ def read_measurements(campaign: Campaign, text: str, where: str) -> list[Importe
     readings = sorted({r for o in campaign.objectives for r in o.readings})
     columns: dict[str, tuple[str, str]] = {}  # header -> (kind, name)
     unknown = []
+    known = {"param": space.names, "objective": objectives, "raw": None}  # raw: an export's other readings are kept too
     for h in header:
-        kind, _, name = h.partition(".") if h.split(".", 1)[0] in ("param", "objective", "raw") else ("", "", h)
-        if kind == "param" or (not kind and name in space.names):
+        kind, _, name = h.partition(".") if h.split(".", 1)[0] in known else ("", "", h)
+        if not h or h in EXPORT_COLUMNS or h.startswith("predicted."):
+            continue  # an empty header cell (spreadsheets add them) or export's own columns
+        if kind and known[kind] is not None and name not in known[kind]:
+            unknown.append(h)
+        elif kind:
+            columns[h] = (kind, name)
+        elif name in space.names:
             columns[h] = ("param", name)
-        elif kind == "objective" or (not kind and name in objectives):
+        elif name in objectives:
             columns[h] = ("objective", name)
-        elif kind == "raw" or (not kind and name in readings):
+        elif name in readings:
             columns[h] = ("raw", name)
-        elif h in EXPORT_COLUMNS or h.startswith("predicted."):
-            continue
         else:
             unknown.append(h)
     if unknown:
         raise DecisionError(f"{where}: unknown columns {unknown}; columns are the parameters {space.names}, the objectives "
                             f"{objectives} or the readings {readings} (as written, or as retort export writes them)")
+    twice = sorted({f"{k} {n}" for k, n in columns.values() if list(columns.values()).count((k, n)) > 1}
+                   | {h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise DecisionError(f"{where}: two columns give the same value ({', '.join(twice)}); keep one")
     named = {(k, n) for k, n in columns.values()}
     missing = [n for n in space.names if ("param", n) not in named]
     if missing:
@@ -86,7 +96,7 @@ def read_measurements(campaign: Campaign, text: str, where: str) -> list[Importe
     items = []
     for number, row in enumerate(reader, start=2):
         row = {(k or "").strip(): v for k, v in row.items()}
-        if (row.get("status") or "measured").strip() != "measured":
+        if (row.get("status") or "measured").strip().lower() != "measured":
             continue  # an exported experiment that was not measured
         here = f"{where} row {number}"
         params = {name: (row.get(h) or "").strip() for h, (kind, name) in columns.items() if kind == "param"}

@@ -169,8 +169,9 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
     if space.is_discrete:
         experiments = store.experiments(record.id) if record else []
         spent = sum(e.status != "rejected" and e.provenance.planner != IMPORTED for e in experiments)
-        holes = len(getattr(lab, "unavailable", lambda: [])())
-        left = space.n_candidates() - holes - len({space.index_of(e.params) for e in experiments})  # rejected: never again
+        hole_indices = {space.index_of(p) for p in getattr(lab, "unavailable", lambda: [])()}
+        holes = len(hole_indices)
+        left = space.n_candidates() - holes - len({space.index_of(e.params) for e in experiments} - hole_indices)  # rejected: never again
         if campaign.budget - spent > left:
             raise CampaignError(
                 f"budget: {campaign.budget} is more than the space can give: {spent} experiments of the budget are stored and "
@@ -209,7 +210,8 @@ def recover_interrupted(run: CampaignRun) -> list[int]:
         again = lost[: unallocated(run)]  # within the budget
         reruns = run.store.add_proposals(run.record.id, next_iteration(run), [
             Proposal(params=e.params, provenance=Provenance(planner="rerun", note=f"re-run of experiment {e.seq}, interrupted")) for e in again])
-        run.store.set_status([e.id for e in reruns], "approved")
+        if not run.approval_required:  # else a person decides on the re-runs like any proposal
+            run.store.set_status([e.id for e in reruns], "approved")
     return [e.seq for e in lost]
 
 
@@ -235,6 +237,24 @@ def unallocated(run: CampaignRun) -> int:
     return max(0, run.campaign.budget - sum(n for status, n in run.counts().items() if status != "rejected"))
 
 
+def plannable(run: CampaignRun) -> int:
+    """How many experiments may be proposed now: `unallocated`, and in a finite space no more than its untried
+    candidates. Raises `CampaignError` when budget is left but no candidate is (rejections use candidates up
+    without spending budget)."""
+    n = unallocated(run)
+    if n and run.space.is_discrete:
+        experiments = run.experiments()
+        tried = {run.space.index_of(e.params) for e in experiments} | run.space.excluded_indices()
+        left = run.space.n_candidates() - len(tried)
+        if left <= 0:
+            rejected = sum(e.status == "rejected" for e in experiments)
+            raise CampaignError(f"campaign {run.campaign.name!r}: every candidate of the space has been tried or rejected ({rejected} "
+                                f"rejected), so the {n} experiments left in the budget cannot be proposed; lower the budget to "
+                                f"{run.campaign.budget - n} to finish the campaign")
+        n = min(n, left)
+    return n
+
+
 def next_iteration(run: CampaignRun) -> int:
     return run.store.last_iteration(run.record.id) + 1
 
@@ -253,11 +273,12 @@ def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
 
 
 def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]:
-    """Propose `n` experiments. Every open, running or rejected experiment is passed as pending: a rejected
-    candidate is never proposed again in a finite space, and the model steers away from it in a continuous one."""
+    """Propose `n` experiments, every open or running one passed as pending and every rejected one as rejected
+    (never proposed again in a finite space; kept away from in a continuous one)."""
     experiments = run.experiments()
-    pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running", "rejected")]
-    proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model)
+    pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running")]
+    rejected = [e.params for e in experiments if e.status == "rejected"]
+    proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model, rejected=rejected)
     return run.store.add_proposals(run.record.id, iteration, proposals)
 
 
@@ -279,16 +300,20 @@ def awaiting(run: CampaignRun, seqs: Optional[list[int]] = None) -> list[int]:
     return [e.seq for e in run.experiments(seqs=seqs, statuses=("proposed",))] if run.approval_required else []
 
 
-def wait_for_decisions(run: CampaignRun, seqs: list[int], every: bool = True, should_stop: Callable[[], bool] = lambda: False) -> None:
+def wait_for_decisions(run: CampaignRun, seqs: list[int], every: bool = True, should_stop: Callable[[], bool] = lambda: False,
+                       or_when: Callable[[], bool] = lambda: False) -> None:
     """Wait, looking at the store every `DECISION_POLL` s, until a person (or the campaign's `approval.then`) has
-    decided every one of `seqs` (`every`), or any one of them. The wait is the store's state, not this process's:
-    a run stopped while waiting waits again for the same proposals when continued."""
+    decided every one of `seqs` (`every`), or any one of them, or `or_when()` (e.g. an operator added an
+    experiment). The wait is the store's state, not this process's: a run stopped while waiting waits again for
+    the same proposals when continued."""
+    from retort.orchestrator.stopping import stop_requested
+
     waiting = set(awaiting(run, seqs))
-    while waiting and not should_stop():
+    while waiting and not should_stop() and not stop_requested():
         time.sleep(DECISION_POLL)
         settle_overdue(run.campaign, run.store, run.record.id)
         left = set(awaiting(run, seqs))
-        if not left or (not every and left != waiting):
+        if not left or (not every and left != waiting) or or_when():
             return
         waiting = left
 
@@ -507,21 +532,24 @@ def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> Rec
     ref, instruments, size = run.ref, in_service(run), run.campaign.batch_size
     seqs = [e.seq for e in open_experiments(run)][: size * len(instruments)]
     if not seqs:
-        seqs = steps.plan(ref, iteration, min(size * len(instruments), unallocated(run)))
-    wait_for_decisions(run, seqs)  # approval: required; a rejected experiment is not run and spends no budget
+        seqs = steps.plan(ref, iteration, min(size * len(instruments), plannable(run)))
+    if awaiting(run, seqs):  # approval: required; a rejected experiment is not run and spends no budget
+        wait_for_decisions(run, seqs)
+        instruments = in_service(run)  # a wait can be long: an instrument may have been taken out of service
     seqs = steps.approve(ref, seqs)
     jobs = [lambda name=name, part=part: steps.run_on(ref, name, part) for name, part in _chunks(seqs, instruments, size)]
     return _merge(_in_threads(jobs)) if jobs else RecordOutcome(measured=[], failed={})
 
 
-def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], bool] = lambda: False) -> RecordOutcome:
+def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], bool] = lambda: False,
+              last_iteration: Optional[int] = None) -> RecordOutcome:
     """The asynchronous schedule: whenever instruments are free each gets up to `batch_size` open experiments
     at once (planned in one proposal for all of them when none are open); while every instrument is busy,
     the next batch is planned ahead (every open and running experiment passed as pending) and stored,
     approved, for the first instrument to free up. So no instrument waits for another's batch, nor for the
     planner. Stops giving out work at the budget, at the first failure or when `should_stop()`; always waits
     for the instruments still running, then raises the first error (or a `LabError` naming the failed
-    experiments)."""
+    experiments). `last_iteration`: plan no proposal numbered above it (what is planned still runs)."""
     ref, size = run.ref, run.campaign.batch_size
     free, busy, given = in_service(run), {}, set()  # given: numbers handed to an instrument that has not finished
     outcomes: list[RecordOutcome] = []
@@ -531,8 +559,11 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
         """Open experiments not handed out; with approval required, only those a person approved."""
         return [e.seq for e in open_experiments(run) if e.seq not in given and (e.status == "approved" or not run.approval_required)][:n]
 
+    def may_plan() -> bool:
+        return last_iteration is None or next_iteration(run) <= last_iteration
+
     def plan_next(n: int) -> list[int]:
-        n = min(n, unallocated(run))
+        n = min(n, plannable(run)) if may_plan() else 0
         return steps.approve(ref, steps.plan(ref, next_iteration(run), n)) if n else []
 
     def take(n: int) -> list[int]:
@@ -559,9 +590,9 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                 plan_next(size)  # ahead: stored and approved (or waiting for a person), for the next free instrument
             undecided = awaiting(run)
             if not busy:
-                if error is None and not should_stop() and (queued(1) or undecided or unallocated(run)):
-                    if undecided and not queued(1):  # every instrument idle: wait for a person to decide one
-                        wait_for_decisions(run, undecided, every=False, should_stop=should_stop)
+                if error is None and not should_stop() and (queued(1) or undecided or (unallocated(run) and may_plan())):
+                    if undecided and not queued(1):  # every instrument idle: wait for a person to decide one (or add one)
+                        wait_for_decisions(run, undecided, every=False, should_stop=should_stop, or_when=lambda: bool(queued(1)))
                     free = in_service(run)  # raises when none is left; a robot put back in service meanwhile is taken
                     continue
                 break

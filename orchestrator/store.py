@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 from pydantic import SecretStr
-from sqlalchemy import event, func
+from sqlalchemy import event, func, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -66,6 +66,8 @@ class Store:
                 self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})
             if sqlite:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+            elif parsed.get_backend_name() == "postgresql":
+                event.listen(self.engine, "connect", _utc_session)
             file = _sqlite_file(parsed) if sqlite and not _in_memory(parsed) else None
             upgrade(self.engine, file)
         except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
@@ -190,37 +192,37 @@ class Store:
 
     def add_proposals(self, campaign_id: int, iteration: int, proposals: list[Proposal]) -> list[ExperimentRecord]:
         """Store proposals as experiments in status `proposed`, numbered after the last one."""
-        with self._session(f"store proposals for campaign id {campaign_id}") as s:
-            rows = insert_experiments(s, campaign_id, iteration, proposals, "proposed")
-            s.commit()
-            for r in rows:
-                s.refresh(r)
-            return [experiment_record(r, []) for r in rows]
+        def write() -> list[ExperimentRecord]:
+            with self._session(f"store proposals for campaign id {campaign_id}") as s:
+                rows = insert_experiments(s, campaign_id, iteration, proposals, "proposed")
+                s.commit()
+                for r in rows:
+                    s.refresh(r)
+                return [experiment_record(r, []) for r in rows]
+
+        return retry_on_conflict(write)  # another process (an operator adding, an import) numbered one at once: number again
 
     def set_status(self, experiment_ids: list[int], status: str, reason: Optional[str] = None, location: dict[int, str] | None = None) -> None:
-        """Move experiments along the lifecycle (proposed -> approved -> running -> measured | failed). The rows
-        are locked while checked and changed (PostgreSQL), so of two processes moving one experiment at once
-        the second sees the first's change: only one can start an approved experiment running."""
+        """Move experiments along the lifecycle (proposed -> approved -> running -> measured | failed). Each row is
+        changed only from a status that may precede `status`, checked by the update itself, so of two processes
+        moving one experiment at once the second sees the first's change: only one can start an approved
+        experiment running."""
         now = utcnow()
+        before = [s for s, after in TRANSITIONS.items() if status in after]
+        stamp = {"approved": "approved_at", "running": "started_at"}.get(status, "finished_at")
         with self._session(f"set experiments {experiment_ids} to {status!r}") as s:
-            for eid in experiment_ids:
-                row = s.get(ExperimentRow, eid, with_for_update=True)
-                if row is None:
-                    raise StoreError(f"no experiment with id {eid}")
-                if status not in TRANSITIONS[row.status]:
-                    raise StoreError(f"experiment {row.seq} is {row.status!r}; it cannot become {status!r}")
-                row.status = status
-                if status == "approved":
-                    row.approved_at = now
-                elif status == "running":
-                    row.started_at = now
-                else:
-                    row.finished_at = now
+            for eid in sorted(experiment_ids):  # one lock order for every writer
+                values = {"status": status, stamp: now}
                 if reason is not None:
-                    row.failure_reason = reason
+                    values["failure_reason"] = reason
                 if location and eid in location:
-                    row.location = location[eid]
-                s.add(row)
+                    values["location"] = location[eid]
+                # the update checks the status it changes (SQLite and PostgreSQL run one writer of a row at a time)
+                if not s.execute(update(ExperimentRow).where(ExperimentRow.id == eid, ExperimentRow.status.in_(before)).values(**values)).rowcount:
+                    row = s.get(ExperimentRow, eid)
+                    if row is None:
+                        raise StoreError(f"no experiment with id {eid}")
+                    raise StoreError(f"experiment {row.seq} is {row.status!r}; it cannot become {status!r}")
             s.commit()
 
     def record_result(
@@ -307,7 +309,10 @@ class Store:
 
 
 def insert_experiments(s: Session, campaign_id: int, iteration: int, proposals: list[Proposal], status: str) -> list[ExperimentRow]:
-    """Add experiments in `status`, numbered after the campaign's last one (within the caller's transaction)."""
+    """Add experiments in `status`, numbered after the campaign's last one (within the caller's transaction). The
+    campaign's row is written first: that takes SQLite's write lock, or PostgreSQL's lock on the row, so processes
+    numbering experiments of one campaign take turns and never read the same last number."""
+    s.execute(update(CampaignRow).where(CampaignRow.id == campaign_id).values(name=CampaignRow.name))
     last = s.exec(select(ExperimentRow.seq).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq.desc())).first()
     rows = [ExperimentRow(campaign_id=campaign_id, seq=seq, iteration=iteration, params_json=json.dumps(p.params), status=status,
                           planner=p.provenance.planner, model_version_id=p.provenance.model_version,
@@ -318,15 +323,24 @@ def insert_experiments(s: Session, campaign_id: int, iteration: int, proposals: 
     return rows
 
 
-def retry_on_conflict(write: Callable[[], T]) -> T:
-    """Run `write` (one transaction that reads a row and inserts it if missing); if another process inserted
-    the same row meanwhile (a unique key taken: IntegrityError), run it once more: it then reads that row."""
-    try:
-        return write()
-    except StoreError as exc:
-        if not isinstance(exc.__cause__, IntegrityError):
-            raise
-        return write()
+def retry_on_conflict(write: Callable[[], T], tries: int = 5) -> T:
+    """Run `write` (one transaction that reads and inserts); if another process inserted the same key meanwhile
+    (a campaign's name, an experiment's number: IntegrityError), run it again: it then reads what the other wrote."""
+    for attempt in range(tries):
+        try:
+            return write()
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError) or attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _utc_session(dbapi_connection, _record) -> None:
+    """PostgreSQL: times are stored without a zone, as UTC, whatever the server's or the client's (PGTZ) zone."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -172,3 +172,115 @@ def test_the_async_schedule_runs_what_is_approved_while_other_proposals_wait(tmp
             decide(campaign, store, record.id, labs, [Decision(action="approve", seq=e.seq) for e in waiting], "alice")
         worker.join(0.1)
     assert [e.status for e in run.experiments()] == ["measured"] * 4
+
+
+def test_of_two_people_deciding_at_the_same_moment_exactly_one_wins_each_proposal(store_url):
+    campaign = branin_campaign(approval="required", budget=40, store=store_url)
+    run = loop.open_run(campaign, store=Store(store_url))
+    loop.propose(run, 1, None, 20)
+    outcomes = {"alice": [], "bob": []}
+
+    def decider(name, action, barrier):
+        store, record, labs = person(store_url, campaign)
+        for seq in range(1, 21):
+            barrier.wait()
+            try:
+                decide(campaign, store, record.id, labs, [Decision(action=action, seq=seq, reason="race")], name)
+                outcomes[name].append(seq)
+            except DecisionError as exc:
+                assert f"experiment {seq} is already" in str(exc)
+
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=decider, args=(n, a, barrier)) for n, a in (("alice", "approve"), ("bob", "reject"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(outcomes["alice"] + outcomes["bob"]) == list(range(1, 21))  # each decided once
+    events = DecisionStore(run.store).events(run.record.id)
+    assert sorted(e.seq for e in events) == list(range(1, 21))
+    status = {e.seq: e.status for e in run.experiments()}
+    assert all(status[e.seq] == ("approved" if e.actor == "alice" else "rejected") for e in events)
+
+
+def test_experiments_added_while_the_loop_proposes_are_numbered_without_a_clash(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    campaign = branin_campaign(approval="required", budget=200, store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    errors = []
+
+    def planner():
+        try:
+            for i in range(25):
+                loop.propose(run, i + 1, None, 2)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def operator():
+        store, record, labs = person(url, campaign)
+        try:
+            for _ in range(25):
+                decide(campaign, store, record.id, labs, [Decision(action="add", values={"x1": "1", "x2": "2"})], "olga")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=planner), threading.Thread(target=operator)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert [e.seq for e in run.experiments()] == list(range(1, 76))
+
+
+def test_an_experiment_added_beyond_the_budget_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    campaign = branin_campaign(approval="required", budget=2, initial_design=2, store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    loop.propose(run, 1, None, 2)
+    with pytest.raises(DecisionError, match=r"the budget \(2\) has room for 0 more experiments"):
+        decide(campaign, run.store, run.record.id, run.labs, [Decision(action="approve", seq=1),
+                                                              Decision(action="add", values={"x1": "1", "x2": "2"})], "olga")
+    assert [e.status for e in run.experiments()] == ["proposed", "proposed"]  # all or nothing
+    decide(campaign, run.store, run.record.id, run.labs, [Decision(action="reject", seq=2, reason="no"),
+                                                          Decision(action="add", values={"x1": "1", "x2": "2"})], "olga")
+    assert [(e.seq, e.status) for e in run.experiments()] == [(1, "proposed"), (2, "rejected"), (3, "approved")]
+
+
+def test_rejected_proposals_do_not_shorten_the_initial_design(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    campaign = branin_campaign(approval="required", budget=8, initial_design=4, store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    first = loop.propose(run, 1, None, 2)
+    decide(campaign, run.store, run.record.id, run.labs, [Decision(action="reject", seq=e.seq, reason="no") for e in first], "olga")
+    design = [loop.propose(run, i, loop.fit(run, i), 2) for i in (2, 3)]
+    assert [e.provenance.planner for batch in design for e in batch] == ["sobol"] * 4
+    assert {tuple(e.params.values()) for e in first}.isdisjoint(tuple(e.params.values()) for b in design for e in b)
+
+
+def test_a_finite_space_used_up_by_rejections_stops_with_a_message(tmp_path):
+    campaign = load_campaign(EXAMPLES / "buchwald_hartwig.yaml").model_copy(update={"approval": Approval(mode="required")})
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    run = loop.open_run(campaign, store=store)
+    everything = loop.propose(run, 1, None, loop.plannable(run))
+    assert len(everything) == campaign.budget  # the budget, not more
+    decide(campaign, store, run.record.id, run.labs, [Decision(action="reject", seq=e.seq, reason="no") for e in everything], "olga")
+    left = run.space.n_candidates() - len(run.space.excluded_indices()) - campaign.budget
+    assert loop.plannable(run) == min(campaign.budget, left)
+
+
+def test_async_with_a_proposal_limit_runs_what_it_planned_and_an_added_experiment_runs_while_others_wait(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    campaign = branin_campaign(approval="required", schedule="async", budget=6, store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    worker = threading.Thread(target=lambda: loop.run_async(run, last_iteration=1))
+    worker.start()
+    store, record, labs = person(url, campaign)
+    until(lambda: len(store.experiments(record.id, statuses=("proposed",))) == 2)
+    (added,) = decide(campaign, store, record.id, labs, [Decision(action="add", values={"x1": "1", "x2": "2"})], "olga")
+    until(lambda: store.experiments(record.id, seqs=[added.seq])[0].status == "measured")  # runs while 1 and 2 wait
+    assert [e.status for e in store.experiments(record.id, seqs=[1, 2])] == ["proposed", "proposed"]
+    decide(campaign, store, record.id, labs, [Decision(action="approve", seq=1), Decision(action="reject", seq=2, reason="no")], "olga")
+    worker.join(60)
+    assert not worker.is_alive()
+    assert [(e.seq, e.status) for e in run.experiments()] == [(1, "measured"), (2, "rejected"), (3, "measured")]  # nothing past iteration 1

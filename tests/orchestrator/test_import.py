@@ -59,6 +59,9 @@ BAD = {
     "empty": ("x1,x2,y\n1,2,\n", "row 2, column 'y': empty"),
     "empty parameter": ("x1,x2,y\n,2,4\n", "row 2: no value for ['x1']"),
     "header only": ("x1,x2,y\n", "no measured rows to import"),
+    "twice": ("x1,x2,y,x1\n1,2,3,9\n", "two columns give the same value (x1)"),
+    "twice prefixed": ("x1,x2,y,param.x1\n1,2,3,9\n", "two columns give the same value (param x1)"),
+    "prefixed unknown": ("x1,x2,y,param.x3\n1,2,3,9\n", "unknown columns ['param.x3']"),
 }
 
 

@@ -112,3 +112,21 @@ def test_of_two_processes_starting_one_approved_experiment_only_one_can(store_ur
         first.commit()
     other.join(30)
     assert "is 'running'; it cannot become 'running'" in outcome["second"]
+
+
+def test_times_are_stored_as_utc_whatever_the_database_sessions_zone(monkeypatch):
+    """PostgreSQL converts an aware time to the session's zone before storing it in a zone-less column; the store
+    forces its sessions to UTC."""
+    from datetime import datetime, timezone
+
+    from tests.conftest import _pg_database
+
+    monkeypatch.setenv("PGTZ", "America/New_York")
+    for url in _pg_database():
+        store = Store(url)
+        record = store.open_campaign("tz", "{}")
+        from retort.agents.proposal import Proposal, Provenance
+
+        (e,) = store.add_proposals(record.id, 1, [Proposal(params={"x": 1.0}, provenance=Provenance(planner="t"))])
+        stored = store.experiments(record.id)[0].proposed_at.replace(tzinfo=timezone.utc)
+        assert abs((datetime.now(timezone.utc) - stored).total_seconds()) < 60
