@@ -111,16 +111,22 @@ def checked_point(space: SearchSpace, labs: dict[str, Lab], values: dict[str, Va
     missing = [n for n in space.names if n not in values]
     if missing:
         raise DecisionError(f"{where}: missing values for {missing}")
-    point = {n: read_value(space, n, values[n], where) for n in space.names}
-    try:
-        space.validate_point(point)
-    except SpaceError as exc:
-        raise DecisionError(f"{where}: {exc}") from None
+    point = read_point(space, values, where)
     for name, lab in labs.items():
         try:
             lab.check(point)
         except LabError as exc:
             raise DecisionError(f"{where}: {name} cannot run it: {exc}") from None
+    return point
+
+
+def read_point(space: SearchSpace, values: dict[str, Value], where: str) -> dict[str, Value]:
+    """Every parameter's value read by its type (`read_value`), and the point checked against the space."""
+    point = {n: read_value(space, n, values[n], where) for n in space.names}
+    try:
+        space.validate_point(point)
+    except SpaceError as exc:
+        raise DecisionError(f"{where}: {exc}") from None
     return point
 
 

@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     from retort.orchestrator import cli_approve
 
     cli_approve.add_parsers(sub)
+    from retort.orchestrator import cli_ui
+
+    cli_ui.add_parsers(sub)
     return parser
 
 
@@ -168,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         held.enter_context(hold(run.store, run.record.id, campaign.name, wait=args.wait))  # one driver per campaign: a second says who and exits 2
         err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
                   f"planner {campaign.planner}, store {escape(run.store.url)}", highlight=False)
+        _check_control(run)
         if run.approval_required:
             err.print(f"approval {campaign.approval.describe()}: decide with 'retort approve {campaign.name}' "
                       f"(store {escape(run.store.url)})", highlight=False)
@@ -197,6 +201,24 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_control(run) -> None:
+    """A campaign an operator stopped is not run until resumed; a paused one is run, and waits."""
+    from retort.orchestrator.decision_store import DecisionStore
+    from retort.orchestrator.errors import CampaignError
+
+    decisions = DecisionStore(run.store)
+    state = decisions.control(run.record.id)
+    if state == "run":
+        return
+    last = next(iter(e for e in decisions.events(run.record.id, limit=20) if e.action in ("pause", "stop")), None)
+    who = f" by {last.actor} at {last.created_at:%Y-%m-%d %H:%M} UTC" + (f" ({last.reason})" if last.reason else "") if last else ""
+    if state == "stopped":
+        raise CampaignError(f"campaign {run.campaign.name!r} was stopped{who}; resume it with 'retort control {run.campaign.name} resume' "
+                            "(or in the UI), then run again")
+    err.print(f"campaign {run.campaign.name} is paused{who}: it starts once resumed ('retort control {run.campaign.name} resume')",
+              highlight=False)
+
+
 def _validate(args: argparse.Namespace) -> int:
     from retort.orchestrator.campaign import Campaign
     from retort.orchestrator.loop import check_run
@@ -208,8 +230,8 @@ def _validate(args: argparse.Namespace) -> int:
     check_run(campaign, store)
     record = store.find_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config) if store else None
     if record:
-        done = sum(e.status in ("measured", "failed") for e in store.experiments(record.id))
-        stored = f"{done} of {campaign.budget} experiments done"
+        counts = store.status_counts(record.id)  # imported measurements spend no budget
+        stored = f"{counts.get('measured', 0) + counts.get('failed', 0)} of {campaign.budget} experiments done"
     else:
         stored = "new in the store" if store else "a new store"
     space = campaign.space
@@ -270,6 +292,11 @@ class _ProgressWatcher:
             text += f" · best {objective} {top.objectives()[objective]:.4g}"
         if self.run.approval_required and counts.get("proposed"):
             text += f" · {counts['proposed']} waiting for approval"
+        from retort.orchestrator.loop import control
+
+        state = control(self.run)
+        if state != "run":
+            text += f" · {state} by an operator"
         self.progress.update(self.task, completed=done, description=text)
 
 
@@ -383,14 +410,32 @@ def _approve(args: argparse.Namespace) -> int:
     return approve_command(args)
 
 
+def _control(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_approve import control_command
+
+    return control_command(args)
+
+
 def _import(args: argparse.Namespace) -> int:
     from retort.orchestrator.cli_approve import import_command
 
     return import_command(args)
 
 
-COMMANDS = {"run": _run, "validate": _validate, "status": _status, "export": _export, "deck": _deck, "opentrons": _opentrons,
-            "approve": _approve, "import": _import}
+def _ui(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_ui import ui_command
+
+    return ui_command(args)
+
+
+def _users(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_ui import users_command
+
+    return users_command(args)
+
+
+COMMANDS = {"ui": _ui, "users": _users, "run": _run, "validate": _validate, "status": _status, "export": _export, "deck": _deck, "opentrons": _opentrons,
+            "approve": _approve, "control": _control, "import": _import}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,6 @@
-"""`retort approve` (a person's decisions on proposals, for labs without the web UI) and `retort import`
-(measurements made elsewhere, from a CSV file). Both work on the store alone, beside a running campaign."""
+"""`retort approve` (a person's decisions on proposals, for labs without the web UI), `retort control` (pause, resume,
+stop) and `retort import` (measurements made elsewhere, from a CSV file). All work on the store alone, beside a running
+campaign."""
 
 from __future__ import annotations
 
@@ -29,6 +30,13 @@ def add_parsers(sub) -> None:
                          help="add an experiment of your own, approved (every parameter; repeat for several)")
     approve.add_argument("--reason", default="", help="why (kept in the audit trail; required to reject)")
     approve.add_argument("--by", default=_user(), help="who decides (stored with the decision; default: your login)")
+    control = sub.add_parser("control", help="pause, resume or stop a campaign (the process running it obeys within seconds)")
+    control.add_argument("campaign", help="campaign name or YAML file")
+    control.add_argument("action", choices=["pause", "resume", "stop"],
+                         help="pause: hand out no new work (running experiments finish); resume; stop: end the run (resume to continue)")
+    control.add_argument("--store", help="store URL (default sqlite:///retort.db, or the campaign file's)")
+    control.add_argument("--reason", default="", help="why (kept in the audit trail)")
+    control.add_argument("--by", default=_user(), help="who (stored with the action; default: your login)")
     imp = sub.add_parser("import", help="import measurements made elsewhere from a CSV file (used by the model; no budget spent)")
     imp.add_argument("campaign", help="campaign YAML file (a new campaign is created) or the name of a stored one")
     imp.add_argument("file", help="CSV file: a header row naming parameters and objectives (or readings); retort export's CSV works")
@@ -57,6 +65,20 @@ def approve_command(args: argparse.Namespace) -> int:
     for e in done:
         what = "added" if e.provenance.planner == "operator" else e.status
         out.print(f"experiment {e.seq}: {what} by {args.by}: {_params(e.params)}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def control_command(args: argparse.Namespace) -> int:
+    from retort.orchestrator.decision_store import DecisionStore
+    from retort.orchestrator.errors import StoreError
+
+    campaign, store, record = _stored(args)
+    try:
+        state = DecisionStore(store).set_control(record.id, args.action, args.by, args.reason)
+    except StoreError as exc:
+        raise DecisionError(f"campaign {campaign.name!r}: {exc}") from None
+    what = {"run": "resumed", "paused": "paused: no new work is handed out", "stopped": "stopped: the run ends once what is on the instruments is done"}
+    out.print(f"campaign {campaign.name} {what[state]} (by {args.by})", highlight=False)
     return 0
 
 

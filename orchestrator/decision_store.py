@@ -19,7 +19,7 @@ from retort.agents.proposal import Proposal, Provenance, Value
 from retort.orchestrator.errors import StoreError
 from retort.orchestrator.records import IMPORTED, AuditRecord, ExperimentRecord
 from retort.orchestrator.store import Store, experiment_record, insert_experiments, retry_on_conflict
-from retort.orchestrator.tables import AuditRow, ExperimentRow, MeasurementRow, utcnow
+from retort.orchestrator.tables import AuditRow, CampaignRow, ExperimentRow, MeasurementRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,27 @@ class DecisionStore:
                 return seqs
 
         return retry_on_conflict(write)
+
+    def control(self, campaign_id: int) -> str:
+        """How an operator left the campaign: `run`, `paused` (no new work is handed out) or `stopped`."""
+        with self.store._session(f"read the control of campaign id {campaign_id}") as s:
+            return s.exec(select(CampaignRow.control).where(CampaignRow.id == campaign_id)).one()
+
+    def set_control(self, campaign_id: int, action: str, actor: str, reason: str = "") -> str:
+        """`pause`, `resume` or `stop` the campaign, with its audit event; returns the new state. Refused (StoreError)
+        when it changes nothing: pausing a paused campaign, resuming one that runs."""
+        state = {"pause": "paused", "resume": "run", "stop": "stopped"}[action]
+        allowed = {"pause": ("run",), "resume": ("paused", "stopped"), "stop": ("run", "paused")}[action]
+        with self.store._session(f"{action} campaign id {campaign_id}") as s:
+            changed = s.execute(update(CampaignRow).where(CampaignRow.id == campaign_id, CampaignRow.control.in_(allowed))
+                                .values(control=state)).rowcount
+            if not changed:
+                now = s.exec(select(CampaignRow.control).where(CampaignRow.id == campaign_id)).one()
+                raise StoreError(f"cannot {action} the campaign: it is {'running' if now == 'run' else now} already; nothing changed")
+            s.add(AuditRow(campaign_id=campaign_id, action=action, actor=actor, reason=reason,
+                           after_json=json.dumps({"control": state})))
+            s.commit()
+        return state
 
     def events(self, campaign_id: int, action: Optional[str] = None, limit: Optional[int] = None) -> list[AuditRecord]:
         """The campaign's audit trail, newest first."""

@@ -144,7 +144,8 @@ def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: 
                 loop.run_async(run, STEPS[instruments], should_stop=stop_requested, last_iteration=last)
             else:
                 iterations = 0
-                while loop.remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not stop_requested():
+                while (loop.remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not stop_requested()
+                       and loop.control(run) != "stopped"):
                     iterations += 1
                     outcome = iteration_flow(run.ref, loop.next_iteration(run), instruments)
                     if outcome.failed:

@@ -17,8 +17,7 @@ import io
 import math
 from pathlib import Path
 
-from retort.agents.space import SpaceError
-from retort.orchestrator.approvals import read_value
+from retort.orchestrator.approvals import read_point
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.decision_store import DecisionStore, Imported
 from retort.orchestrator.errors import DecisionError
@@ -103,11 +102,7 @@ def read_measurements(campaign: Campaign, text: str, where: str) -> list[Importe
         empty = [n for n, v in params.items() if v == ""]
         if empty:
             raise DecisionError(f"{here}: no value for {empty}")
-        point = {n: read_value(space, n, params[n], here) for n in space.names}
-        try:
-            space.validate_point(point)
-        except SpaceError as exc:
-            raise DecisionError(f"{here}: {exc}") from None
+        point = read_point(space, params, here)
         raw = {name: _number(row.get(h), f"{here}, column {h!r}") for h, (kind, name) in columns.items()
                if kind == "raw" and (by_objective is False or (row.get(h) or "").strip())}
         if by_objective:

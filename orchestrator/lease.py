@@ -26,7 +26,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import select
 
 from retort.orchestrator.errors import StoreError
 from retort.orchestrator.store import retry_on_conflict

@@ -295,6 +295,25 @@ def approve(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentR
     return run.experiments(seqs=[e.seq for e in batch], statuses=("approved",))
 
 
+def control(run: CampaignRun) -> str:
+    """How an operator left the campaign (`retort control`, the UI): `run`, `paused` or `stopped`."""
+    from retort.orchestrator.decision_store import DecisionStore
+
+    return DecisionStore(run.store).control(run.record.id)
+
+
+def wait_while_paused(run: CampaignRun, should_stop: Callable[[], bool] = lambda: False) -> str:
+    """Wait, looking at the store every `DECISION_POLL` s, while an operator has the campaign paused; returns its
+    control then (`run`, or `stopped`)."""
+    from retort.orchestrator.stopping import stop_requested
+
+    state = control(run)
+    while state == "paused" and not should_stop() and not stop_requested():
+        time.sleep(DECISION_POLL)
+        state = control(run)
+    return state
+
+
 def awaiting(run: CampaignRun, seqs: Optional[list[int]] = None) -> list[int]:
     """The numbers of experiments (of `seqs`) waiting for a person's decision."""
     return [e.seq for e in run.experiments(seqs=seqs, statuses=("proposed",))] if run.approval_required else []
@@ -313,7 +332,7 @@ def wait_for_decisions(run: CampaignRun, seqs: list[int], every: bool = True, sh
         time.sleep(DECISION_POLL)
         settle_overdue(run.campaign, run.store, run.record.id)
         left = set(awaiting(run, seqs))
-        if not left or (not every and left != waiting) or or_when():
+        if not left or (not every and left != waiting) or or_when() or control(run) == "stopped":
             return
         waiting = left
 
@@ -529,16 +548,21 @@ def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> Rec
     """One pass of the batch schedule, the only place its order is written: open experiments are continued
     (never re-proposed), else plan `batch_size` per instrument; approve (or wait for a person to decide);
     each instrument runs, measures and records its share, all at once; returns when all are done."""
+    nothing = RecordOutcome(measured=[], failed={})
+    if wait_while_paused(run) == "stopped":
+        return nothing
     ref, instruments, size = run.ref, in_service(run), run.campaign.batch_size
     seqs = [e.seq for e in open_experiments(run)][: size * len(instruments)]
     if not seqs:
         seqs = steps.plan(ref, iteration, min(size * len(instruments), plannable(run)))
     if awaiting(run, seqs):  # approval: required; a rejected experiment is not run and spends no budget
         wait_for_decisions(run, seqs)
+        if wait_while_paused(run) == "stopped":
+            return nothing
         instruments = in_service(run)  # a wait can be long: an instrument may have been taken out of service
     seqs = steps.approve(ref, seqs)
     jobs = [lambda name=name, part=part: steps.run_on(ref, name, part) for name, part in _chunks(seqs, instruments, size)]
-    return _merge(_in_threads(jobs)) if jobs else RecordOutcome(measured=[], failed={})
+    return _merge(_in_threads(jobs)) if jobs else nothing
 
 
 def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], bool] = lambda: False,
@@ -547,7 +571,8 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
     at once (planned in one proposal for all of them when none are open); while every instrument is busy,
     the next batch is planned ahead (every open and running experiment passed as pending) and stored,
     approved, for the first instrument to free up. So no instrument waits for another's batch, nor for the
-    planner. Stops giving out work at the budget, at the first failure or when `should_stop()`; always waits
+    planner. Gives out nothing new while an operator has the campaign paused. Stops giving out work at the
+    budget, at the first failure, when an operator stops the campaign or when `should_stop()`; always waits
     for the instruments still running, then raises the first error (or a `LabError` naming the failed
     experiments). `last_iteration`: plan no proposal numbered above it (what is planned still runs)."""
     ref, size = run.ref, run.campaign.batch_size
@@ -558,6 +583,12 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
     def queued(n: int) -> list[int]:
         """Open experiments not handed out; with approval required, only those a person approved."""
         return [e.seq for e in open_experiments(run) if e.seq not in given and (e.status == "approved" or not run.approval_required)][:n]
+
+    def stopping() -> bool:
+        return should_stop() or control(run) == "stopped"
+
+    def giving() -> bool:  # new work is handed out: not stopping, not paused by an operator
+        return not stopping() and control(run) == "run"
 
     def may_plan() -> bool:
         return last_iteration is None or next_iteration(run) <= last_iteration
@@ -578,7 +609,7 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
     pool = ThreadPoolExecutor(max_workers=len(run.labs), thread_name_prefix="retort-instrument")
     try:
         while True:
-            while free and error is None and not should_stop():  # one proposal for every free instrument, then a share each
+            while free and error is None and giving():  # one proposal for every free instrument, then a share each
                 seqs = take(size * len(free))
                 if not seqs:
                     break
@@ -586,17 +617,19 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                     free.remove(instrument)
                     given |= set(part)
                     busy[pool.submit(contextvars.copy_context().run, steps.run_on, ref, instrument, part)] = (instrument, part)
-            if not free and error is None and not should_stop() and not queued(1) and not awaiting(run):
+            if not free and error is None and giving() and not queued(1) and not awaiting(run):
                 plan_next(size)  # ahead: stored and approved (or waiting for a person), for the next free instrument
             undecided = awaiting(run)
             if not busy:
-                if error is None and not should_stop() and (queued(1) or undecided or (unallocated(run) and may_plan())):
+                if error is None and not stopping() and (queued(1) or undecided or (unallocated(run) and may_plan())):
+                    if wait_while_paused(run, should_stop) != "run":
+                        continue  # stopped meanwhile: the next pass ends the run
                     if undecided and not queued(1):  # every instrument idle: wait for a person to decide one (or add one)
                         wait_for_decisions(run, undecided, every=False, should_stop=should_stop, or_when=lambda: bool(queued(1)))
                     free = in_service(run)  # raises when none is left; a robot put back in service meanwhile is taken
                     continue
                 break
-            done, _ = wait(busy, timeout=DECISION_POLL if undecided else None, return_when=FIRST_COMPLETED)
+            done, _ = wait(busy, timeout=DECISION_POLL if undecided or not giving() else None, return_when=FIRST_COMPLETED)
             for future in done:
                 instrument, seqs = busy.pop(future)
                 given -= set(seqs)

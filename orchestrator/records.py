@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Optional
 
@@ -69,6 +70,23 @@ class ExperimentRecord(BaseModel):
 
     def raw(self) -> dict[str, Optional[float]]:
         return {m.name: m.value for m in self.measurements if m.kind == "raw"}
+
+
+@dataclass(frozen=True)
+class ExperimentLine:
+    """An experiment as pages and plots of thousands need it, read without validating every field (`ExperimentRecord`
+    is the full, validated record): its number, iteration, status, planner, parameters, objectives and predictions."""
+
+    seq: int
+    iteration: int
+    status: str
+    planner: str
+    params: dict
+    values: dict  # objective name -> value (measured experiments)
+    predicted: dict  # objective name -> {"mean": ..., "std": ...}
+
+    def objectives(self) -> dict[str, float]:
+        return self.values
 
 
 class ModelVersionRecord(ModelSummary):

@@ -20,6 +20,7 @@ class CampaignRow(SQLModel, table=True):
     name: str = Field(index=True, unique=True)
     config_json: str
     created_at: datetime = Field(default_factory=utcnow)
+    control: str = Field(default="run", sa_column_kwargs={"server_default": "run"})  # run, paused or stopped, by an operator
 
 
 class ModelVersionRow(SQLModel, table=True):
@@ -143,3 +144,26 @@ class AuditRow(SQLModel, table=True):
     before_json: str = "{}"
     after_json: str = "{}"
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserRow(SQLModel, table=True):
+    """A person who signs in to the operator UI: a role (viewer, operator, admin) and a password hash (argon2)."""
+
+    __tablename__ = "ui_user"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    role: str
+    password_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SessionRow(SQLModel, table=True):
+    """A signed-in browser: the hash of its cookie's token (never the token), its CSRF token and when it expires."""
+
+    __tablename__ = "ui_session"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True)
+    user_id: int = Field(foreign_key="ui_user.id", index=True)
+    csrf: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime

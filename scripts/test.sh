@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bash scripts/install-browser.sh
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
 exec .venv/bin/python -m pytest -q "$@"

@@ -56,7 +56,7 @@ def test_a_batch_waits_for_a_person_and_a_rejection_spends_no_budget(store_url):
     campaign = branin_campaign(approval="required", budget=4, store=url)
     run = loop.open_run(campaign, store=Store(url))
     done = []
-    worker = threading.Thread(target=lambda: done.append(loop.run_iteration(run, 1)))
+    worker = threading.Thread(target=lambda: done.append(loop.run_iteration(run, 1)), daemon=True)
     worker.start()
     store, record, labs = person(url, campaign)
     until(lambda: len(store.experiments(record.id, statuses=("proposed",))) == 2)
@@ -158,7 +158,7 @@ def test_the_async_schedule_runs_what_is_approved_while_other_proposals_wait(tmp
     url = f"sqlite:///{tmp_path / 's.db'}"
     campaign = branin_campaign(approval="required", schedule="async", budget=4, store=url)
     run = loop.open_run(campaign, store=Store(url))
-    worker = threading.Thread(target=lambda: loop.run_async(run))
+    worker = threading.Thread(target=lambda: loop.run_async(run), daemon=True)
     worker.start()
     store, record, labs = person(url, campaign)
     until(lambda: len(store.experiments(record.id, statuses=("proposed",))) == 2)
@@ -273,7 +273,7 @@ def test_async_with_a_proposal_limit_runs_what_it_planned_and_an_added_experimen
     url = f"sqlite:///{tmp_path / 's.db'}"
     campaign = branin_campaign(approval="required", schedule="async", budget=6, store=url)
     run = loop.open_run(campaign, store=Store(url))
-    worker = threading.Thread(target=lambda: loop.run_async(run, last_iteration=1))
+    worker = threading.Thread(target=lambda: loop.run_async(run, last_iteration=1), daemon=True)
     worker.start()
     store, record, labs = person(url, campaign)
     until(lambda: len(store.experiments(record.id, statuses=("proposed",))) == 2)

@@ -15,9 +15,9 @@ from tests.conftest import branin_campaign
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "colour_match.yaml"
 
 
-def retort(*args, cwd):
+def retort(*args, cwd, stdin=None):
     env = dict(os.environ, PREFECT_HOME=str(Path(cwd) / ".prefect"), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "retort.orchestrator.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "retort.orchestrator.cli", *args], cwd=cwd, env=env, input=stdin,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -2,8 +2,6 @@
 used by the model, and spending no budget."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest

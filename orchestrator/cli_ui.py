@@ -1,0 +1,82 @@
+"""`retort ui` (the operator's web pages) and `retort users` (who may sign in to them)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from rich.console import Console
+
+from retort.orchestrator.users import ROLES, UserError
+
+out = Console()
+err = Console(stderr=True)
+STORE_HELP = "store URL (default sqlite:///retort.db)"
+
+
+def add_parsers(sub) -> None:
+    ui = sub.add_parser("ui", help="serve the operator UI: campaigns, approvals, audit (sign in with a user from 'retort users add')")
+    ui.add_argument("--store", help=STORE_HELP)
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    ui.add_argument("--session-hours", type=float, default=8.0, help="a sign-in lasts this long (default 8)")
+    users = sub.add_parser("users", help="people who sign in to the UI")
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user (the password is asked for, or read from standard input when it is not a terminal)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True, help="viewer: sees; operator: also decides and controls; admin: also manages users")
+    add.add_argument("--store", help=STORE_HELP)
+    listing = actions.add_parser("list", help="list users and their roles")
+    listing.add_argument("--store", help=STORE_HELP)
+
+
+def users_command(args: argparse.Namespace) -> int:
+    from retort.orchestrator.users import Users
+
+    users = Users(_store(args.store, create=args.action == "add"))
+    if args.action == "list":
+        for user in users.all():
+            out.print(f"{user.name}  {user.role}  (added {user.created_at:%Y-%m-%d})", highlight=False)
+        return 0
+    user = users.add(args.name, args.role, _password(args.name))
+    out.print(f"added {user.role} {user.name!r}; they sign in to 'retort ui' with that password", highlight=False)
+    return 0
+
+
+def ui_command(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from retort.orchestrator.ui.app import create_app
+
+    store = _store(args.store, create=True)
+    app = create_app(store.secret_url.get_secret_value(), session_hours=args.session_hours)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"warning: listening on {args.host}: other machines can reach the sign-in page; put it behind HTTPS", highlight=False)
+    err.print(f"Retort UI on http://{args.host}:{args.port}/ (store {store.url}); Ctrl-C stops it", highlight=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _store(url, create: bool):
+    from retort.orchestrator.cli import DEFAULT_STORE
+    from retort.orchestrator.errors import StoreError
+    from retort.orchestrator.store import Store, check_persistent, sqlite_file_missing
+
+    url = url or DEFAULT_STORE
+    check_persistent(url)
+    if not create and sqlite_file_missing(url):
+        raise StoreError(f"no store at {url}; pass --store")
+    return Store(url)
+
+
+def _password(name: str) -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != first:
+            raise UserError("the two passwords differ; nothing was added")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise UserError("no password on standard input; give one line holding it")
+    return line.rstrip("\r\n")

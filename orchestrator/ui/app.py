@@ -1,0 +1,94 @@
+"""`retort ui`: the operator's web pages, served by FastAPI from the campaign store.
+
+Server-rendered HTML (Jinja2) with one small script that refreshes a campaign's figures, and SVG
+plots drawn on the server: nothing is fetched from elsewhere at run time, and a page works with the
+script off. The UI reads and writes the store only, so it runs beside `retort run` processes (or a
+Prefect deployment) that share nothing else with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from retort.errors import RetortError
+from retort.orchestrator.store import Store
+from retort.orchestrator.ui.security import LoginLimiter, SignIn
+from retort.orchestrator.users import SESSION_HOURS, Users
+
+HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
+HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                      "frame-ancestors 'none'; form-action 'self'",
+           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+
+
+def create_app(store_url: str, session_hours: float = SESSION_HOURS) -> FastAPI:
+    app = FastAPI(title="Retort", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = Store(store_url)
+    app.state.users = Users(app.state.store)
+    app.state.limiter = LoginLimiter()
+    app.state.session_hours = session_hours
+    app.state.labs = {}  # campaign configuration -> its instruments, built once (edits are checked against them)
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        for key, value in HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    @app.exception_handler(SignIn)
+    async def sign_in(request: Request, exc: SignIn):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.why or "sign in first"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "") if request.method == "GET" else "/"
+        return RedirectResponse(f"/login?next={quote(target)}" + (f"&why={quote(exc.why)}" if exc.why else ""), status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return problem(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in exc.errors())
+        return problem(request, 400, f"the request was not understood ({fields}); nothing was changed")
+
+    @app.exception_handler(RetortError)
+    async def refused(request: Request, exc: RetortError):
+        return problem(request, 400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # a bug: logged with its traceback, one line for the person
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(request, 500, f"unexpected {type(exc).__name__}: the server's log holds the traceback. Nothing stored was lost")
+
+    from retort.orchestrator.ui import views
+
+    app.include_router(views.router)
+    return app
+
+
+def problem(request: Request, status: int, message: str):
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, "problem.html", {"status": status, "message": message, "session": None}, status_code=status)
+
+
+def page(request: Request, template: str, session, http_status: int = 200, **context) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    from retort.orchestrator.ui.pages import inbox_count
+
+    waiting = inbox_count(request.app.state.store) if session else 0
+    return templates.TemplateResponse(request, template, {"session": session, "inbox": waiting, **context}, status_code=http_status)

@@ -1,0 +1,153 @@
+"""What each page shows, read from the store: plain data for the templates (no HTML here but the plots)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from retort.orchestrator.campaign import Campaign
+from retort.orchestrator.decision_store import DecisionStore
+from retort.orchestrator.errors import StoreError
+from retort.orchestrator.lease import holder_of
+from retort.orchestrator.loop import best
+from retort.orchestrator.records import IMPORTED, CampaignRecord, ExperimentLine
+from retort.orchestrator.store import Store
+from retort.orchestrator.ui import plots
+
+PAGE = 100
+SORTS = ("seq", "iteration", "status", "planner")
+
+
+def load(store: Store, name: str) -> tuple[CampaignRecord, Campaign]:
+    record = store.campaign(name)
+    try:
+        campaign = Campaign.model_validate_json(record.config_json).model_copy(update={"store": store.url})
+    except ValueError as exc:
+        raise StoreError(f"campaign {name!r}: its stored configuration no longer validates: {exc}") from exc
+    return record, campaign
+
+
+def overview(store: Store) -> list[dict]:
+    rows = []
+    for record in store.campaigns():
+        _, campaign = load(store, record.name)
+        counts = store.status_counts(record.id)
+        top = best(campaign, store.experiment_lines(record.id))
+        lease = holder_of(store, record.id)
+        objective = campaign.objectives[0].name
+        control = DecisionStore(store).control(record.id)
+        rows.append({
+            "name": record.name, "budget": campaign.budget, "done": counts.get("measured", 0) + counts.get("failed", 0),
+            "failed": counts.get("failed", 0), "running": counts.get("running", 0),
+            "waiting": counts.get("proposed", 0) if campaign.approval.mode == "required" else 0,
+            "approval": campaign.approval.describe(),
+            "driver": (f"running on {lease.host} (pid {lease.pid})" if lease else "idle") + ("" if control == "run" else f", {control}"),
+            "best": f"{objective} {top.objectives()[objective]:.4g} (#{top.seq})" if top else "-",
+        })
+    return rows
+
+
+def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiments: list[ExperimentLine]) -> dict:
+    counts = store.status_counts(record.id)
+    top = best(campaign, experiments)
+    lease = holder_of(store, record.id)
+    return {
+        "budget": campaign.budget, "done": counts.get("measured", 0) + counts.get("failed", 0), "counts": counts,
+        "imported": sum(e.planner == IMPORTED for e in experiments),
+        "waiting": counts.get("proposed", 0) if campaign.approval.mode == "required" else 0,
+        "approval": campaign.approval.describe(), "driver": f"running on {lease.host} (pid {lease.pid})" if lease else "idle",
+        "control": DecisionStore(store).control(record.id),
+        "best": top, "objectives": campaign.objectives, "parameters": campaign.space.names,
+    }
+
+
+def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:
+    """Best so far against experiments; each objective against iteration; predicted against measured (error bars:
+    2 sd); the Pareto front of the first two objectives when there are several. A scatter of more than `DOTS`
+    experiments shows an evenly spaced selection of them, and says so."""
+    measured = [e for e in experiments if e.status == "measured" and all(o.name in e.objectives() for o in campaign.objectives)]
+    out = []
+    running, xs, ys = None, [], []
+    for i, e in enumerate(measured, start=1):
+        u = campaign.utility(e.objectives())
+        running = u if running is None or u > running else running
+        xs.append(i)
+        ys.append(running)
+    out.append(plots.line("best so far (utility: weighted objectives, higher is better)", xs, ys, "experiments measured", "best utility"))
+    for o in campaign.objectives:
+        shown, of = _thin(measured)
+        out.append(plots.scatter(f"{o.name} against iteration{of}", [e.iteration for e in shown], [e.objectives()[o.name] for e in shown],
+                                 "iteration", f"{o.name} {o.unit}".strip()))
+        shown, of = _thin([e for e in measured if o.name in e.predicted])
+        out.append(plots.scatter(f"{o.name}: predicted against measured (bars: 2 sd){of}", [e.objectives()[o.name] for e in shown],
+                                 [e.predicted[o.name]["mean"] for e in shown], "measured", "predicted",
+                                 errors=[2 * e.predicted[o.name]["std"] for e in shown], diagonal=True))
+    if len(campaign.objectives) > 1:
+        a, b = campaign.objectives[:2]
+        pts = sorted({(a.sign * e.objectives()[a.name], b.sign * e.objectives()[b.name]) for e in measured}, reverse=True)
+        front, top = set(), float("-inf")
+        for p in pts:  # sorted by the first (better first): on the front if better in the second than all before it
+            if p[1] > top:
+                front.add(p)
+                top = p[1]
+        shown, of = _thin(measured)
+        pairs = [(e.objectives()[a.name], e.objectives()[b.name]) for e in shown]
+        out.append(plots.scatter(f"Pareto front: {a.name} and {b.name} (front in colour){of}", [p[0] for p in pairs], [p[1] for p in pairs],
+                                 a.name, b.name, highlight=[(a.sign * x, b.sign * y) in front for x, y in pairs]))
+    return out
+
+
+DOTS = 2000
+
+
+def _thin(items: list) -> tuple[list, str]:
+    """At most `DOTS` of `items`, evenly spaced, and the note saying so (empty when all are shown)."""
+    if len(items) <= DOTS:
+        return items, ""
+    step = len(items) / DOTS
+    return [items[int(i * step)] for i in range(DOTS)], f" ({DOTS:,} of {len(items):,}, evenly spaced)"
+
+
+def table(store: Store, campaign_id: int, experiments: list[ExperimentLine], status: Optional[str], sort: str, descending: bool,
+          page: int) -> dict:
+    """One page of the experiments, filtered and sorted over all of them; the page's rows are full records."""
+    rows = [e for e in experiments if status in (None, "", e.status)]
+    key = {"seq": lambda e: e.seq, "iteration": lambda e: (e.iteration, e.seq), "status": lambda e: (e.status, e.seq),
+           "planner": lambda e: (e.planner, e.seq)}.get(sort)
+    if key is None and sort.startswith("objective:"):
+        name = sort.split(":", 1)[1]
+        key = lambda e: (e.objectives().get(name, float("-inf")), e.seq)  # noqa: E731
+    rows.sort(key=key or (lambda e: e.seq), reverse=descending)
+    pages = max(1, -(-len(rows) // PAGE))
+    page = min(max(1, page), pages)
+    seqs = [e.seq for e in rows[(page - 1) * PAGE: page * PAGE]]
+    full = {e.seq: e for e in store.experiments(campaign_id, seqs=seqs)} if seqs else {}
+    return {"rows": [full[s] for s in seqs], "total": len(rows), "page": page, "pages": pages}
+
+
+def waiting(store: Store) -> list[dict]:
+    """Every campaign asking for approval with its proposals waiting."""
+    out = []
+    for record in store.campaigns():
+        _, campaign = load(store, record.name)
+        if campaign.approval.mode != "required":
+            continue
+        out.append({"name": record.name, "campaign": campaign, "approval": campaign.approval.describe(),
+                    "proposals": store.experiments(record.id, statuses=("proposed",))})
+    return out
+
+
+def audit(store: Store, limit: int = 500) -> list[dict]:
+    decisions = DecisionStore(store)
+    events = []
+    for record in store.campaigns():
+        events += [{"campaign": record.name, "event": e} for e in decisions.events(record.id, limit=limit)]
+    return sorted(events, key=lambda x: x["event"].created_at, reverse=True)[:limit]
+
+
+def inbox_count(store: Store) -> int:
+    """Proposals waiting for a decision, over every campaign that asks for approval."""
+    total = 0
+    for record in store.campaigns():
+        if '"mode":"required"' in record.config_json.replace(" ", ""):
+            total += store.status_counts(record.id).get("proposed", 0)
+    return total

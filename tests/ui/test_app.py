@@ -1,0 +1,200 @@
+"""The operator UI over HTTP (in process): sign-in, roles, CSRF, forged and stale requests, the pages, decisions
+and imports. The browser meets the same routes in test_browser.py."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from retort.orchestrator import loop
+from retort.orchestrator.decision_store import DecisionStore
+from retort.orchestrator.store import Store
+from retort.orchestrator.tables import SessionRow
+from retort.orchestrator.ui.app import create_app
+from retort.orchestrator.users import Users
+from tests.conftest import branin_campaign
+
+BASE = "http://127.0.0.1:8765"
+
+
+def alert(response):
+    found = re.search(r'role="alert">([^<]+)<', response.text)
+    return found.group(1).replace("&#39;", "'") if found else response.text[:300]
+
+
+def csrf_of(response):
+    return re.search(r'name="csrf" value="([^"]+)"', response.text).group(1)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A store with a Branin campaign asking for approval, two proposals waiting, and three users."""
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    campaign = branin_campaign(approval="required", store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    loop.propose(run, 1, None, 2)
+    users = Users(run.store)
+    for name, role in (("olga", "operator"), ("vic", "viewer"), ("ada", "admin")):
+        users.add(name, role, f"{name}-password")
+    return url, run
+
+
+def signed_in(url, name, **app_args):
+    client = TestClient(create_app(url, **app_args), base_url=BASE)
+    form = client.get("/login")
+    response = client.post("/login", data={"name": name, "password": f"{name}-password", "csrf": csrf_of(form), "next": "/approvals"},
+                           follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/approvals"
+    return client
+
+
+def test_every_page_needs_a_session_and_sign_in_returns_where_you_were_going(lab):
+    url, _ = lab
+    client = TestClient(create_app(url), base_url=BASE)
+    for path in ("/", "/campaigns/branin-test", "/approvals", "/audit", "/campaigns/branin-test/experiments.csv"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}", path
+    assert client.get("/api/inbox").status_code == 401
+    assert client.get("/static/ui.css").status_code == 200
+    form = client.get("/login")
+    wrong = client.post("/login", data={"name": "olga", "password": "nope", "csrf": csrf_of(form), "next": "/audit"})
+    assert wrong.status_code == 401 and alert(wrong) == "wrong name or password"
+    right = client.post("/login", data={"name": "olga", "password": "olga-password", "csrf": csrf_of(wrong), "next": "//evil.example/x"},
+                        follow_redirects=False)
+    assert right.headers["location"] == "/"  # never sent to another site
+    assert "HttpOnly" in right.headers["set-cookie"] and "SameSite=strict" in right.headers["set-cookie"]
+
+
+def test_failed_sign_ins_are_limited(lab):
+    url, _ = lab
+    client = TestClient(create_app(url), base_url=BASE)
+    response = client.get("/login")
+    for _ in range(5):
+        response = client.post("/login", data={"name": "olga", "password": "guess", "csrf": csrf_of(response)})
+        assert response.status_code == 401
+    response = client.post("/login", data={"name": "olga", "password": "olga-password", "csrf": csrf_of(response)})
+    assert response.status_code == 429 and "too many failed sign-ins; try again in 10 min" in alert(response)
+
+
+def test_a_forged_cross_site_or_stale_request_changes_nothing(lab):
+    url, run = lab
+    client = signed_in(url, "olga")
+    token = csrf_of(client.get("/approvals"))
+    forged = client.post("/campaigns/branin-test/decide", data={"csrf": "guess", "seq": "1", "action": "approve"})
+    assert forged.status_code == 403 and "CSRF token does not match" in alert(forged)
+    cross = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"},
+                        headers={"origin": "http://evil.example"})
+    assert cross.status_code == 403 and "a request from http://evil.example was refused" in alert(cross)
+    login_csrf = TestClient(create_app(url), base_url=BASE).post("/login", data={"name": "olga", "password": "olga-password", "csrf": "x"})
+    assert login_csrf.status_code == 403 and "sign-in form is stale" in alert(login_csrf)
+    assert [e.status for e in run.experiments()] == ["proposed", "proposed"]
+    with run.store._session("expire") as s:  # the session runs out
+        for row in s.exec(__import__("sqlmodel").select(SessionRow)):
+            row.expires_at = row.expires_at - timedelta(hours=9)
+            s.add(row)
+        s.commit()
+    stale = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"}, follow_redirects=False)
+    assert stale.status_code == 303 and "session%20has%20expired" in stale.headers["location"]
+    assert [e.status for e in run.experiments()] == ["proposed", "proposed"]
+
+
+def test_a_viewer_sees_but_cannot_decide(lab):
+    url, run = lab
+    client = signed_in(url, "vic")
+    inbox = client.get("/approvals")
+    assert inbox.status_code == 200 and "Experiment 1" in inbox.text and 'value="approve"' not in inbox.text
+    refused = client.post("/campaigns/branin-test/decide", data={"csrf": csrf_of(inbox), "seq": "1", "action": "approve"})
+    assert refused.status_code == 403 and "vic is a viewer: only operators and admins decide" in alert(refused)
+    assert run.experiments()[0].status == "proposed"
+
+
+def test_an_operator_approves_edits_rejects_and_adds_and_the_audit_page_shows_who(lab):
+    url, run = lab
+    client = signed_in(url, "olga")
+    token = csrf_of(client.get("/approvals"))
+    bad = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "2", "action": "edit", "v.x1": "99", "v.x2": "1"})
+    assert bad.status_code == 400 and alert(bad) == "branin-test: experiment 2: parameter 'x1': value 99.0 is outside its domain"
+    no_reason = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "2", "action": "reject"})
+    assert no_reason.status_code == 400 and "a rejection needs a reason" in alert(no_reason)
+    done = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"})
+    assert done.status_code == 200 and "branin-test: experiment 1 approved by olga" in done.text
+    client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "2", "action": "edit", "v.x1": "2.5", "v.x2": "3", "reason": "known"})
+    client.post("/campaigns/branin-test/decide", data={"csrf": token, "action": "add", "v.x1": "1", "v.x2": "1", "reason": "control"})
+    again = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "reject", "reason": "late"})
+    assert again.status_code == 400 and "experiment 1 is already approved (approve by olga at" in alert(again)
+    assert [(e.status, e.params) for e in run.experiments()][1:] == [("approved", {"x1": 2.5, "x2": 3.0}), ("approved", {"x1": 1.0, "x2": 1.0})]
+    audit = client.get("/audit")
+    assert audit.status_code == 200 and audit.text.count("<td>olga</td>") == 3
+    assert [e.actor for e in DecisionStore(run.store).events(run.record.id)] == ["olga"] * 3
+
+
+def test_the_campaign_page_shows_figures_models_and_a_sortable_filtered_table_and_exports_csv(lab):
+    url, run = lab
+    campaign = run.campaign.model_copy(update={"approval": branin_campaign().approval})  # auto, to run it
+    auto = loop.open_run(campaign, store=run.store)
+    loop.approve(auto, auto.experiments())
+    while loop.remaining(auto) > 0:
+        loop.run_iteration(auto, loop.next_iteration(auto))
+    client = signed_in(url, "vic")
+    page = client.get("/campaigns/branin-test?sort=objective:y&status=measured")
+    assert page.status_code == 200 and page.text.count("<svg") == 3  # best so far, y against iteration, predicted against measured
+    ys = [float(v) for v in re.findall(r'<tr class="measured">(?:\s*<td>[^<]*</td>){5}\s*<td>([^<]+)</td>', page.text)]
+    assert len(ys) == 8 and ys == sorted(ys)
+    assert "Best so far: experiment" in page.text and "Model versions" in page.text
+    live = client.get("/campaigns/branin-test/live")
+    assert live.status_code == 200 and "<html" not in live.text and live.text.count("<svg") == 3
+    csv = client.get("/campaigns/branin-test/experiments.csv?status=measured")
+    assert csv.headers["content-type"].startswith("text/csv") and len(csv.text.strip().splitlines()) == 9
+    missing = client.get("/campaigns/no-such")
+    assert missing.status_code == 400 and "no campaign 'no-such'" in alert(missing)
+    overview = client.get("/")
+    assert "branin-test" in overview.text and "8 / 8" in overview.text
+
+
+def test_measurements_imported_from_the_page_are_checked_and_stored(lab, tmp_path):
+    url, run = lab
+    client = signed_in(url, "olga")
+    token = csrf_of(client.get("/approvals"))
+    bad = client.post("/campaigns/branin-test/import", data={"csrf": token}, files={"file": ("old.csv", b"x1,x2,y\n1,2,nan\n", "text/csv")})
+    assert bad.status_code == 400 and "old.csv row 2, column 'y': 'nan' is not a finite number" in alert(bad)
+    good = client.post("/campaigns/branin-test/import", data={"csrf": token}, files={"file": ("old.csv", b"x1,x2,y\n1,2,20\n3,4,5\n", "text/csv")})
+    assert good.status_code == 200 and "imported 2 measurements from old.csv" in good.text
+    assert [e.provenance.planner for e in run.experiments()][-2:] == ["import", "import"]
+
+
+def test_an_operator_pauses_resumes_and_stops_from_the_campaign_page_and_a_viewer_cannot(lab):
+    url, run = lab
+    viewer = signed_in(url, "vic")
+    page = viewer.get("/campaigns/branin-test")
+    assert 'value="pause"' not in page.text
+    refused = viewer.post("/campaigns/branin-test/control", data={"csrf": csrf_of(page), "action": "pause"})
+    assert refused.status_code == 403
+    operator = signed_in(url, "olga")
+    token = csrf_of(operator.get("/campaigns/branin-test"))
+    paused = operator.post("/campaigns/branin-test/control", data={"csrf": token, "action": "pause", "reason": "deck"})
+    assert paused.status_code == 200 and "branin-test paused: no new work is handed out by olga" in paused.text
+    assert "paused by an operator" in paused.text and 'value="resume"' in paused.text
+    twice = operator.post("/campaigns/branin-test/control", data={"csrf": token, "action": "pause"})
+    assert twice.status_code == 400 and "it is paused already" in alert(twice)
+    operator.post("/campaigns/branin-test/control", data={"csrf": token, "action": "stop"})
+    assert loop.control(run) == "stopped"
+    assert [e.action for e in DecisionStore(run.store).events(run.record.id)][:2] == ["stop", "pause"]
+
+
+def test_users_are_added_from_the_command_line_with_a_password_on_stdin(tmp_path):
+    from tests.orchestrator.test_cli import retort
+
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    added = retort("users", "add", "olga", "--role", "operator", "--store", url, cwd=tmp_path, stdin="a-long-password\n")
+    assert added.returncode == 0 and "added operator 'olga'" in added.stdout
+    again = retort("users", "add", "olga", "--role", "viewer", "--store", url, cwd=tmp_path, stdin="another-password\n")
+    assert again.returncode == 2 and again.stderr == "error: user 'olga' exists already\n"
+    short = retort("users", "add", "vic", "--role", "viewer", "--store", url, cwd=tmp_path, stdin="short\n")
+    assert short.returncode == 2 and "too short: at least 8 characters" in short.stderr
+    role = retort("users", "add", "vic", "--role", "boss", "--store", url, cwd=tmp_path, stdin="a-long-password\n")
+    assert role.returncode == 2 and "invalid choice: 'boss'" in role.stderr
+    listed = retort("users", "list", "--store", url, cwd=tmp_path)
+    assert listed.stdout.splitlines()[0].startswith("olga  operator")
+    stored = Users(Store(url))
+    assert stored.authenticate("olga", "a-long-password").role == "operator" and stored.authenticate("olga", "wrong") is None

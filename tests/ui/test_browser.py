@@ -1,0 +1,114 @@
+"""The operator UI in a real browser (Debian's chromium, driven by Playwright by path), as an operator meets it:
+`retort users add`, `retort ui` and `retort run` as three processes sharing only the store; the operator signs in,
+approves, edits, rejects and adds proposals while the campaign waits, and reads the campaign page and the audit trail."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from retort.orchestrator.store import Store
+from tests.conftest import branin_campaign
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def retort(tmp_path, *args, stdin=None, background=False):
+    env = os.environ | {"RETORT_LOG_DIR": str(tmp_path / "logs"), "RETORT_DECISION_POLL": "0.2", "PREFECT_HOME": str(tmp_path / ".prefect")}
+    command = [sys.executable, "-m", "retort.orchestrator.cli", *args]
+    if background:
+        return subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.run(command, cwd=tmp_path, input=stdin, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.path.exists(path), "Debian's chromium is missing: bash scripts/install-browser.sh"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(tmp_path, browser):
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    campaign = branin_campaign(approval="required", budget=4, initial_design=2, store=url)
+    (tmp_path / "c.yaml").write_text(campaign.model_dump_json())
+    added = retort(tmp_path, "users", "add", "olga", "--role", "operator", "--store", url, stdin="olga-password\n")
+    assert added.returncode == 0, added.stderr
+    port = free_port()
+    ui = retort(tmp_path, "ui", "--store", url, "--port", str(port), background=True)
+    run = retort(tmp_path, "run", "c.yaml", background=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/login").status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and ui.poll() is None, ui.communicate()
+                time.sleep(0.2)
+        page = browser.new_page()
+        page.goto(f"{base}/approvals")
+        assert page.url.startswith(f"{base}/login")  # a session first
+        page.fill("input[name=name]", "olga")
+        page.fill("input[name=password]", "olga-password")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/approvals")
+
+        def proposal(seq):
+            for _ in range(300):  # the run proposes once Prefect is up
+                page.reload()
+                if page.locator(f"#proposal-branin-test-{seq}").count():
+                    return page.locator(f"#proposal-branin-test-{seq}")
+                time.sleep(0.2)
+            raise AssertionError(f"experiment {seq} was never proposed: {run.poll()}")
+
+        proposal(1).locator("button[value=approve]").click()
+        assert "branin-test: experiment 1 approved by olga" in page.locator("[role=status]").inner_text()
+        second = proposal(2)
+        second.locator("input[name='v.x1']").fill("99")  # outside the space: refused, at the field's proposal
+        second.locator("button[value=edit]").click()
+        assert "experiment 2: parameter 'x1': value 99.0 is outside its domain" in page.locator("[role=alert]").inner_text()
+        second = proposal(2)
+        second.locator("input[name='v.x1']").fill("2.5")
+        second.locator("button[value=edit]").click()
+        assert "experiment 2 edited and approved by olga" in page.locator("[role=status]").inner_text()
+
+        third = proposal(3)  # the next batch, proposed once 1 and 2 are measured
+        third.locator("input[name=reason]").fill("too close to the last one")
+        third.locator("button[value=reject]").click()
+        proposal(4).locator("button[value=approve]").click()
+        proposal(5).locator("button[value=approve]").click()  # in place of the rejected one
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        assert "4 measured, 0 failed, budget 4" in out
+
+        page.goto(f"{base}/campaigns/branin-test")
+        assert page.locator("svg.plot").count() == 3 and "4 of 4" in page.locator(".summary").inner_text()
+        page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
+        page.goto(f"{base}/audit")
+        rows = page.locator("tbody tr").all_inner_texts()
+        assert [r.split("\t")[3:5] for r in rows] == [["approve", "olga"], ["approve", "olga"], ["reject", "olga"], ["edit", "olga"], ["approve", "olga"]]
+        store = Store(url)
+        assert [e.status for e in store.experiments(store.campaign("branin-test").id)] == ["measured"] * 2 + ["rejected"] + ["measured"] * 2
+    finally:
+        for p in (run, ui):
+            if p.poll() is None:
+                p.terminate()
+                p.communicate(timeout=60)
