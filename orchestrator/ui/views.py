@@ -161,6 +161,33 @@ async def decide_one(request: Request, name: str):
     return RedirectResponse(f"/approvals?done={quote(message)}", status_code=303)
 
 
+@router.get("/new")
+def new_campaign(request: Request):
+    session = current(request)
+    return page(request, "new.html", session, problems=[], text="")
+
+
+@router.post("/new")
+async def start_campaign(request: Request, file: UploadFile = File(...), csrf: str = Form("")):
+    session = deciding(request, csrf)
+    from retort.orchestrator.errors import CampaignError
+    from retort.orchestrator.ui.starting import MAX_UPLOAD, check_upload, start
+
+    store = request.app.state.store
+    data = await file.read(MAX_UPLOAD + 1)
+    try:
+        campaign, path = check_upload(store, file.filename or "", data)
+    except CampaignError as exc:
+        lines = str(exc).splitlines()
+        problems = [line.strip()[2:] for line in lines[1:] if line.strip().startswith("- ")] or [str(exc)]
+        text = data.decode("utf-8", "replace")[:MAX_UPLOAD]
+        return page(request, "new.html", session, 400, problems=[p.split(": ", 1) if ": " in p else ["", p] for p in problems],
+                    heading=lines[0], text=text)
+    start(store, path, campaign)
+    message = f"{campaign.name} started by {session.user.name}: a retort run process of its own runs it (its log is in {path.parent.parent / 'logs'})"
+    return RedirectResponse(f"/campaigns/{quote(campaign.name)}?done={quote(message)}", status_code=303)
+
+
 @router.post("/campaigns/{name}/control")
 def control(request: Request, name: str, action: str = Form(""), reason: str = Form(""), csrf: str = Form("")):
     session = deciding(request, csrf)

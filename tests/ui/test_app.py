@@ -198,3 +198,23 @@ def test_users_are_added_from_the_command_line_with_a_password_on_stdin(tmp_path
     assert listed.stdout.splitlines()[0].startswith("olga  operator")
     stored = Users(Store(url))
     assert stored.authenticate("olga", "a-long-password").role == "operator" and stored.authenticate("olga", "wrong") is None
+
+
+def test_an_uploaded_campaign_file_with_mistakes_is_refused_naming_each_field_and_nothing_is_stored(lab, tmp_path):
+    url, run = lab
+    client = signed_in(url, "olga")
+    token = csrf_of(client.get("/new"))
+    text = (b"name: new-one\nparameters:\n  - {name: x1, type: continuous, lower: 5, upper: 1}\n"
+            b"objectives: [{name: y, goal: minimize}]\nbudget: 4\nbatch: 2\nlab: {kind: virtual_analytic, function: branin}\n")
+    bad = client.post("/new", data={"csrf": token}, files={"file": ("mine.yaml", text, "application/yaml")})
+    assert bad.status_code == 400
+    problems = re.findall(r"<li><code>([^<]+)</code>: ([^<]+)</li>", bad.text)
+    assert ("parameters[0] (&#39;x1&#39;)", "lower bound 5.0 must be finite and below upper bound 1.0") in problems
+    assert ("batch", "unknown key (check its spelling; unknown keys are not ignored)") in problems
+    assert "mine.yaml: invalid campaign" in bad.text and ".upload-" not in bad.text
+    taken = client.post("/new", data={"csrf": token}, files={"file": ("b.yaml", run.campaign.model_dump_json().encode(), "application/yaml")})
+    assert taken.status_code == 400 and "a campaign named &#39;branin-test&#39; is stored already" in taken.text
+    viewer = signed_in(url, "vic")
+    refused = viewer.post("/new", data={"csrf": csrf_of(viewer.get("/new"))}, files={"file": ("mine.yaml", text, "application/yaml")})
+    assert refused.status_code == 403
+    assert [c.name for c in Store(url).campaigns()] == ["branin-test"]

@@ -1,6 +1,7 @@
 """The operator UI in a real browser (Debian's chromium, driven by Playwright by path), as an operator meets it:
-`retort users add`, `retort ui` and `retort run` as three processes sharing only the store; the operator signs in,
-approves, edits, rejects and adds proposals while the campaign waits, and reads the campaign page and the audit trail."""
+`retort users add`, then `retort ui`; the operator signs in, starts a campaign by uploading its file (a file with
+mistakes first), approves, edits and rejects its proposals while it waits, and reads the campaign page and the audit
+trail. The campaign runs in a `retort run` process of its own, sharing only the store with the UI."""
 
 import os
 import shutil
@@ -12,6 +13,7 @@ import time
 import httpx
 import pytest
 
+from retort.orchestrator.lease import holder_of
 from retort.orchestrator.store import Store
 from tests.conftest import branin_campaign
 
@@ -52,7 +54,7 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
     assert added.returncode == 0, added.stderr
     port = free_port()
     ui = retort(tmp_path, "ui", "--store", url, "--port", str(port), background=True)
-    run = retort(tmp_path, "run", "c.yaml", background=True)
+    (tmp_path / "bad.yaml").write_text(campaign.model_dump_json().replace('"budget":4', '"budget":-4'))
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -70,6 +72,15 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.fill("input[name=password]", "olga-password")
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/approvals")
+        page.click("text=New campaign")
+        page.set_input_files("input[type=file]", str(tmp_path / "bad.yaml"))
+        page.click("text=Check and start")
+        assert "budget: Input should be greater than or equal to 1" in page.locator("[role=alert]").inner_text()
+        page.set_input_files("input[type=file]", str(tmp_path / "c.yaml"))
+        page.click("text=Check and start")
+        page.wait_for_url(f"{base}/campaigns/branin-test?**")
+        assert "branin-test started by olga" in page.locator("[role=status]").inner_text()
+        page.goto(f"{base}/approvals")
 
         def proposal(seq):
             for _ in range(300):  # the run proposes once Prefect is up
@@ -77,7 +88,7 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
                 if page.locator(f"#proposal-branin-test-{seq}").count():
                     return page.locator(f"#proposal-branin-test-{seq}")
                 time.sleep(0.2)
-            raise AssertionError(f"experiment {seq} was never proposed: {run.poll()}")
+            raise AssertionError(f"experiment {seq} was never proposed: {list((tmp_path / 'retort-ui' / 'logs').glob('*.log'))}")
 
         proposal(1).locator("button[value=approve]").click()
         assert "branin-test: experiment 1 approved by olga" in page.locator("[role=status]").inner_text()
@@ -95,9 +106,14 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         third.locator("button[value=reject]").click()
         proposal(4).locator("button[value=approve]").click()
         proposal(5).locator("button[value=approve]").click()  # in place of the rejected one
-        out, err = run.communicate(timeout=300)
-        assert run.returncode == 0, err
-        assert "4 measured, 0 failed, budget 4" in out
+        store = Store(url)
+        record = store.campaign("branin-test")
+        deadline = time.monotonic() + 300
+        while holder_of(store, record.id) is not None or store.status_counts(record.id).get("measured", 0) < 4:
+            assert time.monotonic() < deadline, "the run did not finish"
+            time.sleep(0.5)
+        (log,) = (tmp_path / "retort-ui" / "logs").glob("branin-test-*.log")
+        assert "4 measured, 0 failed, budget 4" in log.read_text()
 
         page.goto(f"{base}/campaigns/branin-test")
         assert page.locator("svg.plot").count() == 3 and "4 of 4" in page.locator(".summary").inner_text()
@@ -105,10 +121,22 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.goto(f"{base}/audit")
         rows = page.locator("tbody tr").all_inner_texts()
         assert [r.split("\t")[3:5] for r in rows] == [["approve", "olga"], ["approve", "olga"], ["reject", "olga"], ["edit", "olga"], ["approve", "olga"]]
-        store = Store(url)
-        assert [e.status for e in store.experiments(store.campaign("branin-test").id)] == ["measured"] * 2 + ["rejected"] + ["measured"] * 2
+        assert [e.status for e in store.experiments(record.id)] == ["measured"] * 2 + ["rejected"] + ["measured"] * 2
     finally:
-        for p in (run, ui):
-            if p.poll() is None:
-                p.terminate()
-                p.communicate(timeout=60)
+        stop_runs(url)
+        if ui.poll() is None:
+            ui.terminate()
+            ui.communicate(timeout=60)
+
+
+def stop_runs(url):
+    """End a run the UI started, should the test fail before it finishes (it lives in a session of its own)."""
+    import signal
+
+    try:
+        store = Store(url)
+        lease = holder_of(store, store.campaign("branin-test").id)
+    except Exception:  # no campaign: nothing was started
+        return
+    if lease is not None:
+        os.kill(lease.pid, signal.SIGTERM)

@@ -1,0 +1,67 @@
+"""Starting a campaign from the UI: an uploaded campaign file is checked as `retort validate` checks it, kept
+beside the store, and run by a `retort run` process of its own (it outlives the UI; a stop from the UI or
+`retort control` ends it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from retort.orchestrator.campaign import Campaign, load_campaign, with_changes
+from retort.orchestrator.errors import CampaignError
+from retort.orchestrator.store import Store
+
+MAX_UPLOAD = 1_000_000
+
+
+def folder_for(store: Store) -> Path:
+    """Where the UI keeps campaign files and run logs: beside a SQLite store's file, else in the working directory."""
+    base = Path(store._file).parent if store._file else Path.cwd()
+    return base / "retort-ui"
+
+
+def check_upload(store: Store, filename: str, data: bytes) -> tuple[Campaign, Path]:
+    """The uploaded campaign, run against this UI's store, checked before anything is stored; and the file kept
+    for its run. Raises `CampaignError` listing every problem, one per field."""
+    from retort.orchestrator.loop import check_run
+
+    if len(data) > MAX_UPLOAD:
+        raise CampaignError(f"{filename}: larger than {MAX_UPLOAD // 1000} kB; a campaign file is a page of YAML")
+    name = Path(filename or "campaign.yaml").name
+    if not name.endswith((".yaml", ".yml")):
+        raise CampaignError(f"{name}: upload a campaign file ending in .yaml or .yml")
+    campaigns = folder_for(store) / "campaigns"
+    campaigns.mkdir(parents=True, exist_ok=True)
+    draft = campaigns / f".upload-{os.getpid()}-{datetime.now():%H%M%S%f}-{name}"
+    draft.write_bytes(data)
+    try:
+        campaign = load_campaign(draft)
+    except CampaignError as exc:
+        raise CampaignError(str(exc).replace(str(draft), name)) from None
+    finally:
+        draft.unlink(missing_ok=True)
+    campaign = with_changes(campaign, "the UI", store=store.secret_url.get_secret_value())  # the UI's store, whatever the file says
+    if campaign.name in {c.name for c in store.campaigns()}:
+        raise CampaignError(f"{name}: a campaign named {campaign.name!r} is stored already; give the file another name: (or "
+                            "continue that campaign from its page)")
+    check_run(campaign, store)
+    path = campaigns / f"{campaign.name}.yaml"
+    path.write_bytes(data)
+    os.chmod(path, 0o600)
+    return campaign, path
+
+
+def start(store: Store, path: Path, campaign: Campaign) -> Path:
+    """Store the campaign (its page is there at once) and run it in a process of its own; returns its log file."""
+    store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
+    logs = folder_for(store) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{campaign.name}-{datetime.now():%Y%m%d-%H%M%S}.log"
+    with open(log, "wb") as out:
+        subprocess.Popen([sys.executable, "-m", "retort.orchestrator.cli", "run", str(path), "--store", store.secret_url.get_secret_value()],
+                         cwd=path.parent, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                         env=os.environ | {"RETORT_LOG_DIR": str(logs)})
+    return log
