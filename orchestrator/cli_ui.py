@@ -20,7 +20,11 @@ def add_parsers(sub) -> None:
     ui.add_argument("--store", help=STORE_HELP)
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     ui.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    ui.add_argument("--session-hours", type=float, default=8.0, help="a sign-in lasts this long (default 8)")
+    ui.add_argument("--session-hours", type=float, default=8.0, help="a sign-in lasts this long (default 8, at most 720)")
+    ui.add_argument("--public-origin", action="append", default=[], metavar="URL",
+                    help="behind a reverse proxy: the address browsers use, e.g. https://lab.example (repeatable)")
+    ui.add_argument("--forwarded-allow-ips", metavar="IPS",
+                    help="behind a reverse proxy: the proxy's address(es), whose X-Forwarded-For/-Proto headers are trusted")
     users = sub.add_parser("users", help="people who sign in to the UI")
     actions = users.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add a user (the password is asked for, or read from standard input when it is not a terminal)")
@@ -48,13 +52,21 @@ def ui_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from retort.orchestrator.ui.app import create_app
+    from retort.orchestrator.users import Users
 
-    store = _store(args.store, create=True)
-    app = create_app(store.secret_url.get_secret_value(), session_hours=args.session_hours)
+    from retort.orchestrator.errors import CampaignError
+
+    store = _store(args.store, create=False)
+    if not 0 < args.session_hours <= 720:
+        raise CampaignError(f"--session-hours {args.session_hours:g}: give more than 0 and at most 720")
+    if not Users(store).all():
+        err.print("note: no user can sign in yet; add one with 'retort users add NAME --role operator'", highlight=False)
+    app = create_app(store.secret_url.get_secret_value(), session_hours=args.session_hours, public_origins=tuple(args.public_origin))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"warning: listening on {args.host}: other machines can reach the sign-in page; put it behind HTTPS", highlight=False)
     err.print(f"Retort UI on http://{args.host}:{args.port}/ (store {store.url}); Ctrl-C stops it", highlight=False)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    proxy = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {"proxy_headers": False}
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **proxy)
     return 0
 
 
@@ -66,7 +78,8 @@ def _store(url, create: bool):
     url = url or DEFAULT_STORE
     check_persistent(url)
     if not create and sqlite_file_missing(url):
-        raise StoreError(f"no store at {url}; pass --store")
+        raise StoreError(f"no store at {url}: pass --store, or add the first user there ('retort users add NAME --role operator "
+                         f"--store {url}'), which creates it")
     return Store(url)
 
 

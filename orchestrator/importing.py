@@ -26,25 +26,26 @@ EXPORT_COLUMNS = {"seq", "iteration", "status", "location", "planner", "model_ve
                   "failure_reason", "proposed_at", "finished_at", "lab_seconds"}  # `retort export`'s own columns: ignored
 
 
-def import_file(campaign: Campaign, store, campaign_id: int, path: str | Path, actor: str, source: str = "") -> list[int]:
+def import_file(campaign: Campaign, store, campaign_id: int, path: str | Path, actor: str, source: str = "", shown: str = "") -> list[int]:
     """Read, check and store the measurements of `path` (`source`: what to call it in the audit trail, default its
-    absolute path); returns the new experiments' numbers."""
+    absolute path; `shown`: in messages, default the path); returns the new experiments' numbers."""
     path = Path(path)
+    label = shown or str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DecisionError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise DecisionError(f"cannot read {label}: {exc.strerror or exc}") from None
     digest = hashlib.sha256(data).hexdigest()
     decisions = DecisionStore(store)
     for event in decisions.events(campaign_id, action="import"):
         if event.after.get("sha256") == digest:
-            raise DecisionError(f"{path}: this file was already imported into campaign {campaign.name!r} by {event.actor} on "
+            raise DecisionError(f"{label}: this file was already imported into campaign {campaign.name!r} by {event.actor} on "
                                 f"{event.created_at:%Y-%m-%d %H:%M} UTC (experiments {event.after.get('experiments')}); nothing imported")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DecisionError(f"{path}: not a UTF-8 text file") from None
-    items = read_measurements(campaign, text, str(path))
+        raise DecisionError(f"{label}: not a UTF-8 text file") from None
+    items = read_measurements(campaign, text, label)
     return decisions.import_measured(campaign_id, items, actor, {"file": source or str(path.resolve()), "sha256": digest, "rows": len(items)})
 
 

@@ -31,14 +31,25 @@ HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:;
            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 
 
-def create_app(store_url: str, session_hours: float = SESSION_HOURS) -> FastAPI:
+def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_origins: tuple[str, ...] = ()) -> FastAPI:
+    """The UI on the store at `store_url`. `public_origins`: the addresses browsers reach it at through a reverse
+    proxy (e.g. ``https://lab.example``), accepted as the origin of its forms."""
+    import secrets
+
+    if not 0 < session_hours <= 24 * 30:
+        raise ValueError(f"session hours must be above 0 and at most 720, got {session_hours}")
     app = FastAPI(title="Retort", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.secret = secrets.token_bytes(32)  # signs the messages shown after a redirect
+    app.state.origins = tuple(o.rstrip("/") for o in public_origins)
     app.state.store = Store(store_url)
     app.state.users = Users(app.state.store)
     app.state.limiter = LoginLimiter()
     app.state.session_hours = session_hours
     app.state.labs = {}  # campaign configuration -> its instruments, built once (edits are checked against them)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    from retort.orchestrator.ui.pages import show
+
+    app.state.templates.env.filters["show"] = show
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.middleware("http")
@@ -50,8 +61,8 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS) -> FastAPI:
 
     @app.exception_handler(SignIn)
     async def sign_in(request: Request, exc: SignIn):
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.why or "sign in first"}, status_code=401)
+        if request.url.path.startswith("/api/") or request.url.path.endswith("/live"):  # fetched by the page's script
+            return JSONResponse({"error": "your session has expired" if exc.why else "sign in first"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "") if request.method == "GET" else "/"
         return RedirectResponse(f"/login?next={quote(target)}" + (f"&why={quote(exc.why)}" if exc.why else ""), status_code=303)
 
@@ -81,9 +92,13 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS) -> FastAPI:
 
 def problem(request: Request, status: int, message: str):
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": message}, status_code=status)
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, "problem.html", {"status": status, "message": message, "session": None}, status_code=status)
+        response = JSONResponse({"error": message}, status_code=status)
+    else:
+        templates: Jinja2Templates = request.app.state.templates
+        response = templates.TemplateResponse(request, "problem.html", {"status": status, "message": message, "session": None},
+                                              status_code=status)
+    response.headers.update(HEADERS)  # an unexpected error's response is made outside the middleware that adds them
+    return response
 
 
 def page(request: Request, template: str, session, http_status: int = 200, **context) -> HTMLResponse:

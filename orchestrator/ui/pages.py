@@ -26,10 +26,26 @@ def load(store: Store, name: str) -> tuple[CampaignRecord, Campaign]:
     return record, campaign
 
 
+def show(value, full: bool = False) -> str:
+    """A parameter's value as the pages write it: numbers to 4 significant digits (`full`: 6, as edit fields hold
+    them), a mixture as `name=fraction` pairs (`full`: JSON, as an edit takes it), text as it is."""
+    import json
+
+    if isinstance(value, dict):
+        return json.dumps(value) if full else ", ".join(f"{k}={v:.3g}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.6g}" if full else f"{value:.4g}"
+    return str(value)
+
+
 def overview(store: Store) -> list[dict]:
     rows = []
     for record in store.campaigns():
-        _, campaign = load(store, record.name)
+        try:
+            _, campaign = load(store, record.name)
+        except StoreError as exc:  # one broken campaign does not hide the others
+            rows.append({"name": record.name, "broken": str(exc)})
+            continue
         counts = store.status_counts(record.id)
         top = best(campaign, store.experiment_lines(record.id))
         lease = holder_of(store, record.id)
@@ -128,7 +144,10 @@ def waiting(store: Store) -> list[dict]:
     """Every campaign asking for approval with its proposals waiting."""
     out = []
     for record in store.campaigns():
-        _, campaign = load(store, record.name)
+        try:
+            _, campaign = load(store, record.name)
+        except StoreError:  # shown as broken on the campaigns page
+            continue
         if campaign.approval.mode != "required":
             continue
         out.append({"name": record.name, "campaign": campaign, "approval": campaign.approval.describe(),

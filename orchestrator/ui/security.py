@@ -8,11 +8,14 @@ per name and per address.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from typing import Optional
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
@@ -37,35 +40,46 @@ class Forbidden(HTTPException):
 
 
 class LoginLimiter:
-    """At most `MAX_FAILURES` failed sign-ins per name and per client address in `FAILURE_WINDOW` seconds
-    (this process's memory: a restart forgets them)."""
+    """At most `MAX_FAILURES` sign-in attempts that fail, per (name, address) and per address, in `FAILURE_WINDOW`
+    seconds (this process's memory: a restart forgets them). An attempt is counted before its password is
+    checked and forgiven if it succeeds, so attempts sent at once cannot slip past the count; a success
+    forgives only its own attempt. At most `MAX_KEYS` keys are kept (the oldest go first)."""
+
+    MAX_KEYS = 10_000
 
     def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._attempts: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def wait_left(self, *keys: str) -> float:
-        """Seconds until these keys may try again (0: now)."""
+    def attempt(self, *keys: str) -> float:
+        """Count an attempt for every key and return 0, or, when any key is at its limit, count nothing and
+        return the seconds until it may try again."""
         now = time.monotonic()
         with self._lock:
             left = 0.0
             for key in keys:
-                failures = self._failures[key]
+                failures = self._attempts.get(key)
                 while failures and now - failures[0] > FAILURE_WINDOW:
                     failures.popleft()
-                if len(failures) >= MAX_FAILURES:
+                if failures is not None and not failures:
+                    del self._attempts[key]
+                elif failures is not None and len(failures) >= MAX_FAILURES:
                     left = max(left, FAILURE_WINDOW - (now - failures[0]))
-            return left
+            if left:
+                return left
+            for key in keys:
+                self._attempts.setdefault(key, deque()).append(now)
+            while len(self._attempts) > self.MAX_KEYS:
+                self._attempts.pop(next(iter(self._attempts)))
+            return 0.0
 
-    def failed(self, *keys: str) -> None:
+    def forgive(self, *keys: str) -> None:
+        """The attempt just counted succeeded: it is not a failure."""
         with self._lock:
             for key in keys:
-                self._failures[key].append(time.monotonic())
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+                failures = self._attempts.get(key)
+                if failures:
+                    failures.pop()
 
 
 def current(request: Request) -> Session:
@@ -74,7 +88,7 @@ def current(request: Request) -> Session:
     token = request.cookies.get(COOKIE, "")
     session = users.session(token) if token else None
     if session is None:
-        raise SignIn("your session has expired; sign in again" if token else "")
+        raise SignIn("expired" if token else "")
     return session
 
 
@@ -93,8 +107,10 @@ def deciding(request: Request, csrf: str) -> Session:
 
 
 def check_origin(request: Request) -> None:
+    """A browser's `Origin` must be the UI's own: the address it was reached at, or one given with `--public-origin`
+    (behind a reverse proxy)."""
     origin = request.headers.get("origin")
-    if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if origin and origin != f"{request.url.scheme}://{request.url.netloc}" and origin not in request.app.state.origins:
         raise Forbidden(f"a request from {origin} was refused: only Retort's own pages may change anything. Nothing was changed")
 
 
@@ -108,3 +124,17 @@ def new_token() -> str:
 
 def cookie_args(request: Request, max_age: Optional[int] = None) -> dict:
     return {"httponly": True, "samesite": "strict", "secure": request.url.scheme == "https", "path": "/", "max_age": max_age}
+
+
+def flash(request: Request, message: str) -> str:
+    """The query string carrying `message` to the next page, signed with this server's secret."""
+    return f"?done={quote(message, safe='')}&sig={_signature(request, message)}"
+
+
+def read_flash(request: Request, message: str, signature: str) -> str:
+    """`message` if this server signed it, else nothing (a link cannot put words on Retort's pages)."""
+    return message if message and hmac.compare_digest(signature, _signature(request, message)) else ""
+
+
+def _signature(request: Request, message: str) -> str:
+    return hmac.new(request.app.state.secret, message.encode(), hashlib.sha256).hexdigest()[:32]

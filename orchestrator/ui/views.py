@@ -1,51 +1,68 @@
-"""The UI's routes: sign-in, campaigns, a campaign's page, the approvals inbox, decisions, imports, the audit trail."""
+"""The UI's routes: sign-in, campaigns, a campaign's page, the approvals inbox, decisions, controls, imports, starting
+a campaign, the audit trail.
+
+Routes that change something check the session (the cookie alone) before reading the request's body, refuse a
+body larger than they take, and run the store's work in a worker thread (the server answers others meanwhile).
+Messages shown after a redirect are signed by the server (`flash`), so a link cannot put words on its pages.
+"""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from retort.orchestrator.approvals import Decision, decide
 from retort.orchestrator.errors import DecisionError
 from retort.orchestrator.export import to_csv
 from retort.orchestrator.ui import pages
 from retort.orchestrator.ui.app import page
-from retort.orchestrator.ui.security import (COOKIE, LOGIN_COOKIE, client, cookie_args, current, deciding, new_token,
-                                             check_origin, Forbidden)
+from retort.orchestrator.ui.security import (COOKIE, LOGIN_COOKIE, Forbidden, check_origin, client, cookie_args, current, deciding,
+                                             flash, new_token, read_flash)
 
 router = APIRouter()
+FORM_BYTES = 200_000
+UPLOAD_BYTES = 20_000_000
+MAX_SEQ = 2**31 - 1
+WHY = {"expired": "your session has expired; sign in again"}
 
 
 # -- signing in ----------------------------------------------------------------------------
 @router.get("/login")
 def login_form(request: Request, next: str = "/", why: str = ""):
-    token = new_token()
-    response = page(request, "login.html", None, next=_local(next), why=why, csrf=token, error="")
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{32}", token):  # another tab's form stays valid: the token is kept
+        token = new_token()
+    response = page(request, "login.html", None, next=_local(next), why=WHY.get(why, ""), csrf=token, error="")
     response.set_cookie(LOGIN_COOKIE, token, **cookie_args(request, max_age=3600))
     return response
 
 
 @router.post("/login")
-def login(request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form(""), next: str = Form("/")):
+def login(request: Request, name: str = Form("", max_length=200), password: str = Form("", max_length=1000), csrf: str = Form(""),
+          next: str = Form("/")):
     check_origin(request)
     if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
         raise Forbidden("the sign-in form is stale or was not sent by Retort's own page; reload it and sign in again")
+    name = name.strip()
+    if not name or len(name) > 64:
+        return _login_again(request, next, "wrong name or password", 401)
     limiter = request.app.state.limiter
-    keys = (f"name:{name.strip()}", f"client:{client(request)}")
-    wait = limiter.wait_left(*keys)
+    keys = (f"pair:{client(request)}|{name}", f"client:{client(request)}")
+    wait = limiter.attempt(*keys)
     if wait > 0:
         return _login_again(request, next, f"too many failed sign-ins; try again in {int(wait // 60) + 1} min", 429)
     user = request.app.state.users.authenticate(name, password)
     if user is None:
-        limiter.failed(*keys)
         return _login_again(request, next, "wrong name or password", 401)
-    limiter.succeeded(*keys)
-    token, session = request.app.state.users.open_session(user, request.app.state.session_hours)
+    limiter.forgive(*keys)
+    token, _ = request.app.state.users.open_session(user, request.app.state.session_hours)
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(COOKIE, token, **cookie_args(request, max_age=int(request.app.state.session_hours * 3600)))
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -53,7 +70,7 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
 
 
 def _login_again(request: Request, next: str, error: str, status: int):
-    token = new_token()
+    token = request.cookies.get(LOGIN_COOKIE) or new_token()
     response = page(request, "login.html", None, status, next=_local(next), why="", csrf=token, error=error)
     response.set_cookie(LOGIN_COOKIE, token, **cookie_args(request, max_age=3600))
     return response
@@ -63,7 +80,9 @@ def _login_again(request: Request, next: str, error: str, status: int):
 def logout(request: Request, csrf: str = Form("")):
     session = current(request)
     check_origin(request)
-    if csrf != session.csrf:
+    import secrets
+
+    if not secrets.compare_digest(csrf, session.csrf):
         raise Forbidden("the sign-out form is stale; reload the page")
     request.app.state.users.close_session(request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
@@ -84,15 +103,20 @@ def campaigns(request: Request):
 
 
 @router.get("/campaigns/{name}")
-def campaign(request: Request, name: str, status: str = "", sort: str = "seq", desc: bool = False, page_no: int = 1, done: str = ""):
+def campaign(request: Request, name: str, status: str = "", sort: str = "seq", desc: bool = False, page_no: int = 1,
+             done: str = "", sig: str = ""):
     session = current(request)
     store = request.app.state.store
     record, config = pages.load(store, name)
     experiments = store.experiment_lines(record.id)
     models = store.model_versions(record.id)
+    table = pages.table(store, record.id, experiments, status, sort, desc, page_no)
+    paging = {n: "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in (("status", status), ("sort", sort), ("desc", str(desc).lower()),
+                                                                           ("page_no", n)))
+              for n in (table["page"] - 1, table["page"] + 1)}
     return page(request, "campaign.html", session, name=name, campaign=config, summary=pages.summary(store, record, config, experiments),
-                figures=pages.figures(config, experiments), models=models[-20:][::-1], n_models=len(models),
-                table=pages.table(store, record.id, experiments, status, sort, desc, page_no), status=status, sort=sort, desc=desc, done=done,
+                figures=pages.figures(config, experiments), models=models[-20:][::-1], n_models=len(models), table=table, paging=paging,
+                status=status, sort=sort, desc=desc, done=read_flash(request, done, sig),
                 statuses=("proposed", "approved", "running", "measured", "failed", "rejected"))
 
 
@@ -113,13 +137,14 @@ def export(request: Request, name: str, status: str = ""):
     record, _ = pages.load(store, name)
     experiments = store.experiments(record.id, statuses=(status,) if status else None)
     return PlainTextResponse(to_csv(experiments), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="{name}-experiments.csv"'})
+                             headers={"Content-Disposition": f'attachment; filename="{quote(name)}-experiments.csv"'})
 
 
 @router.get("/approvals")
-def approvals(request: Request, done: str = ""):
+def approvals(request: Request, done: str = "", sig: str = ""):
     session = current(request)
-    return page(request, "approvals.html", session, campaigns=pages.waiting(request.app.state.store), done=done, error="")
+    return page(request, "approvals.html", session, campaigns=pages.waiting(request.app.state.store), done=read_flash(request, done, sig),
+                error="")
 
 
 @router.get("/audit")
@@ -128,103 +153,140 @@ def audit(request: Request):
     return page(request, "audit.html", session, events=pages.audit(request.app.state.store))
 
 
-@router.get("/api/inbox")
-def inbox(request: Request):
-    current(request)
-    return JSONResponse({"waiting": pages.inbox_count(request.app.state.store)})
-
-
-# -- deciding ------------------------------------------------------------------------------
-@router.post("/campaigns/{name}/decide")
-async def decide_one(request: Request, name: str):
-    form = await request.form()
-    session = deciding(request, str(form.get("csrf", "")))
-    store = request.app.state.store
-    record, config = pages.load(store, name)
-    action = str(form.get("action", ""))
-    values = {k[2:]: str(v) for k, v in form.items() if k.startswith("v.") and str(v).strip() != ""}
-    seq: Optional[int] = None
-    if action != "add":
-        try:
-            seq = int(str(form.get("seq", "")))
-        except ValueError:
-            raise DecisionError(f"{action}: which experiment? (got {form.get('seq')!r})") from None
-    if action not in ("approve", "reject", "edit", "add"):
-        raise DecisionError(f"unknown action {action!r}: approve, reject, edit or add")
-    decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", "")))
-    try:
-        done = decide(config, store, record.id, _labs(request, config, store), [decision], session.user.name)
-    except DecisionError as exc:
-        return page(request, "approvals.html", session, 400, campaigns=pages.waiting(store), done="", error=f"{name}: {exc}")
-    what = {"approve": "approved", "reject": "rejected", "edit": "edited and approved", "add": "added"}[action]
-    message = f"{name}: experiment {done[0].seq} {what} by {session.user.name}"
-    return RedirectResponse(f"/approvals?done={quote(message)}", status_code=303)
-
-
 @router.get("/new")
 def new_campaign(request: Request):
     session = current(request)
     return page(request, "new.html", session, problems=[], text="")
 
 
-@router.post("/new")
-async def start_campaign(request: Request, file: UploadFile = File(...), csrf: str = Form("")):
-    session = deciding(request, csrf)
-    from retort.orchestrator.errors import CampaignError
-    from retort.orchestrator.ui.starting import MAX_UPLOAD, check_upload, start
+@router.get("/api/inbox")
+def inbox(request: Request):
+    current(request)
+    return JSONResponse({"waiting": pages.inbox_count(request.app.state.store)})
 
+
+# -- changing ------------------------------------------------------------------------------
+async def _form(request: Request, limit: int):
+    """The session (checked first, from the cookie alone) and the request's form, refused above `limit` bytes."""
+    current(request)
+    size = request.headers.get("content-length")
+    if size is None or not size.isdigit() or int(size) > limit:
+        raise DecisionError(f"the request is larger than this form takes ({limit // 1000:,} kB) or does not say its size; nothing was changed")
+    form = await request.form(max_part_size=limit)
+    return deciding(request, str(form.get("csrf", ""))), form
+
+
+@router.post("/campaigns/{name}/decide")
+async def decide_one(request: Request, name: str):
+    session, form = await _form(request, FORM_BYTES)
     store = request.app.state.store
-    data = await file.read(MAX_UPLOAD + 1)
+    record, config = pages.load(store, name)
+    action = str(form.get("action", ""))
+    if action not in ("approve", "reject", "edit", "add"):
+        raise DecisionError("choose Approve, Approve with these values, or Reject (pressing Enter decides nothing); nothing was changed")
+    values = {k[2:]: str(v).strip() for k, v in form.items() if k.startswith("v.") and str(v).strip() != ""}
+    seq: Optional[int] = None
+    if action != "add":
+        text = str(form.get("seq", ""))
+        if not text.isdigit() or not 1 <= int(text) <= MAX_SEQ:
+            raise DecisionError(f"{action}: which experiment? (got {text!r})")
+        seq = int(text)
+    decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000])
     try:
-        campaign, path = check_upload(store, file.filename or "", data)
-    except CampaignError as exc:
-        lines = str(exc).splitlines()
-        problems = [line.strip()[2:] for line in lines[1:] if line.strip().startswith("- ")] or [str(exc)]
-        text = data.decode("utf-8", "replace")[:MAX_UPLOAD]
-        return page(request, "new.html", session, 400, problems=[p.split(": ", 1) if ": " in p else ["", p] for p in problems],
-                    heading=lines[0], text=text)
-    start(store, path, campaign)
-    message = f"{campaign.name} started by {session.user.name}: a retort run process of its own runs it (its log is in {path.parent.parent / 'logs'})"
-    return RedirectResponse(f"/campaigns/{quote(campaign.name)}?done={quote(message)}", status_code=303)
+        if action == "approve" and values:
+            _same_as_proposed(store, record.id, seq, values)
+        labs = await run_in_threadpool(_labs, request, config, store) if action in ("edit", "add") else {}  # the lab's limits
+        done = await run_in_threadpool(decide, config, store, record.id, labs, [decision], session.user.name)
+    except DecisionError as exc:
+        return page(request, "approvals.html", session, 400, campaigns=pages.waiting(store), done="", error=f"{name}: {exc}")
+    what = {"approve": "approved", "reject": "rejected", "edit": "edited and approved", "add": "added"}[action]
+    return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {done[0].seq} {what} by {session.user.name}"), status_code=303)
+
+
+def _same_as_proposed(store, campaign_id: int, seq: int, values: dict[str, str]) -> None:
+    """Approve runs the proposal as proposed: values typed into its form must not be lost silently."""
+    from retort.orchestrator.approvals import read_value
+    from retort.orchestrator.ui.pages import show
+
+    (e,) = store.experiments(campaign_id, seqs=[seq]) or [None]
+    if e is None:
+        return
+    changed = [k for k, v in values.items() if k in e.params and v != show(e.params[k], full=True)]
+    if changed:
+        raise DecisionError(f"experiment {seq}: you changed {', '.join(changed)}; press 'Approve with these values' to run your values, "
+                            "or reload the page to approve it as proposed. Nothing was changed")
 
 
 @router.post("/campaigns/{name}/control")
-def control(request: Request, name: str, action: str = Form(""), reason: str = Form(""), csrf: str = Form("")):
-    session = deciding(request, csrf)
+async def control(request: Request, name: str):
+    session, form = await _form(request, FORM_BYTES)
     from retort.orchestrator.decision_store import DecisionStore
     from retort.orchestrator.errors import StoreError
 
     store = request.app.state.store
     record, _ = pages.load(store, name)
+    action = str(form.get("action", ""))
     if action not in ("pause", "resume", "stop"):
         raise DecisionError(f"unknown control {action!r}: pause, resume or stop")
     try:
-        state = DecisionStore(store).set_control(record.id, action, session.user.name, reason)
+        state = DecisionStore(store).set_control(record.id, action, session.user.name, str(form.get("reason", ""))[:2000])
     except StoreError as exc:
         raise DecisionError(f"{name}: {exc}") from None
     message = {"run": "resumed", "paused": "paused: no new work is handed out", "stopped": "stopped: the run ends once the instruments are done"}[state]
-    return RedirectResponse(f"/campaigns/{quote(name)}?done={quote(f'{name} {message} by {session.user.name}')}", status_code=303)
+    return RedirectResponse(f"/campaigns/{quote(name, safe='')}" + flash(request, f"{name} {message} by {session.user.name}"), status_code=303)
 
 
 @router.post("/campaigns/{name}/import")
-async def import_csv(request: Request, name: str, file: UploadFile = File(...), csrf: str = Form("")):
-    session = deciding(request, csrf)
+async def import_csv(request: Request, name: str):
+    session, form = await _form(request, UPLOAD_BYTES)
     from retort.orchestrator.importing import import_file
 
     store = request.app.state.store
     record, config = pages.load(store, name)
-    data = await file.read(20_000_001)
-    if len(data) > 20_000_000:
-        raise DecisionError(f"{file.filename}: larger than 20 MB; import it with 'retort import'")
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise DecisionError("choose a CSV file to import")
+    shown = _file_name(upload.filename, "upload.csv")
+    data = await upload.read()
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(file.filename or "upload.csv").name
+        path = Path(folder) / "upload.csv"
         path.write_bytes(data)
-        seqs = import_file(config, store, record.id, path, session.user.name, source=f"{path.name} (uploaded)")
-    message = f"imported {len(seqs)} measurements from {path.name} (experiments {seqs[0]}-{seqs[-1]})"
-    return RedirectResponse(f"/campaigns/{quote(name)}?done={quote(message)}", status_code=303)
+        seqs = await run_in_threadpool(import_file, config, store, record.id, path, session.user.name, f"{shown} (uploaded)", shown)
+    message = f"imported {len(seqs)} measurements from {shown} (experiments {seqs[0]}-{seqs[-1]})"
+    return RedirectResponse(f"/campaigns/{quote(name, safe='')}" + flash(request, message), status_code=303)
+
+
+@router.post("/new")
+async def start_campaign(request: Request):
+    from retort.orchestrator.errors import CampaignError
+    from retort.orchestrator.ui.starting import MAX_UPLOAD, check_upload, start
+
+    session, form = await _form(request, MAX_UPLOAD + FORM_BYTES)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise DecisionError("choose a campaign file to upload")
+    store = request.app.state.store
+    data = await upload.read()
+    try:
+        campaign, path = await run_in_threadpool(check_upload, store, _file_name(upload.filename, "campaign.yaml"), data)
+    except CampaignError as exc:
+        lines = str(exc).splitlines()
+        problems = [line.strip()[2:] for line in lines[1:] if line.strip().startswith("- ")] or [str(exc)]
+        return page(request, "new.html", session, 400, problems=[p.split(": ", 1) if ": " in p else ["", p] for p in problems],
+                    heading=lines[0], text=data.decode("utf-8", "replace")[:MAX_UPLOAD])
+    await run_in_threadpool(start, store, path, campaign)
+    message = f"{campaign.name} started by {session.user.name}: a retort run process of its own runs it (its log is in {path.parent.parent / 'logs'})"
+    return RedirectResponse(f"/campaigns/{quote(campaign.name, safe='')}" + flash(request, message), status_code=303)
+
+
+def _file_name(name: Optional[str], default: str) -> str:
+    """The uploaded file's name as shown in messages: its last part, printable, at most 100 characters."""
+    shown = "".join(c for c in Path(name or "").name if c.isprintable())[:100]
+    return shown if shown not in ("", ".", "..") else default
 
 
 def _labs(request: Request, config, store):
+    """The campaign's instruments, built once per configuration (an edit or an add is checked against their limits)."""
     from retort.orchestrator.labs import build_labs
 
     key = config.config_json()

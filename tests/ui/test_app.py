@@ -95,8 +95,12 @@ def test_a_forged_cross_site_or_stale_request_changes_nothing(lab):
             s.add(row)
         s.commit()
     stale = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"}, follow_redirects=False)
-    assert stale.status_code == 303 and "session%20has%20expired" in stale.headers["location"]
+    assert stale.status_code == 303 and stale.headers["location"] == "/login?next=/&why=expired"
     assert [e.status for e in run.experiments()] == ["proposed", "proposed"]
+    assert "your session has expired; sign in again" in client.get(stale.headers["location"]).text
+    assert client.get("/campaigns/branin-test/live").status_code == 401  # the page's script stops and says so
+    spoofed = client.get("/login?why=The UI moved to evil.example")
+    assert "evil.example" not in spoofed.text
 
 
 def test_a_viewer_sees_but_cannot_decide(lab):
@@ -117,8 +121,16 @@ def test_an_operator_approves_edits_rejects_and_adds_and_the_audit_page_shows_wh
     assert bad.status_code == 400 and alert(bad) == "branin-test: experiment 2: parameter 'x1': value 99.0 is outside its domain"
     no_reason = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "2", "action": "reject"})
     assert no_reason.status_code == 400 and "a rejection needs a reason" in alert(no_reason)
+    enter = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "", "reason": "unsafe"})
+    assert enter.status_code == 400 and "pressing Enter decides nothing" in alert(enter)
+    typed = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve", "v.x1": "0.5",
+                                                               "v.x2": f"{run.experiments()[0].params['x2']:.6g}"})
+    assert typed.status_code == 400 and "experiment 1: you changed x1; press 'Approve with these values'" in alert(typed)
+    huge = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "9" * 30, "action": "approve"})
+    assert huge.status_code == 400 and "which experiment?" in alert(huge)
     done = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"})
     assert done.status_code == 200 and "branin-test: experiment 1 approved by olga" in done.text
+    assert "approved by mallory" not in client.get("/approvals?done=x: experiment 1 approved by mallory&sig=0").text  # unsigned: not shown
     client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "2", "action": "edit", "v.x1": "2.5", "v.x2": "3", "reason": "known"})
     client.post("/campaigns/branin-test/decide", data={"csrf": token, "action": "add", "v.x1": "1", "v.x2": "1", "reason": "control"})
     again = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "reject", "reason": "late"})
@@ -158,6 +170,11 @@ def test_measurements_imported_from_the_page_are_checked_and_stored(lab, tmp_pat
     token = csrf_of(client.get("/approvals"))
     bad = client.post("/campaigns/branin-test/import", data={"csrf": token}, files={"file": ("old.csv", b"x1,x2,y\n1,2,nan\n", "text/csv")})
     assert bad.status_code == 400 and "old.csv row 2, column 'y': 'nan' is not a finite number" in alert(bad)
+    odd = client.post("/campaigns/branin-test/import", data={"csrf": token}, files={"file": ("..", b"\xff\xfe", "text/csv")})
+    assert odd.status_code == 400 and alert(odd) == "upload.csv: not a UTF-8 text file"
+    anonymous = TestClient(create_app(url), base_url=BASE).post("/campaigns/branin-test/import", files={"file": ("a.csv", b"x", "text/csv")},
+                                                                follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")  # the session before the body
     good = client.post("/campaigns/branin-test/import", data={"csrf": token}, files={"file": ("old.csv", b"x1,x2,y\n1,2,20\n3,4,5\n", "text/csv")})
     assert good.status_code == 200 and "imported 2 measurements from old.csv" in good.text
     assert [e.provenance.planner for e in run.experiments()][-2:] == ["import", "import"]
@@ -218,3 +235,48 @@ def test_an_uploaded_campaign_file_with_mistakes_is_refused_naming_each_field_an
     refused = viewer.post("/new", data={"csrf": csrf_of(viewer.get("/new"))}, files={"file": ("mine.yaml", text, "application/yaml")})
     assert refused.status_code == 403
     assert [c.name for c in Store(url).campaigns()] == ["branin-test"]
+
+
+def test_sign_in_attempts_sent_at_once_cannot_pass_the_limit():
+    from retort.orchestrator.ui.security import LoginLimiter
+
+    limiter = LoginLimiter()
+    keys = ("pair:1.2.3.4|olga", "client:1.2.3.4")
+    assert [limiter.attempt(*keys) == 0 for _ in range(7)] == [True] * 5 + [False] * 2  # counted before the password is checked
+    other = LoginLimiter()
+    for _ in range(4):
+        other.attempt("pair:a|x", "client:a")
+    other.attempt("pair:a|vic", "client:a")
+    other.forgive("pair:a|vic", "client:a")  # a success forgives its own attempt only
+    assert other.attempt("pair:a|y", "client:a") == 0 and other.attempt("pair:a|z", "client:a") > 0
+
+
+def test_pages_show_mixtures_and_a_campaign_whose_stored_settings_broke(tmp_path):
+    from retort.agents.proposal import Proposal, Provenance
+    from retort.orchestrator.campaign import Campaign
+
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    store = Store(url)
+    mix = Campaign.model_validate({  # pages read the stored campaign; no lab is built for them
+        "name": "mix", "budget": 4, "batch_size": 2, "initial_design": 2, "approval": "required", "store": url,
+        "parameters": [{"name": "solvent", "type": "mixture", "components": ["water", "ethanol"]}],
+        "objectives": [{"name": "y", "goal": "maximize"}], "lab": {"kind": "virtual_analytic", "function": "branin"}})
+    record = store.open_campaign("mix", mix.config_json())
+    first, second = store.add_proposals(record.id, 1, [Proposal(params={"solvent": {"water": 0.75, "ethanol": 0.25}},
+                                                                provenance=Provenance(planner="sobol")) for _ in range(2)])
+    store.set_status([first.id], "approved")
+    store.set_status([first.id], "running")
+    store.record_result(first.id, {"y": 1.0}, {"y": 1.0}, {}, "test", 1.0)
+    store.open_campaign("broken", '{"name": "broken"}')
+    Users(store).add("olga", "operator", "olga-password")
+    client = signed_in(url, "olga")
+    page = client.get("/campaigns/mix")
+    assert page.status_code == 200 and "solvent=water=0.75, ethanol=0.25" in page.text
+    inbox = client.get("/approvals")
+    assert inbox.status_code == 200
+    assert 'value="{&#34;water&#34;: 0.75, &#34;ethanol&#34;: 0.25}"' in inbox.text  # JSON, quoted inside the attribute
+    approved = client.post("/campaigns/mix/decide", data={"csrf": csrf_of(inbox), "seq": "2", "action": "approve",  # the form as shown
+                                                           "v.solvent": '{"water": 0.75, "ethanol": 0.25}'})
+    assert approved.status_code == 200 and "mix: experiment 2 approved by olga" in approved.text
+    overview = client.get("/")
+    assert overview.status_code == 200 and "mix" in overview.text and "campaign &#39;broken&#39;: its stored configuration no longer validates" in overview.text
