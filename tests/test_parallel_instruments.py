@@ -76,9 +76,9 @@ def test_async_proposals_treat_running_experiments_as_pending(tmp_path):
     run = loop.open_run(campaign, store=Store(campaign.store))
     seen = []
 
-    def propose(space, observations, pending, n, model, _propose=run.planner.propose):
+    def propose(space, observations, pending, n, model, rejected=(), _propose=run.planner.propose):
         seen.append((len(observations), len(pending)))
-        return _propose(space, observations, pending, n, model)
+        return _propose(space, observations, pending, n, model, rejected=rejected)
 
     run.planner.propose = propose
     loop.run_async(run)
