@@ -103,6 +103,35 @@ def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, L
         raise DecisionError(str(exc)) from exc
 
 
+def record_by_hand(campaign: Campaign, store: Store, campaign_id: int, seq: int, values: dict[str, str], actor: str,
+                   reason: str = "") -> ExperimentRecord:
+    """A result measured off the instruments: every objective's value, or every reading the objectives are derived
+    from, as finite numbers. Stored with its audit event; the model learns from it like any other."""
+    from retort.orchestrator.importing import finite
+
+    if not actor.strip():
+        raise DecisionError("a result entered by hand needs the name of the person entering it")
+    where = f"experiment {seq}"
+    objectives = [o.name for o in campaign.objectives]
+    readings = sorted({r for o in campaign.objectives for r in o.readings})
+    unknown = sorted(set(values) - set(objectives) - set(readings))
+    if unknown:
+        raise DecisionError(f"{where}: unknown values {unknown}; give the objectives {objectives} or the readings {readings}")
+    if all(n in values for n in objectives):
+        found = {n: finite(values[n], f"{where}, {n}") for n in objectives}
+        raw = {r: finite(values[r], f"{where}, {r}") for r in readings if r in values and r not in found}
+    elif all(r in values for r in readings):
+        raw = {r: finite(values[r], f"{where}, {r}") for r in readings}
+        found = {o.name: o.derive(raw) for o in campaign.objectives}
+    else:
+        raise DecisionError(f"{where}: give a value for each objective {objectives}, or for each reading they are derived from {readings}")
+    units = {o.name: o.unit for o in campaign.objectives}
+    try:
+        return DecisionStore(store).record_by_hand(campaign_id, seq, raw, found, units, actor, reason)
+    except StoreError as exc:
+        raise DecisionError(str(exc)) from exc
+
+
 def checked_point(space: SearchSpace, labs: dict[str, Lab], values: dict[str, Value], where: str) -> dict[str, Value]:
     """`values` read by each parameter's type and checked against the space and every instrument's limits."""
     unknown = sorted(set(values) - set(space.names))

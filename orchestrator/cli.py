@@ -416,6 +416,12 @@ def _control(args: argparse.Namespace) -> int:
     return control_command(args)
 
 
+def _record(args: argparse.Namespace) -> int:
+    from retort.orchestrator.cli_approve import record_command
+
+    return record_command(args)
+
+
 def _import(args: argparse.Namespace) -> int:
     from retort.orchestrator.cli_approve import import_command
 
@@ -435,7 +441,7 @@ def _users(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"ui": _ui, "users": _users, "run": _run, "validate": _validate, "status": _status, "export": _export, "deck": _deck, "opentrons": _opentrons,
-            "approve": _approve, "control": _control, "import": _import}
+            "approve": _approve, "control": _control, "record": _record, "import": _import}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,6 +30,13 @@ def add_parsers(sub) -> None:
                          help="add an experiment of your own, approved (every parameter; repeat for several)")
     approve.add_argument("--reason", default="", help="why (kept in the audit trail; required to reject)")
     approve.add_argument("--by", default=_user(), help="who decides (stored with the decision; default: your login)")
+    record = sub.add_parser("record", help="enter a result measured by hand (an experiment run off the instruments)")
+    record.add_argument("campaign", help="campaign name or YAML file")
+    record.add_argument("seq", type=int, help="the experiment's number (proposed or approved)")
+    record.add_argument("values", nargs="+", metavar="NAME=VALUE", help="every objective, or every reading they are derived from")
+    record.add_argument("--store", help="store URL (default sqlite:///retort.db, or the campaign file's)")
+    record.add_argument("--reason", default="", help="a note (kept in the audit trail)")
+    record.add_argument("--by", default=_user(), help="who measured it (stored; default: your login)")
     control = sub.add_parser("control", help="pause, resume or stop a campaign (the process running it obeys within seconds)")
     control.add_argument("campaign", help="campaign name or YAML file")
     control.add_argument("action", choices=["pause", "resume", "stop"],
@@ -65,6 +72,15 @@ def approve_command(args: argparse.Namespace) -> int:
     for e in done:
         what = "added" if e.provenance.planner == "operator" else e.status
         out.print(f"experiment {e.seq}: {what} by {args.by}: {_params(e.params)}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def record_command(args: argparse.Namespace) -> int:
+    from retort.orchestrator.approvals import record_by_hand
+
+    campaign, store, record = _stored(args)
+    e = record_by_hand(campaign, store, record.id, args.seq, _values(args.values, "values"), args.by, args.reason)
+    out.print(f"experiment {e.seq} of {campaign.name}: measured by hand by {args.by}; the next model is fitted on it", highlight=False)
     return 0
 
 

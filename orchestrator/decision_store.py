@@ -125,6 +125,31 @@ class DecisionStore:
 
         return retry_on_conflict(write)
 
+    def record_by_hand(self, campaign_id: int, seq: int, raw: dict[str, float], objectives: dict[str, float], units: dict[str, str],
+                       actor: str, reason: str = "") -> ExperimentRecord:
+        """An experiment run off the instruments by a person: its readings and objectives stored, and it becomes
+        `measured` (from proposed or approved; checked by the update itself, so an instrument that took it
+        meanwhile wins and nothing is stored), with an audit event."""
+        now = utcnow()
+        with self.store._session(f"record experiment {seq} by hand") as s:
+            where = (ExperimentRow.campaign_id == campaign_id, ExperimentRow.seq == seq)
+            changed = s.execute(update(ExperimentRow).where(*where, ExperimentRow.status.in_(("proposed", "approved")))
+                                .values(status="measured", finished_at=now, location="by hand")).rowcount
+            row = s.exec(select(ExperimentRow).where(*where)).first()
+            if row is None:
+                raise StoreError(f"experiment {seq}: there is no such experiment in this campaign")
+            if not changed:
+                raise StoreError(f"experiment {seq} is {row.status}; only a proposed or approved experiment can be recorded by hand")
+            for kind, values in (("raw", raw), ("objective", objectives)):
+                for name, value in values.items():
+                    s.add(MeasurementRow(experiment_id=row.id, name=name, kind=kind, value=float(value), unit=units.get(name, ""),
+                                         instrument=f"by hand ({actor})"))
+            s.add(AuditRow(campaign_id=campaign_id, experiment_id=row.id, seq=seq, action="by hand", actor=actor, reason=reason,
+                           before_json=row.params_json, after_json=json.dumps(raw | objectives)))
+            s.commit()
+            s.refresh(row)
+            return experiment_record(row, [])
+
     def control(self, campaign_id: int) -> str:
         """How an operator left the campaign: `run`, `paused` (no new work is handed out) or `stopped`."""
         with self.store._session(f"read the control of campaign id {campaign_id}") as s:

@@ -104,10 +104,10 @@ def read_measurements(campaign: Campaign, text: str, where: str) -> list[Importe
         if empty:
             raise DecisionError(f"{here}: no value for {empty}")
         point = read_point(space, params, here)
-        raw = {name: _number(row.get(h), f"{here}, column {h!r}") for h, (kind, name) in columns.items()
+        raw = {name: finite(row.get(h), f"{here}, column {h!r}") for h, (kind, name) in columns.items()
                if kind == "raw" and (by_objective is False or (row.get(h) or "").strip())}
         if by_objective:
-            values = {name: _number(row.get(h), f"{here}, column {h!r}") for h, (kind, name) in columns.items() if kind == "objective"}
+            values = {name: finite(row.get(h), f"{here}, column {h!r}") for h, (kind, name) in columns.items() if kind == "objective"}
         else:
             values = {o.name: o.derive(raw) for o in campaign.objectives}
         items.append(Imported(params=point, raw=raw, objectives=values, units=units, note=f"imported from {Path(where).name} row {number}"))
@@ -116,10 +116,10 @@ def read_measurements(campaign: Campaign, text: str, where: str) -> list[Importe
     return items
 
 
-def _number(text: object, where: str) -> float:
+def finite(text: object, where: str) -> float:
     cell = (text or "").strip() if isinstance(text, str) else text
     if cell in ("", None):
-        raise DecisionError(f"{where}: empty; every imported row needs its measurement")
+        raise DecisionError(f"{where}: empty; a measurement is needed")
     try:
         value = float(cell)
     except ValueError:

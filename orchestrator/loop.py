@@ -480,7 +480,9 @@ def run_on(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
     why = run.labs[instrument].out_of_service()
     if why:  # taken out of service (by another campaign, host or an operator) since it was handed this batch
         raise InstrumentDown(f"{instrument} is out of service: {why}; experiments {seqs} wait, approved", instrument, [], {}, [])
-    batch = run.experiments(seqs=seqs)
+    batch = [e for e in run.experiments(seqs=seqs) if not (e.status == "measured" and e.location == "by hand")]  # a person ran it
+    if not batch:
+        return RecordOutcome(measured=[], failed={})
     gone = {e.seq: e.status for e in batch if e.status != "approved"}
     if gone:  # e.g. a flow run scheduled before its campaign flow restarted and handed the batch out again
         raise LabError(f"experiments {gone} are no longer approved: they were handed to another instrument run; "

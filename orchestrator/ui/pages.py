@@ -151,7 +151,9 @@ def waiting(store: Store) -> list[dict]:
         if campaign.approval.mode != "required":
             continue
         out.append({"name": record.name, "campaign": campaign, "approval": campaign.approval.describe(),
-                    "proposals": store.experiments(record.id, statuses=("proposed",))})
+                    "proposals": store.experiments(record.id, statuses=("proposed",)),
+                    "approved": store.experiments(record.id, statuses=("approved",)),
+                    "readings": sorted({r for o in campaign.objectives for r in o.readings} - {o.name for o in campaign.objectives})})
     return out
 
 

@@ -217,6 +217,26 @@ def _same_as_proposed(store, campaign_id: int, seq: int, values: dict[str, str])
                             "or reload the page to approve it as proposed. Nothing was changed")
 
 
+@router.post("/campaigns/{name}/record")
+async def record(request: Request, name: str):
+    session, form = await _form(request, FORM_BYTES)
+    from retort.orchestrator.approvals import record_by_hand
+
+    store = request.app.state.store
+    record_, config = pages.load(store, name)
+    text = str(form.get("seq", ""))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_SEQ:
+        raise DecisionError(f"record: which experiment? (got {text!r})")
+    values = {k[2:]: str(v).strip() for k, v in form.items() if k.startswith("m.") and str(v).strip() != ""}
+    try:
+        e = await run_in_threadpool(record_by_hand, config, store, record_.id, int(text), values, session.user.name,
+                                    str(form.get("reason", ""))[:2000])
+    except DecisionError as exc:
+        return page(request, "approvals.html", session, 400, campaigns=pages.waiting(store), done="", error=f"{name}: {exc}")
+    return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {e.seq} measured by hand, entered by {session.user.name}"),
+                            status_code=303)
+
+
 @router.post("/campaigns/{name}/control")
 async def control(request: Request, name: str):
     session, form = await _form(request, FORM_BYTES)

@@ -284,3 +284,28 @@ def test_async_with_a_proposal_limit_runs_what_it_planned_and_an_added_experimen
     worker.join(60)
     assert not worker.is_alive()
     assert [(e.seq, e.status) for e in run.experiments()] == [(1, "measured"), (2, "rejected"), (3, "measured")]  # nothing past iteration 1
+
+
+def test_a_result_measured_by_hand_is_stored_checked_and_the_loop_does_not_run_it_again(tmp_path):
+    from retort.orchestrator.approvals import record_by_hand
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    campaign = branin_campaign(approval="required", budget=4, initial_design=2, store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    loop.propose(run, 1, None, 2)
+    store, record, labs = person(url, campaign)
+    for values, message in (({}, r"give a value for each objective \['y'\]"), ({"y": "nan"}, "experiment 1, y: 'nan' is not a finite number"),
+                            ({"z": "1"}, r"unknown values \['z'\]")):
+        with pytest.raises(DecisionError, match=message):
+            record_by_hand(campaign, store, record.id, 1, values, "olga")
+    e = record_by_hand(campaign, store, record.id, 1, {"y": "12.5"}, "olga", "ran it on the bench")
+    assert e.status == "measured" and run.experiments(seqs=[1])[0].objectives() == {"y": 12.5}
+    with pytest.raises(DecisionError, match="experiment 1 is measured; only a proposed or approved experiment"):
+        record_by_hand(campaign, store, record.id, 1, {"y": "1"}, "olga")
+    decide(campaign, store, record.id, labs, [Decision(action="approve", seq=2)], "olga")
+    assert loop.run_on(run.ref, "lab", [1]).measured == []  # handed out before the hand entry landed: skipped, not an error
+    loop.run_iteration(run, 1)
+    assert [e.status for e in run.experiments()] == ["measured", "measured"]
+    approved, by_hand = DecisionStore(store).events(record.id)
+    assert (approved.action, by_hand.action, by_hand.actor, by_hand.after, by_hand.reason) == (
+        "approve", "by hand", "olga", {"y": 12.5}, "ran it on the bench")

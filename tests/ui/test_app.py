@@ -280,3 +280,14 @@ def test_pages_show_mixtures_and_a_campaign_whose_stored_settings_broke(tmp_path
     assert approved.status_code == 200 and "mix: experiment 2 approved by olga" in approved.text
     overview = client.get("/")
     assert overview.status_code == 200 and "mix" in overview.text and "campaign &#39;broken&#39;: its stored configuration no longer validates" in overview.text
+
+
+def test_a_result_measured_by_hand_is_entered_from_the_approvals_page(lab):
+    url, run = lab
+    client = signed_in(url, "olga")
+    token = csrf_of(client.get("/approvals"))
+    bad = client.post("/campaigns/branin-test/record", data={"csrf": token, "seq": "1", "m.y": "high"})
+    assert bad.status_code == 400 and "experiment 1, y: 'high' is not a number" in alert(bad)
+    good = client.post("/campaigns/branin-test/record", data={"csrf": token, "seq": "1", "m.y": "3.5", "reason": "bench"})
+    assert good.status_code == 200 and "branin-test: experiment 1 measured by hand, entered by olga" in good.text
+    assert run.experiments(seqs=[1])[0].objectives() == {"y": 3.5}
