@@ -309,3 +309,20 @@ def test_a_result_measured_by_hand_is_stored_checked_and_the_loop_does_not_run_i
     approved, by_hand = DecisionStore(store).events(record.id)
     assert (approved.action, by_hand.action, by_hand.actor, by_hand.after, by_hand.reason) == (
         "approve", "by hand", "olga", {"y": 12.5}, "ran it on the bench")
+
+
+def test_retort_record_enters_a_result_from_the_command_line(tmp_path):
+    import json
+
+    from tests.orchestrator.test_cli import retort
+
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    campaign = branin_campaign(approval="required", store=url)
+    (tmp_path / "c.yaml").write_text(json.dumps(campaign.model_dump(mode="json")))
+    run = loop.open_run(campaign, store=Store(url))
+    loop.propose(run, 1, None, 2)
+    done = retort("record", "c.yaml", "2", "y=4.25", "--by", "olga", cwd=tmp_path)
+    assert done.returncode == 0 and "experiment 2 of branin-test: measured by hand by olga" in done.stdout
+    bad = retort("record", "c.yaml", "1", "y=", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr == "error: experiment 1, y: empty; a measurement is needed\n"
+    assert [e.status for e in run.experiments()] == ["proposed", "measured"]
