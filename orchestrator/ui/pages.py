@@ -172,3 +172,30 @@ def inbox_count(store: Store) -> int:
         if '"mode":"required"' in record.config_json.replace(" ", ""):
             total += store.status_counts(record.id).get("proposed", 0)
     return total
+
+
+def decks(store: Store, campaign: Campaign) -> list[dict]:
+    """What is left on each robot deck the campaign runs on (the colour lab): tips per rack, stocks, the plate's free
+    wells, whether the robot is out of service, batches in progress and the latest deck events."""
+    from retort.orchestrator.campaign import ColourLabConfig
+    from retort.orchestrator.deck_store import DeckStore
+    from retort.orchestrator.labs.colour import robot_decks
+
+    if not isinstance(campaign.lab, ColourLabConfig):
+        return []
+    stored = DeckStore(store)
+    names = set(stored.names())
+    out = []
+    for deck in robot_decks(campaign.lab, campaign):
+        if deck.name not in names:
+            out.append({"name": deck.name, "unused": True})
+            continue
+        config, state = stored.get(deck.name)
+        free = state.free_wells(config)
+        out.append({
+            "name": deck.name, "robot": config.robot, "unused": False, "out_of_service": state.out_of_service,
+            "rows": [(f"tips, slot {slot} ({load})", f"{len(state.free_tips(config, slot))} of 96") for slot, load in sorted(config.tip_racks.items())]
+            + [(f"stock {stock} ({config.reservoir.slot}:{config.stocks[stock].well})", f"{volume:g} uL") for stock, volume in sorted(state.stocks.items())]
+            + [(f"plate {state.plate} (slot {config.plate.slot})", f"{len(free)} free wells" + (f", next {free[0]}" if free else ""))],
+            "runs": stored.runs(deck=deck.name, active=True), "events": stored.events(deck.name, limit=5)})
+    return out

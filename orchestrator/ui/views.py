@@ -116,6 +116,7 @@ def campaign(request: Request, name: str, status: str = "", sort: str = "seq", d
               for n in (table["page"] - 1, table["page"] + 1)}
     return page(request, "campaign.html", session, name=name, campaign=config, summary=pages.summary(store, record, config, experiments),
                 figures=pages.figures(config, experiments), models=models[-20:][::-1], n_models=len(models), table=table, paging=paging,
+                decks=pages.decks(store, config),
                 status=status, sort=sort, desc=desc, done=read_flash(request, done, sig),
                 statuses=("proposed", "approved", "running", "measured", "failed", "rejected"))
 

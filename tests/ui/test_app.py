@@ -291,3 +291,18 @@ def test_a_result_measured_by_hand_is_entered_from_the_approvals_page(lab):
     good = client.post("/campaigns/branin-test/record", data={"csrf": token, "seq": "1", "m.y": "3.5", "reason": "bench"})
     assert good.status_code == 200 and "branin-test: experiment 1 measured by hand, entered by olga" in good.text
     assert run.experiments(seqs=[1])[0].objectives() == {"y": 3.5}
+
+
+def test_a_colour_campaign_page_shows_what_is_left_on_its_deck(tmp_path):
+    from tests.conftest import colour_campaign
+
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    campaign = colour_campaign(store=url)
+    run = loop.open_run(campaign, store=Store(url))
+    loop.run_iteration(run, 1)
+    Users(run.store).add("vic", "viewer", "vic-password")
+    page = signed_in(url, "vic").get("/campaigns/colour-match")
+    assert page.status_code == 200
+    deck = run.lab.deck.name
+    assert f"Deck {deck}" in page.text and "tips, slot" in page.text and "free wells, next" in page.text
+    assert re.search(r"<td>plate 1 \(slot \d+\)</td><td>92 free wells, next ", page.text)  # a batch of 4 used 4 wells
