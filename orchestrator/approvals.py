@@ -32,7 +32,7 @@ from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.decision_store import DecisionStore, Verdict
 from retort.orchestrator.errors import DecisionError, LabError, StoreError
 from retort.orchestrator.labs import Lab
-from retort.orchestrator.records import ExperimentRecord
+from retort.orchestrator.records import ExperimentRecord, allocated
 from retort.orchestrator.store import Store
 
 TIMEOUT_ACTOR = "retort (approval.wait)"
@@ -90,8 +90,7 @@ def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, L
                 raise DecisionError(f"{where}: approve takes no values; use edit to change them")
             verdicts.append(Verdict(seq=d.seq, status="approved", action="approve", reason=d.reason))
     if added:
-        counts = store.status_counts(campaign_id)
-        left = campaign.budget - sum(n for status, n in counts.items() if status != "rejected")
+        left = campaign.budget - allocated(store.status_counts(campaign_id))
         left += sum(v.status == "rejected" for v in verdicts)  # rejected in this same request: room made
         if len(added) > left:
             raise DecisionError(f"add: the budget ({campaign.budget}) has room for {max(left, 0)} more experiments, counting those "

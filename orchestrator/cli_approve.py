@@ -85,7 +85,7 @@ def record_command(args: argparse.Namespace) -> int:
 
 
 def control_command(args: argparse.Namespace) -> int:
-    from retort.orchestrator.decision_store import DecisionStore
+    from retort.orchestrator.decision_store import CONTROL_DONE, DecisionStore
     from retort.orchestrator.errors import StoreError
 
     campaign, store, record = _stored(args)
@@ -93,8 +93,7 @@ def control_command(args: argparse.Namespace) -> int:
         state = DecisionStore(store).set_control(record.id, args.action, args.by, args.reason)
     except StoreError as exc:
         raise DecisionError(f"campaign {campaign.name!r}: {exc}") from None
-    what = {"run": "resumed", "paused": "paused: no new work is handed out", "stopped": "stopped: the run ends once what is on the instruments is done"}
-    out.print(f"campaign {campaign.name} {what[state]} (by {args.by})", highlight=False)
+    out.print(f"campaign {campaign.name} {CONTROL_DONE[state]} (by {args.by})", highlight=False)
     return 0
 
 

@@ -46,6 +46,10 @@ class Imported:
     units: dict[str, str] = field(default_factory=dict)
 
 
+CONTROL_DONE = {"run": "resumed", "paused": "paused: no new work is handed out",
+                "stopped": "stopped: the run ends once what is on the instruments is done"}  # what a control action did
+
+
 class DecisionStore:
     """Decisions, imports and the audit trail, kept in a campaign `Store`."""
 

@@ -30,7 +30,7 @@ from retort.orchestrator.approvals import settle_overdue
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.errors import CampaignError, InstrumentDown, LabError, LabNotReady, LabRunFailed, LabTransient, RetortError
 from retort.orchestrator.labs import Lab, LabRequest, LabResult, build_labs
-from retort.orchestrator.records import DONE, IMPORTED, OPEN, CampaignRecord, ExperimentRecord
+from retort.orchestrator.records import DONE, IMPORTED, OPEN, CampaignRecord, ExperimentRecord, allocated
 from retort.orchestrator.store import Store
 from retort.surrogates import FittedModel
 
@@ -234,7 +234,7 @@ def remaining(run: CampaignRun) -> int:
 def unallocated(run: CampaignRun) -> int:
     """Experiments still to propose: the budget less every stored experiment (done, running, or open) but those
     rejected (and those imported, which `counts` leaves out)."""
-    return max(0, run.campaign.budget - sum(n for status, n in run.counts().items() if status != "rejected"))
+    return max(0, run.campaign.budget - allocated(run.counts()))
 
 
 def plannable(run: CampaignRun) -> int:

@@ -16,6 +16,12 @@ OPEN: tuple[Status, ...] = ("proposed", "approved")
 DONE: tuple[Status, ...] = ("measured", "failed")
 IMPORTED = "import"  # the planner of experiments imported from a file: measured elsewhere, they spend no budget
 
+
+def allocated(counts: dict[str, int]) -> int:
+    """Experiments that take a place in the budget, from `Store.status_counts` (which leaves out imported ones): every
+    status but `rejected`."""
+    return sum(n for status, n in counts.items() if status != "rejected")
+
 # The lifecycle: which status may follow which. `rejected`: an operator said no; it spends no budget.
 TRANSITIONS: dict[str, set[str]] = {
     "proposed": {"approved", "failed", "rejected"},

@@ -101,9 +101,10 @@ def problem(request: Request, status: int, message: str):
     return response
 
 
-def page(request: Request, template: str, session, http_status: int = 200, **context) -> HTMLResponse:
+def page(request: Request, template: str, session, http_status: int = 200, nav: bool = True, **context) -> HTMLResponse:
+    """`template` rendered for `session`; `nav`: the page has the navigation bar (its approvals badge is counted)."""
     templates: Jinja2Templates = request.app.state.templates
     from retort.orchestrator.ui.pages import inbox_count
 
-    waiting = inbox_count(request.app.state.store) if session else 0
+    waiting = inbox_count(request.app.state.store) if session and nav else 0
     return templates.TemplateResponse(request, template, {"session": session, "inbox": waiting, **context}, status_code=http_status)

@@ -48,7 +48,6 @@ def overview(store: Store) -> list[dict]:
             continue
         counts = store.status_counts(record.id)
         top = best(campaign, store.experiment_lines(record.id))
-        lease = holder_of(store, record.id)
         objective = campaign.objectives[0].name
         control = DecisionStore(store).control(record.id)
         rows.append({
@@ -56,7 +55,7 @@ def overview(store: Store) -> list[dict]:
             "failed": counts.get("failed", 0), "running": counts.get("running", 0),
             "waiting": counts.get("proposed", 0) if campaign.approval.mode == "required" else 0,
             "approval": campaign.approval.describe(),
-            "driver": (f"running on {lease.host} (pid {lease.pid})" if lease else "idle") + ("" if control == "run" else f", {control}"),
+            "driver": driver(store, record.id) + ("" if control == "run" else f", {control}"),
             "best": f"{objective} {top.objectives()[objective]:.4g} (#{top.seq})" if top else "-",
         })
     return rows
@@ -65,15 +64,20 @@ def overview(store: Store) -> list[dict]:
 def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiments: list[ExperimentLine]) -> dict:
     counts = store.status_counts(record.id)
     top = best(campaign, experiments)
-    lease = holder_of(store, record.id)
     return {
         "budget": campaign.budget, "done": counts.get("measured", 0) + counts.get("failed", 0), "counts": counts,
         "imported": sum(e.planner == IMPORTED for e in experiments),
         "waiting": counts.get("proposed", 0) if campaign.approval.mode == "required" else 0,
-        "approval": campaign.approval.describe(), "driver": f"running on {lease.host} (pid {lease.pid})" if lease else "idle",
+        "approval": campaign.approval.describe(), "driver": driver(store, record.id),
         "control": DecisionStore(store).control(record.id),
         "best": top, "objectives": campaign.objectives, "parameters": campaign.space.names,
     }
+
+
+def driver(store: Store, campaign_id: int) -> str:
+    """Which process runs the campaign (its lease), or idle."""
+    lease = holder_of(store, campaign_id)
+    return f"running on {lease.host} (pid {lease.pid})" if lease else "idle"
 
 
 def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:

@@ -127,8 +127,8 @@ def live(request: Request, name: str):
     store = request.app.state.store
     record, config = pages.load(store, name)
     experiments = store.experiment_lines(record.id)
-    return page(request, "live.html", session, name=name, campaign=config, summary=pages.summary(store, record, config, experiments),
-                figures=pages.figures(config, experiments))
+    return page(request, "live.html", session, nav=False, name=name, campaign=config,
+                summary=pages.summary(store, record, config, experiments), figures=pages.figures(config, experiments))
 
 
 @router.get("/campaigns/{name}/experiments.csv")
@@ -185,13 +185,8 @@ async def decide_one(request: Request, name: str):
     action = str(form.get("action", ""))
     if action not in ("approve", "reject", "edit", "add"):
         raise DecisionError("choose Approve, Approve with these values, or Reject (pressing Enter decides nothing); nothing was changed")
-    values = {k[2:]: str(v).strip() for k, v in form.items() if k.startswith("v.") and str(v).strip() != ""}
-    seq: Optional[int] = None
-    if action != "add":
-        text = str(form.get("seq", ""))
-        if not text.isdigit() or not 1 <= int(text) <= MAX_SEQ:
-            raise DecisionError(f"{action}: which experiment? (got {text!r})")
-        seq = int(text)
+    values = _fields(form, "v.")
+    seq: Optional[int] = None if action == "add" else _seq(form, action)
     decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000])
     try:
         if action == "approve" and values:
@@ -204,9 +199,21 @@ async def decide_one(request: Request, name: str):
     return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {done[0].seq} {what} by {session.user.name}"), status_code=303)
 
 
+def _seq(form, action: str) -> int:
+    """The form's experiment number, refused unless a whole number the store can hold."""
+    text = str(form.get("seq", ""))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_SEQ:
+        raise DecisionError(f"{action}: which experiment? (got {text!r})")
+    return int(text)
+
+
+def _fields(form, prefix: str) -> dict[str, str]:
+    """The form's non-empty fields named PREFIX+NAME, by NAME."""
+    return {k[len(prefix):]: str(v).strip() for k, v in form.items() if k.startswith(prefix) and str(v).strip() != ""}
+
+
 def _same_as_proposed(store, campaign_id: int, seq: int, values: dict[str, str]) -> None:
     """Approve runs the proposal as proposed: values typed into its form must not be lost silently."""
-    from retort.orchestrator.approvals import read_value
     from retort.orchestrator.ui.pages import show
 
     (e,) = store.experiments(campaign_id, seqs=[seq]) or [None]
@@ -225,12 +232,9 @@ async def record(request: Request, name: str):
 
     store = request.app.state.store
     record_, config = pages.load(store, name)
-    text = str(form.get("seq", ""))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_SEQ:
-        raise DecisionError(f"record: which experiment? (got {text!r})")
-    values = {k[2:]: str(v).strip() for k, v in form.items() if k.startswith("m.") and str(v).strip() != ""}
+    seq, values = _seq(form, "record"), _fields(form, "m.")
     try:
-        e = await run_in_threadpool(record_by_hand, config, store, record_.id, int(text), values, session.user.name,
+        e = await run_in_threadpool(record_by_hand, config, store, record_.id, seq, values, session.user.name,
                                     str(form.get("reason", ""))[:2000])
     except DecisionError as exc:
         return page(request, "approvals.html", session, 400, campaigns=pages.waiting(store), done="", error=f"{name}: {exc}")
@@ -241,7 +245,7 @@ async def record(request: Request, name: str):
 @router.post("/campaigns/{name}/control")
 async def control(request: Request, name: str):
     session, form = await _form(request, FORM_BYTES)
-    from retort.orchestrator.decision_store import DecisionStore
+    from retort.orchestrator.decision_store import CONTROL_DONE, DecisionStore
     from retort.orchestrator.errors import StoreError
 
     store = request.app.state.store
@@ -253,8 +257,7 @@ async def control(request: Request, name: str):
         state = DecisionStore(store).set_control(record.id, action, session.user.name, str(form.get("reason", ""))[:2000])
     except StoreError as exc:
         raise DecisionError(f"{name}: {exc}") from None
-    message = {"run": "resumed", "paused": "paused: no new work is handed out", "stopped": "stopped: the run ends once the instruments are done"}[state]
-    return RedirectResponse(f"/campaigns/{quote(name, safe='')}" + flash(request, f"{name} {message} by {session.user.name}"), status_code=303)
+    return RedirectResponse(f"/campaigns/{quote(name, safe='')}" + flash(request, f"{name} {CONTROL_DONE[state]} by {session.user.name}"), status_code=303)
 
 
 @router.post("/campaigns/{name}/import")
