@@ -16,9 +16,13 @@ from pathlib import Path
 
 from retort.simulators.errors import DatasetError, SimulationInputError
 
-PACKAGED = {
-    "suzuki_perera2018": "suzuki_perera2018_experiment_index.csv",
-    "buchwald_hartwig_ahneman2018": "buchwald_hartwig_ahneman2018_experiment_index.csv",
+PACKAGED = {  # name -> file under the package's data/ (each folder has its README and licence)
+    "suzuki_perera2018": "edbo/suzuki_perera2018_experiment_index.csv",
+    "buchwald_hartwig_ahneman2018": "edbo/buchwald_hartwig_ahneman2018_experiment_index.csv",
+    "deoxyfluorination_nielsen2018": "hte/deoxyfluorination_nielsen2018.csv",
+    "amide_coupling_wang2024": "hte/amide_coupling_wang2024.csv",
+    "ni_borylation_stevens2022": "hte/ni_borylation_stevens2022.csv",
+    "lnp3": "olympus/lnp3_grid.csv",
 }
 
 
@@ -27,51 +31,52 @@ class GridLookup:
 
     Args:
         path: CSV with a header row.
-        output: the column to report.
-        columns: the input columns (default: every column but `output` and `entry`).
+        output: the column to report, or several (`lookup_all` reports each; `lookup` and `table` the first).
+        columns: the input columns (default: every column but the outputs and `entry`).
     """
 
-    def __init__(self, path: str | Path, output: str, columns: list[str] | None = None) -> None:
+    def __init__(self, path: str | Path, output: str | list[str], columns: list[str] | None = None) -> None:
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle))
         if not rows:
             raise DatasetError(f"{path} has no rows")
         header = list(rows[0])
-        if output not in header:
-            raise DatasetError(f"{path} has no column {output!r}; columns: {header}")
-        self.columns = columns or [c for c in header if c not in (output, "entry")]
+        self.outputs = [output] if isinstance(output, str) else list(output)
+        missing = [o for o in self.outputs if o not in header]
+        if missing:
+            raise DatasetError(f"{path} has no column {missing[0]!r}; columns: {header}")
+        self.columns = columns or [c for c in header if c not in (*self.outputs, "entry")]
         unknown = [c for c in self.columns if c not in header]
         if unknown:
             raise DatasetError(f"{path} has no columns {unknown}; columns: {header}")
-        self.output = output
-        self.table: dict[tuple[str, ...], float] = {}
+        self.output = self.outputs[0]
+        self.values: dict[tuple[str, ...], tuple[float, ...]] = {}
         for i, row in enumerate(rows, start=2):
             key = tuple(row[c] for c in self.columns)
-            if key in self.table:
+            if key in self.values:
                 raise DatasetError(f"{path} line {i}: the combination {key} appears twice")
-            try:
-                value = float(row[output])
-            except ValueError:
-                raise DatasetError(f"{path} line {i}: {output} is {row[output]!r}, not a number") from None
-            if not math.isfinite(value):
-                raise DatasetError(f"{path} line {i}: {output} is {row[output]!r}")
-            self.table[key] = value
+            self.values[key] = tuple(_number(path, i, o, row[o]) for o in self.outputs)
+        self.table: dict[tuple[str, ...], float] = {k: v[0] for k, v in self.values.items()}  # the first output
         self.levels = {c: sorted({k[j] for k in self.table}) for j, c in enumerate(self.columns)}
 
     @classmethod
-    def from_packaged(cls, name: str, output: str = "yield") -> "GridLookup":
+    def from_packaged(cls, name: str, output: str | list[str] = "yield") -> "GridLookup":
         if name not in PACKAGED:
             raise DatasetError(f"unknown packaged dataset {name!r}; choose from {sorted(PACKAGED)}")
-        with resources.as_file(resources.files("retort.simulators") / "data" / "edbo" / PACKAGED[name]) as path:
+        with resources.as_file(resources.files("retort.simulators").joinpath("data", *PACKAGED[name].split("/"))) as path:
             return cls(path, output)
 
     def lookup(self, point: dict[str, str]) -> float:
+        return self.lookup_all(point)[self.output]
+
+    def lookup_all(self, point: dict[str, str]) -> dict[str, float]:
+        """Every output measured at `point` (input column -> the grid's text)."""
         key = tuple(point[c] for c in self.columns)
-        if key not in self.table:
+        if key not in self.values:
             off = [f"{c}={point[c]!r}" for c in self.columns if point[c] not in self.levels[c]]
             detail = f"unknown values {', '.join(off)}" if off else "this combination was never measured"
             raise SimulationInputError(f"the grid has no measurement for {dict(zip(self.columns, key))}: {detail}")
-        return self.table[key]
+        return dict(zip(self.outputs, self.values[key]))
 
     def missing(self) -> list[dict[str, str]]:
         """Combinations of the grid's levels that were not measured."""
@@ -84,3 +89,13 @@ class GridLookup:
     def quantile(self, q: float) -> float:
         values = sorted(self.table.values())
         return values[min(len(values) - 1, int(math.floor(q * len(values))))]
+
+
+def _number(path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DatasetError(f"{path} line {line}: {column} is {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise DatasetError(f"{path} line {line}: {column} is {text!r}")
+    return value

@@ -17,7 +17,7 @@ class LookupLab(SimpleLab):
             self.grid = GridLookup.from_packaged(config.dataset, config.output) if config.dataset else GridLookup(config.path, config.output)
         except (OSError, ValueError) as exc:
             raise CampaignError(f"lab: cannot load grid {source!r}: {exc}") from exc
-        self.readings = [config.output]
+        self.readings = list(self.grid.outputs)
         self.column = {p.name: config.columns.get(p.name, p.name) for p in campaign.parameters}
         unknown = sorted(set(config.columns) - set(self.column))
         if unknown:
@@ -69,10 +69,10 @@ class LookupLab(SimpleLab):
     def execute(self, batch: list[LabRequest]) -> None:
         for r in batch:
             try:
-                value = self.grid.lookup({self.column[k]: self._text(k, v) for k, v in r.params.items()})
+                readings = self.grid.lookup_all({self.column[k]: self._text(k, v) for k, v in r.params.items()})
             except SimulationInputError as exc:
                 raise LabError(f"experiment {r.seq}: {exc}") from exc
-            self._results[r.seq] = LabResult(seq=r.seq, readings={self.readings[0]: value}, units={}, instrument="dataset_lookup",
+            self._results[r.seq] = LabResult(seq=r.seq, readings=readings, units={}, instrument="dataset_lookup",
                                              location=self.location(r.seq))
 
     def measure(self, batch: list[LabRequest]) -> list[LabResult]:

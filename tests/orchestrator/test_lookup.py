@@ -63,7 +63,7 @@ def test_a_dataset_path_is_relative_to_the_campaign_file_and_a_store_from_the_la
 
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)
-    packaged = resources.files("retort.simulators") / "data" / "edbo" / PACKAGED["buchwald_hartwig_ahneman2018"]
+    packaged = resources.files("retort.simulators").joinpath("data", *PACKAGED["buchwald_hartwig_ahneman2018"].split("/"))
     (project / "data" / "grid.csv").write_text(packaged.read_text())
     text = (EXAMPLES / "buchwald_hartwig.yaml").read_text().replace("dataset: buchwald_hartwig_ahneman2018", "path: data/grid.csv")
     assert "path: data/grid.csv" in text
