@@ -202,13 +202,14 @@ class MoleculeParameter(_Discrete):
 
     The point's value is the option's label: the SMILES for a list, the name for a mapping.
     `encoding`: RDKit 2-D ``descriptors`` (standardised, near-constant and correlated columns
-    dropped, then projected on principal components), Morgan fingerprint bits (``morgan``) or
-    counts (``morgan_count``), or ``onehot`` as a baseline.
+    dropped, then projected on principal components), Mordred 2-D descriptors (``mordred``:
+    standardised, near-constant columns and any column correlated above 0.7 with an earlier one
+    dropped), Morgan fingerprint bits (``morgan``) or counts (``morgan_count``), or ``onehot`` as a baseline.
     """
 
     type: Literal["molecule"] = "molecule"
     values: Union[list[str], dict[str, str]] = Field(min_length=1)
-    encoding: Literal["descriptors", "morgan", "morgan_count", "onehot"] = "descriptors"
+    encoding: Literal["descriptors", "mordred", "morgan", "morgan_count", "onehot"] = "descriptors"
     fingerprint_bits: Whole = Field(default=2048, ge=64, le=16384)
 
     @model_validator(mode="after")
@@ -253,6 +254,9 @@ def _molecule_table(smiles: tuple[str, ...], encoding: str, bits: int) -> np.nda
     elif encoding == "descriptors":
         raw, names = f.rdkit_descriptors(list(smiles))
         table = f.principal_components(f.reduce_descriptors(raw, names)[0])
+    elif encoding == "mordred":
+        raw, names = f.mordred_descriptors(list(smiles))
+        table = f.reduce_descriptors(raw, names, max_correlation=0.7)[0]
     else:
         table = f.morgan(list(smiles), n_bits=bits, counts=encoding == "morgan_count")
         used = table.any(axis=0)  # bits no option sets carry no information

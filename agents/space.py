@@ -130,6 +130,11 @@ class SearchSpace(BaseModel):
         return [([offsets[p.name] + j for j in range(p.width)], p.element_table()) for p in self.parameters
                 if isinstance(p, CompositionParameter) and p.encoding == "descriptors"]
 
+    def column_groups(self) -> list[list[int]]:
+        """Each parameter's columns, in order (an additive model has one kernel per group)."""
+        offsets = self.column_offsets()
+        return [[offsets[p.name] + j for j in range(p.width)] for p in self.parameters]
+
     def fingerprint_columns(self) -> list[int]:
         """Columns holding fingerprint bits or counts (modelled with a Tanimoto kernel)."""
         offsets = self.column_offsets()

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -61,6 +62,34 @@ def rdkit_descriptors(smiles: list[str]) -> tuple[np.ndarray, list[str]]:
         warnings.simplefilter("ignore")
         table = np.array([[float(fn(m)) for _, fn in Descriptors._descList] for m in mols], dtype=np.float64)
     return table, names
+
+
+def mordred_descriptors(smiles: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Mordred's 2-D descriptors (about 1,600; `mordredcommunity`), unscaled, with their names. A descriptor
+    Mordred cannot compute for a molecule is NaN (`reduce_descriptors` drops such columns)."""
+    calculator = _mordred_calculator()
+    mols = [parse_smiles(s) for s in smiles]
+    names = [str(d) for d in calculator.descriptors]
+    rows = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for mol in mols:
+            rows.append([_number(v) for v in calculator(mol)])
+    return np.array(rows, dtype=np.float64).reshape(len(mols), len(names)), names
+
+
+@functools.lru_cache(maxsize=1)
+def _mordred_calculator():
+    from mordred import Calculator, descriptors
+
+    return Calculator(descriptors, ignore_3D=True)
+
+
+def _number(value) -> float:
+    """A Mordred result as a float: NaN for its missing-value and error objects (and for booleans)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    return float("nan")
 
 
 def reduce_descriptors(table: np.ndarray, names: list[str], max_correlation: float = 0.95, min_std: float = 1e-6) -> tuple[np.ndarray, list[str]]:

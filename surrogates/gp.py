@@ -15,7 +15,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 import botorch
 import gpytorch
@@ -45,6 +45,20 @@ class FittedModel:
     version: Optional[int] = field(default=None)
 
 
+@dataclass(frozen=True)
+class GPSettings:
+    """How the GP is built (inputs are scaled to the unit cube and outcomes standardised either way).
+
+    priors: ``botorch``: BoTorch's `SingleTaskGP` default (RBF, lengthscale prior scaled with the dimension);
+        ``gamma``: Matern-5/2 with EDBO's dimension-aware Gamma priors on lengthscales, output scale and noise.
+    additive: one kernel per parameter, on that parameter's columns, summed (the outcome as a sum of
+        per-component effects), instead of one kernel over every column. Needs `groups` in `fit_gp`.
+    """
+
+    priors: Literal["botorch", "gamma"] = "botorch"
+    additive: bool = False
+
+
 FIT_WARNINGS = (BotorchWarning, GPInputWarning, NumericalWarning, OptimizeWarning, RuntimeWarning)
 
 
@@ -55,6 +69,8 @@ def fit_gp(
     outputs: list[str],
     fingerprint_dims: list[int] | None = None,
     composition_groups: list[tuple[list[int], np.ndarray | torch.Tensor]] | None = None,
+    groups: list[list[int]] | None = None,
+    settings: GPSettings = GPSettings(),
 ) -> FittedModel:
     """Fit a `SingleTaskGP` by maximising the exact marginal log-likelihood.
 
@@ -68,6 +84,8 @@ def fit_gp(
         composition_groups: per composition encoded with descriptors, its fraction columns and
             a table of element properties (one row per column); the model appends their
             weighted means and standard deviations (`CompositionFeatures`) to its inputs.
+        groups: the columns of each parameter (for ``settings.additive``).
+        settings: kernel and priors (`GPSettings`); fingerprint columns always get the Tanimoto kernel.
     """
     if train_X.dim() != 2 or train_Y.dim() != 2 or train_X.shape[0] != train_Y.shape[0]:
         raise SurrogateError(f"need n x d inputs and n x m outcomes, got {tuple(train_X.shape)} and {tuple(train_Y.shape)}")
@@ -82,7 +100,9 @@ def fit_gp(
     if features is not None:
         bounds = torch.cat([bounds.double(), features.feature_bounds()], dim=-1)
     d = bounds.shape[-1]  # the model's input width, appended features included
-    covar_module, input_transform = None, Normalize(d=d, bounds=bounds.double())
+    covar_module, likelihood, input_transform = None, None, Normalize(d=d, bounds=bounds.double())
+    if not fingerprint_dims and (settings.priors != "botorch" or settings.additive):
+        covar_module, likelihood = _kernel(settings, groups if settings.additive else None, d, train_Y.shape[-1])
     if fingerprint_dims:
         rest = [i for i in range(d) if i not in set(fingerprint_dims)]
         covar_module = _fingerprint_kernel(fingerprint_dims, rest)
@@ -93,6 +113,7 @@ def fit_gp(
         train_X.double(),
         train_Y.double(),
         covar_module=covar_module,
+        likelihood=likelihood,
         input_transform=input_transform,
         outcome_transform=Standardize(m=train_Y.shape[-1]),
     )
@@ -122,6 +143,26 @@ def fit_gp(
     return FittedModel(model=model, summary=summary)
 
 
+def _kernel(settings: GPSettings, groups: list[list[int]] | None, d: int, m: int):
+    """The covariance module and likelihood `settings` ask for, over `d` input columns and `m` outcomes
+    (a batch of independent GPs when `m` > 1); `groups`: additive over these column groups."""
+    from gpytorch.kernels import AdditiveKernel, ScaleKernel
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior, get_gaussian_likelihood_with_lognormal_prior
+
+    from retort.surrogates.kernels import gamma_likelihood, gamma_matern
+
+    batch = torch.Size([m]) if m > 1 else torch.Size()
+    parts = groups or [list(range(d))]
+    if settings.priors == "gamma":
+        kernels = [gamma_matern(cols, batch) for cols in parts]
+        likelihood = gamma_likelihood(d, batch)
+    else:
+        kernels = [get_covar_module_with_dim_scaled_prior(len(cols), batch, active_dims=cols) for cols in parts]
+        kernels = [ScaleKernel(k, batch_shape=batch) for k in kernels] if len(parts) > 1 else kernels
+        likelihood = get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch)
+    return (kernels[0] if len(kernels) == 1 else AdditiveKernel(*kernels)), likelihood
+
+
 def _fingerprint_kernel(fingerprint_dims: list[int], rest: list[int]):
     from gpytorch.kernels import MaternKernel, ScaleKernel
     from gpytorch.priors import GammaPrior
@@ -135,16 +176,16 @@ def _fingerprint_kernel(fingerprint_dims: list[int], rest: list[int]):
 
 
 def _hyperparameters(model: SingleTaskGP) -> dict[str, list[float]]:
-    """Lengthscales (on the unit cube), output scale, noise and constant mean, per output (standardised scale)."""
-    covar = model.covar_module
-    base = getattr(covar, "base_kernel", covar)
+    """Lengthscales (on the unit cube), output scales, noise and constant mean, per output (standardised scale);
+    every kernel's, in the order the model holds them (several with an additive kernel)."""
+    kernels = list(model.covar_module.modules())
     out: dict[str, list[float]] = {}
-    kernels = getattr(base, "kernels", [base])
-    lengthscales = [k.lengthscale for k in kernels if getattr(k, "lengthscale", None) is not None]
+    lengthscales = [k.lengthscale.detach().reshape(-1) for k in kernels if getattr(k, "has_lengthscale", False) and k.lengthscale is not None]
     if lengthscales:
-        out["lengthscale"] = torch.cat([ls.detach().reshape(-1) for ls in lengthscales]).tolist()
-    if hasattr(covar, "outputscale"):
-        out["outputscale"] = covar.outputscale.detach().reshape(-1).tolist()
+        out["lengthscale"] = torch.cat(lengthscales).tolist()
+    outputscales = [k.outputscale.detach().reshape(-1) for k in kernels if hasattr(k, "raw_outputscale")]
+    if outputscales:
+        out["outputscale"] = torch.cat(outputscales).tolist()
     out["noise"] = model.likelihood.noise.detach().reshape(-1).tolist()
     out["mean_constant"] = model.mean_module.constant.detach().reshape(-1).tolist()
     return out

@@ -40,3 +40,39 @@ class TanimotoKernel(Kernel):
         sum_min = 0.5 * (n1 + n2 - l1)
         sum_max = 0.5 * (n1 + n2 + l1)
         return torch.where(sum_max > 0, sum_min / sum_max.clamp_min(1e-12), torch.ones_like(sum_max))
+
+
+# Dimension-aware Gamma priors for a Matern-5/2 kernel on inputs scaled to the unit cube, as EDBO tuned them for
+# reaction grids (Shields et al. 2021) and BayBE interpolates them between its low- and high-dimensional regimes
+# (8 and 75 columns): short lengthscales for a few columns, long ones (a smooth function) for many descriptors.
+_DIMS = (8.0, 75.0)
+
+
+def _between(d: int, low: float, high: float) -> float:
+    import numpy as np
+
+    return float(np.interp(d, _DIMS, [low, high]))
+
+
+def gamma_matern(columns: list[int], batch_shape: torch.Size = torch.Size()):
+    """A scaled ARD Matern-5/2 kernel on `columns` with dimension-aware Gamma priors (see above)."""
+    from gpytorch.kernels import MaternKernel, ScaleKernel
+    from gpytorch.priors import GammaPrior
+
+    d = len(columns)
+    matern = MaternKernel(nu=2.5, ard_num_dims=d, active_dims=torch.tensor(columns), batch_shape=batch_shape,
+                          lengthscale_prior=GammaPrior(_between(d, 1.2, 2.5), _between(d, 1.1, 0.55)))
+    kernel = ScaleKernel(matern, batch_shape=batch_shape, outputscale_prior=GammaPrior(_between(d, 5.0, 3.5), _between(d, 0.5, 0.15)))
+    matern.lengthscale = _between(d, 0.2, 6.0)
+    kernel.outputscale = _between(d, 8.0, 15.0)
+    return kernel
+
+
+def gamma_likelihood(d: int, batch_shape: torch.Size = torch.Size()):
+    """A Gaussian likelihood with the noise prior that goes with `gamma_matern` on `d` columns."""
+    from gpytorch.likelihoods import GaussianLikelihood
+    from gpytorch.priors import GammaPrior
+
+    likelihood = GaussianLikelihood(noise_prior=GammaPrior(_between(d, 1.05, 1.5), _between(d, 0.5, 0.1)), batch_shape=batch_shape)
+    likelihood.noise = _between(d, 0.1, 5.0)
+    return likelihood

@@ -1,0 +1,100 @@
+"""First batches for finite spaces: space-filling designs over the candidates, in the planner's encoding.
+
+Distances are measured per parameter on its encoded columns, each column scaled to [0, 1] over the
+parameter's options and each parameter's block scaled so that its two most different options are 1
+apart: every reaction component counts the same, however many columns its encoding has.
+
+Example:
+    >>> from retort.agents.space import SearchSpace
+    >>> from retort.agents.parameters import CategoricalParameter
+    >>> space = SearchSpace(parameters=[CategoricalParameter(name=n, values=list("abcd")) for n in "xyz"])
+    >>> picks = space_filling(space, 4, seed=0, taken=[], method="maximin")
+    >>> [len({space.point_at(i)[n] for i in picks}) for n in "xyz"]  # every option of every parameter once
+    [4, 4, 4]
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from retort.agents.errors import PlanningError
+from retort.agents.parameters import Value
+from retort.agents.space import SearchSpace
+
+POOL = 4096  # candidates drawn at random to choose from, in a larger space
+
+
+def scaled_candidates(space: SearchSpace, index: np.ndarray) -> np.ndarray:
+    """The candidates at `index`, encoded and scaled per parameter as the module docstring says."""
+    blocks, index = [], np.asarray(index, dtype=np.int64)
+    for p in reversed(space.parameters):
+        index, digit = np.divmod(index, len(p.labels))
+        table = p.table()
+        span = table.max(axis=0) - table.min(axis=0)
+        unit = (table - table.min(axis=0)) / np.where(span > 0, span, 1.0)
+        diameter = max(float(np.sqrt(_sq_distances(unit, unit).max())), 1e-12)
+        blocks.append(unit[digit] / diameter)
+    return np.concatenate(blocks[::-1], axis=1)
+
+
+def space_filling(space: SearchSpace, n: int, seed: int, taken: list[dict[str, Value]],
+                  method: Literal["maximin", "kmeans"] = "maximin") -> list[int]:
+    """`n` candidate indices that spread over the space, away from the `taken` points (measured, pending or
+    rejected) and never one of them, nor an excluded candidate.
+
+    ``maximin``: greedily the candidate farthest from everything taken or picked (the first, when nothing is
+    taken, at random). ``kmeans``: k-means over the candidates (k-means++ start, seeded), then the candidate
+    nearest each centre; with points already taken it is ``maximin``. Both choose among all untried candidates,
+    or `POOL` of them drawn at random in a larger space.
+    """
+    rng = np.random.default_rng(seed)
+    skip = space.excluded_indices() | {space.index_of(p) for p in taken}
+    total = space.n_candidates()
+    if total - len(skip) < n:
+        raise PlanningError(f"only {total - len(skip)} untried candidates are left; cannot choose {n}")
+    if total - len(skip) <= POOL:
+        pool = np.array([i for i in range(total) if i not in skip], dtype=np.int64)
+    else:
+        pool = np.unique(rng.integers(0, total, size=2 * POOL))
+        pool = rng.permutation(pool[~np.isin(pool, list(skip))])[:POOL]
+    X = scaled_candidates(space, pool)
+    if method == "kmeans" and not taken:
+        return [int(pool[i]) for i in _kmeans_medoids(X, n, rng)]
+    nearest = np.full(len(pool), np.inf)
+    if taken:
+        T = scaled_candidates(space, np.array([space.index_of(p) for p in taken], dtype=np.int64))
+        nearest = _sq_distances(X, T).min(axis=1)
+    picks: list[int] = []
+    for _ in range(n):
+        i = int(rng.integers(len(pool))) if not np.isfinite(nearest).any() else int(np.argmax(nearest))
+        picks.append(i)
+        nearest = np.minimum(nearest, _sq_distances(X, X[i : i + 1])[:, 0])
+        nearest[picks] = -np.inf
+    return [int(pool[i]) for i in picks]
+
+
+def _sq_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    return np.maximum((A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2 * A @ B.T, 0.0)
+
+
+def _kmeans_medoids(X: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 30) -> list[int]:
+    """Rows of `X` nearest the centres of a k-means clustering (k-means++ start, Lloyd's iterations), distinct."""
+    centres = [X[int(rng.integers(len(X)))]]
+    for _ in range(1, k):
+        d = _sq_distances(X, np.array(centres)).min(axis=1)
+        centres.append(X[int(rng.choice(len(X), p=d / d.sum()))] if d.sum() > 0 else X[int(rng.integers(len(X)))])
+    C = np.array(centres)
+    for _ in range(iterations):
+        label = _sq_distances(X, C).argmin(axis=1)
+        moved = np.array([X[label == j].mean(axis=0) if (label == j).any() else C[j] for j in range(k)])
+        if np.allclose(moved, C):
+            break
+        C = moved
+    picks: list[int] = []
+    D = _sq_distances(X, C)
+    for j in range(k):
+        order = np.argsort(D[:, j])
+        picks.append(int(next(i for i in order if i not in picks)))
+    return picks
