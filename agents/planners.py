@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence, Protocol
+from typing import Literal, Sequence, Protocol
 
 import torch
 
+from retort.agents.design import space_filling
 from retort.agents.errors import PlanningError
+from retort.agents.objectives import Goal
 from retort.agents.proposal import Observation, Prediction, Proposal, Provenance, Value
 from retort.agents.space import SearchSpace
-from retort.surrogates import FittedModel, build_qlognei, fit_gp
+from retort.surrogates import FittedModel, build_qlognehvi, build_qlognei, fit_gp
+from retort.surrogates.gp import GPSettings
 
 
 class Planner(Protocol):
@@ -69,11 +72,16 @@ class RandomPlanner:
 
 
 class BayesianPlanner:
-    """Sobol initial design, then batch qLogNEI on a `SingleTaskGP` of the objectives.
+    """An initial design, then batch qLogNEI (one utility) or qLogNEHVI (a Pareto front) on a `SingleTaskGP`.
+
+    The GP models the raw readings the objectives are computed from, and proposals are scored through the
+    objectives as functions of those readings (composite: a distance to a target is computed from predicted
+    readings, not modelled itself). When some measurement lacks a reading (brought in with objectives only),
+    or in a large library (whose fast path needs a weighted sum of outputs), the GP models the objectives.
 
     Args:
-        weights: objective name -> signed weight (positive to maximise, negative to minimise);
-            the planner improves the weighted sum.
+        goal: the objectives, their trade-off and outcome constraints (`Goal`), or a mapping objective name ->
+            signed weight (positive to maximise, negative to minimise): improve the weighted sum.
         n_initial: experiments drawn from the Sobol design before the model takes over.
         seed: seeds the Sobol design, the acquisition's QMC sampler and the optimiser's restarts.
         num_restarts, raw_samples: acquisition optimiser effort (BoTorch's names).
@@ -86,13 +94,19 @@ class BayesianPlanner:
         large_library: above this many candidates, a discrete space is scored with analytic
             LogEI and Kriging-believer fantasies for the batch (one posterior per candidate)
             instead of qLogNEI (a joint posterior with every observation per candidate).
+        gp: how the surrogate is built (`GPSettings`: priors, additive per parameter).
+        initial: the initial design in a finite space: ``random`` draws, or a space-filling design in the
+            encoded space (``maximin``, ``kmeans``: `retort.agents.design`), kept away from points already
+            measured, pending or rejected. Other spaces start with a scrambled Sobol sequence.
+        composite: model the raw readings and score the objectives computed from them (default), or (False)
+            model each objective's stored value, as a model of a distance has to.
     """
 
     name = "qLogNEI"
 
     def __init__(
         self,
-        weights: dict[str, float],
+        goal: Goal | dict[str, float],
         n_initial: int,
         seed: int,
         num_restarts: int = 8,
@@ -101,10 +115,13 @@ class BayesianPlanner:
         chunk: int = 8192,
         large_library: int = 50_000,
         mixed_combinations: int = 3,
+        gp: GPSettings = GPSettings(),
+        initial: Literal["random", "maximin", "kmeans"] = "random",
+        composite: bool = True,
     ) -> None:
-        if not weights:
+        if not goal:
             raise PlanningError("a Bayesian planner needs at least one objective")
-        self.weights = dict(weights)
+        self.goal = goal if isinstance(goal, Goal) else Goal.from_weights(goal)
         self.n_initial = n_initial
         self.seed = seed
         self.num_restarts = num_restarts
@@ -113,44 +130,96 @@ class BayesianPlanner:
         self.chunk = chunk
         self.large_library = large_library
         self.mixed_combinations = mixed_combinations
+        self.gp = gp
+        self.initial = initial
+        self.composite = composite
 
-    @property
-    def outputs(self) -> list[str]:
-        return list(self.weights)
+    def modelled(self, space: SearchSpace, observations: list[Observation]) -> Goal:
+        """The goal as the model sees it: over the raw readings, or over the objectives' stored values where
+        some observation lacks a reading, or in a large library (see the class docstring)."""
+        if self.composite and all(self.goal.values_of(o) is not None for o in observations):
+            return self.goal
+        goal = self.goal.on_objectives()
+        dropped = [str(c) for c in self.goal.constraints if c not in goal.constraints]
+        if dropped:
+            raise PlanningError(f"outcome constraints {dropped} name readings that some measurements lack (brought in with their "
+                                f"objectives only); constrain an objective instead, or import the readings")
+        return goal
 
     def fit(self, space: SearchSpace, observations: list[Observation]) -> FittedModel | None:
         if len(observations) < 2:
             return None
+        goal = self.modelled(space, observations)
         train_X = space.encode([o.params for o in observations])
-        train_Y = torch.tensor([[o.objectives[k] for k in self.outputs] for o in observations], dtype=torch.double)
-        return fit_gp(train_X, train_Y, space.bounds(), self.outputs, fingerprint_dims=space.fingerprint_columns(),
-                      composition_groups=space.composition_groups() or None)
+        train_Y = torch.tensor([goal.values_of(o) for o in observations], dtype=torch.double)
+        return fit_gp(train_X, train_Y, space.bounds(), goal.readings, fingerprint_dims=space.fingerprint_columns(),
+                      composition_groups=space.composition_groups() or None, groups=space.column_groups(), settings=self.gp)
 
     def propose(self, space, observations, pending, batch_size, model=None, rejected=()) -> list[Proposal]:
         done = len(observations) + len(pending)  # rejected proposals are not part of the design: it goes on past them
         position = done + len(rejected)
         if model is None or done < self.n_initial:
+            if space.is_discrete:
+                return self._initial_discrete(space, [o.params for o in observations] + list(pending) + list(rejected), position, batch_size)
             return self._initial(space, position, batch_size, len(rejected))
         torch.manual_seed(self.seed * 100_003 + position)
+        goal = self.modelled(space, observations)
+        if list(model.summary.outputs) != goal.readings:
+            raise PlanningError(f"the model predicts {model.summary.outputs}, but the goal needs {goal.readings}: fit it on these observations")
         X_baseline = space.encode([o.params for o in observations])
+        Y_baseline = torch.tensor([goal.values_of(o) for o in observations], dtype=torch.double)
         pending = list(pending) + list(rejected)  # the acquisition keeps away from rejected points as from pending ones
         X_pending = space.encode(pending) if pending else None
-        acq = build_qlognei(
-            model.model, X_baseline, [self.weights[k] for k in self.outputs], X_pending=X_pending, seed=self.seed + position
-        )
+        acq, name = self._acquisition(goal, model, X_baseline, Y_baseline, X_pending, self.seed + position)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if space.is_discrete:
                 avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
-                if space.n_candidates() > self.large_library:
-                    X, acq = self._believer_batch(model, space, batch_size, X_baseline, X_pending, avoid)
+                if space.n_candidates() > self.large_library and name == "qLogNEI" and goal.linear and not goal.constraints:
+                    X, acq = self._believer_batch(model, goal, space, batch_size, X_baseline, X_pending, avoid)
                     used = "LogEI, greedy over the batch with Kriging-believer fantasies of pending and picked experiments"
                 else:
                     X = self._optimise_discrete(acq, space, batch_size, X_pending, avoid)
-                    used = "qLogNEI (greedy over the batch, pending and picked experiments in its posterior)"
+                    used = f"{name} (greedy over the batch, pending and picked experiments in its posterior)"
             else:
-                X, used = self._optimise(acq, space, batch_size, X_baseline)
-        return self._with_provenance(space, X, acq, model, used)
+                X, how = self._optimise(acq, space, batch_size, X_baseline)
+                used = f"{name} ({how})"
+        if not goal.linear:
+            composite = [o.name for o in goal.objectives if not o.is_reading]
+            used += f"; {', '.join(composite)} computed from the predicted readings {', '.join(goal.readings)}"
+        return self._with_provenance(space, X, acq, model, goal, used, planner=name if name == "qLogNEHVI" else self.name)
+
+    def _acquisition(self, goal: Goal, model: FittedModel, X_baseline, Y_baseline, X_pending, seed: int):
+        """The acquisition function for `goal` over the model's outputs (`goal.readings`), and its name."""
+        outputs = goal.readings
+        constraints = goal.constraint_functions(outputs)
+        if goal.trade_off == "pareto":
+            signed = goal.signed(Y_baseline, outputs)
+            if goal.reference is not None:
+                ref = torch.tensor([goal.reference[o.name] * o.sign for o in goal.objectives], dtype=torch.double)
+            else:  # BoTorch's rule: the nadir of the observed front, pushed out by 10 % of its range
+                from botorch.utils.multi_objective.hypervolume import infer_reference_point
+                from botorch.utils.multi_objective.pareto import is_non_dominated
+
+                ref = infer_reference_point(signed[is_non_dominated(signed)])
+            return build_qlognehvi(model.model, X_baseline, lambda Y: goal.signed(Y, outputs), ref, X_pending, seed,
+                                   constraints=constraints), "qLogNEHVI"
+        if goal.linear:
+            return build_qlognei(model.model, X_baseline, goal.reading_weights(), X_pending, seed, constraints=constraints), "qLogNEI"
+        return build_qlognei(model.model, X_baseline, None, X_pending, seed, utility=lambda Y: goal.utility(Y, outputs),
+                             constraints=constraints), "qLogNEI"
+
+    def _initial_discrete(self, space: SearchSpace, taken: list[dict[str, Value]], position: int, batch_size: int) -> list[Proposal]:
+        """A finite space's initial design: seeded by position in the campaign (a resumed campaign draws what it
+        would have drawn), never a point already measured, pending or rejected."""
+        seed = self.seed * 100_003 + position
+        if self.initial == "random":
+            points = space.sample_discrete(batch_size, seed=seed, avoid={space.index_of(p) for p in taken})
+            note = "initial design (random draws)"
+        else:
+            points = [space.point_at(i) for i in space_filling(space, batch_size, seed, taken, method=self.initial)]
+            note = f"initial design ({self.initial}: spread over the encoded candidates)"
+        return [Proposal(params=p, provenance=Provenance(planner=f"{self.initial} design", note=note)) for p in points]
 
     def _initial(self, space: SearchSpace, done: int, batch_size: int, skipped: int = 0) -> list[Proposal]:
         # One Sobol sequence for the whole design, sliced by position (`skipped`: rejected points passed over):
@@ -159,8 +228,7 @@ class BayesianPlanner:
         points = design[done : done + batch_size]
         if len(points) < batch_size:  # past the design (model unavailable): continue the sequence
             points += space.sample(batch_size - len(points), seed=self.seed + done + 1, method="sobol")
-        design = "random design" if space.is_discrete else "sobol"  # discrete: seeded draws without replacement
-        return [Proposal(params=p, provenance=Provenance(planner=design, note="initial design")) for p in points]
+        return [Proposal(params=p, provenance=Provenance(planner="sobol", note="initial design")) for p in points]
 
     def _optimise(self, acq, space: SearchSpace, q: int, X_baseline: torch.Tensor) -> tuple[torch.Tensor, str]:
         """Continuous spaces: the batch jointly, multistart L-BFGS-B (SLSQP under linear constraints). Mixed
@@ -176,8 +244,8 @@ class BayesianPlanner:
             if inequality or equality:  # raw samples by rejection in the box: BoTorch's hit-and-run took most of a proposal's time (measured)
                 seed = self.seed + X_baseline.shape[0]
                 effort["generator"] = lambda n, q, _: space.sample_columns(n * q, seed).view(n, q, space.dim)
-            return optimize_acqf(acq, **effort)[0].detach(), "qLogNEI (joint over the batch, pending experiments in its posterior)"
-        greedy = "qLogNEI (greedy over the batch, pending and picked experiments in its posterior)"
+            return optimize_acqf(acq, **effort)[0].detach(), "joint over the batch, pending experiments in its posterior"
+        greedy = "greedy over the batch, pending and picked experiments in its posterior"
         candidates = space.encode(space.sample(self.discrete_candidates, seed=self.seed + X_baseline.shape[0], method="uniform"))
         discrete = space.discrete_columns()
         if len(discrete) == space.dim:
@@ -227,7 +295,7 @@ class BayesianPlanner:
                     best_value, best_index = float(values[j]), start + j
         return best_index, best_value
 
-    def _believer_batch(self, model: FittedModel, space: SearchSpace, q: int, X_baseline, X_pending, avoid: set[int]):
+    def _believer_batch(self, model: FittedModel, goal: Goal, space: SearchSpace, q: int, X_baseline, X_pending, avoid: set[int]):
         """Analytic LogEI, greedy over q, each pick (and every pending point) fantasised at the
         model's mean (Kriging believer). Returns the picks and the acquisition for provenance.
 
@@ -240,7 +308,7 @@ class BayesianPlanner:
         from botorch.acquisition.analytic import LogExpectedImprovement
         from botorch.acquisition.objective import ScalarizedPosteriorTransform
 
-        transform = ScalarizedPosteriorTransform(weights=torch.tensor([self.weights[k] for k in self.outputs], dtype=torch.double))
+        transform = ScalarizedPosteriorTransform(weights=torch.tensor(goal.reading_weights(), dtype=torch.double))
         with torch.no_grad():
             best_f = float(transform(model.model.posterior(X_baseline)).mean.max())
         fantasy = model.model
@@ -295,18 +363,27 @@ class BayesianPlanner:
                 size = min(2 * size, self.chunk)
         return best_index
 
-    def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel, used: str) -> list[Proposal]:
+    def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel, goal: Goal, used: str,
+                         planner: str) -> list[Proposal]:
         points = space.decode(X)
         X_exact = space.encode(points)
+        outputs = goal.readings
         with torch.no_grad():
             posterior = model.model.posterior(X_exact)
             mean, std = posterior.mean, posterior.variance.clamp_min(0).sqrt()
+            samples = goal.objective_values(posterior.rsample(torch.Size([512])), outputs)  # 512 x n x k, for composite objectives
             values = [float(acq(X_exact[i : i + 1].unsqueeze(0))) for i in range(len(points))]
         proposals = []
         for i, point in enumerate(points):
             space.validate_point(point)
-            predicted = {k: Prediction(mean=float(mean[i, j]), std=float(std[i, j])) for j, k in enumerate(self.outputs)}
-            provenance = Provenance(planner=self.name, model_version=model.version, predicted=predicted, acquisition_value=values[i],
+            predicted = {}
+            for j, o in enumerate(goal.objectives):
+                if o.is_reading:  # exact: the objective is one modelled output
+                    k = outputs.index(o.readings[0])
+                    predicted[o.name] = Prediction(mean=float(mean[i, k]), std=float(std[i, k]))
+                else:  # a function of several outputs: from posterior samples
+                    predicted[o.name] = Prediction(mean=float(samples[:, i, j].mean()), std=float(samples[:, i, j].std()))
+            provenance = Provenance(planner=planner, model_version=model.version, predicted=predicted, acquisition_value=values[i],
                                     acquisition=used)
             proposals.append(Proposal(params=point, provenance=provenance))
         return proposals

@@ -47,9 +47,11 @@ class Proposal(BaseModel):
 
 
 class Observation(BaseModel):
-    """A measured experiment as planners see it: parameters and derived objective values."""
+    """A measured experiment as planners see it: parameters, derived objective values and the raw readings they
+    came from (absent for measurements that brought only objectives, e.g. some imports)."""
 
     model_config = ConfigDict(frozen=True)
 
     params: dict[str, Value]
     objectives: dict[str, float]
+    readings: dict[str, float] = Field(default_factory=dict)

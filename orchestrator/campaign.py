@@ -22,6 +22,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from retort.agents.fields import Number, Whole
+from retort.agents.objectives import Goal, Objective, OutcomeConstraint
 from retort.agents.space import LinearConstraint, Parameter, SearchSpace
 from retort.instruments.deck import DeckConfig
 from retort.instruments.plate_reader import MAX_WAVELENGTH, MIN_WAVELENGTH
@@ -34,51 +35,6 @@ MAX_INITIAL_DESIGN = 10_000  # the design is drawn in memory at once
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Objective(_Strict):
-    """What to optimise, derived from the lab's raw readings.
-
-    `maximize`/`minimize` use the reading named `output` (default: `name`). `match` minimises the
-    distance to `target`: ``|reading - target|`` for a number, or the Euclidean distance over
-    several readings for a mapping ``{reading: target}`` (a spectrum, a colour).
-    """
-
-    name: str = Field(min_length=1)
-    goal: Literal["maximize", "minimize", "match"]
-    output: Optional[str] = None
-    target: Union[Number, Annotated[dict[str, Number], Field(min_length=1)], None] = None
-    weight: Number = Field(default=1.0, gt=0, le=1e6)
-    unit: str = ""
-
-    @model_validator(mode="after")
-    def _target(self) -> "Objective":
-        if self.goal == "match" and self.target is None:
-            raise ValueError(f"objective {self.name!r}: goal 'match' needs a target (a number, or a mapping reading -> value)")
-        if self.goal != "match" and self.target is not None:
-            raise ValueError(f"objective {self.name!r}: a target only makes sense with goal 'match', not {self.goal!r}")
-        if isinstance(self.target, dict) and self.output is not None:
-            raise ValueError(f"objective {self.name!r}: give either 'output' or a target mapping, not both")
-        return self
-
-    @property
-    def readings(self) -> list[str]:
-        """The raw readings this objective is computed from."""
-        if isinstance(self.target, dict):
-            return list(self.target)
-        return [self.output or self.name]
-
-    @property
-    def sign(self) -> float:
-        """+1 where larger is better, -1 where smaller is (minimise, and distances for match)."""
-        return 1.0 if self.goal == "maximize" else -1.0
-
-    def derive(self, raw: dict[str, float]) -> float:
-        """The objective value from raw readings (NaN if any reading it needs is NaN)."""
-        if isinstance(self.target, dict):
-            return math.sqrt(sum((raw[k] - t) ** 2 for k, t in self.target.items()))
-        value = raw[self.readings[0]]
-        return abs(value - self.target) if self.goal == "match" else value
 
 
 OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults")  # lab settings a campaign may change between runs
@@ -277,6 +233,12 @@ class Campaign(_Strict):
     parameters: list[Parameter] = Field(min_length=1)
     constraints: list[LinearConstraint] = Field(default_factory=list)
     objectives: list[Objective] = Field(min_length=1)
+    trade_off: Literal["weighted", "pareto"] = Field(
+        default="weighted", description="weighted: maximise the weighted sum of the objectives; pareto: find their Pareto front (qLogNEHVI)")
+    reference_point: Optional[dict[str, Number]] = Field(
+        default=None, description="pareto: the worst value of each objective worth having (default: inferred from the data)")
+    outcome_constraints: list[OutcomeConstraint] = Field(
+        default_factory=list, description="outcomes proposals must keep to, e.g. {name: yield, op: '>=', value: 80}")
     batch_size: Whole = Field(default=4, ge=1, le=96)
     budget: Whole = Field(ge=1, le=100_000)
     initial_design: Optional[Whole] = Field(default=None, ge=0, le=MAX_INITIAL_DESIGN)
@@ -305,19 +267,21 @@ class Campaign(_Strict):
             raise ValueError(f"initial_design {self.initial_design} is larger than the budget {self.budget}; "
                              "the design is the first experiments of the budget")
         _ = self.space  # builds and checks constraints feasibility
+        _ = self.goal  # checks the trade-off, reference point and outcome constraints against the objectives
         return self
 
     @cached_property
     def space(self) -> SearchSpace:
         return SearchSpace(parameters=self.parameters, constraints=self.constraints)
 
-    def weights(self) -> dict[str, float]:
-        """Signed scalarisation weights per objective: ``weight * sign``."""
-        return {o.name: o.weight * o.sign for o in self.objectives}
+    @cached_property
+    def goal(self) -> Goal:
+        """The objectives, their trade-off and the outcome constraints, as the planner takes them."""
+        return Goal(objectives=self.objectives, trade_off=self.trade_off, reference=self.reference_point, constraints=self.outcome_constraints)
 
     def utility(self, objectives: dict[str, float]) -> float:
-        """The weighted sum the planner maximises (higher is better)."""
-        return sum(w * objectives[k] for k, w in self.weights().items())
+        """The weighted sum of the objectives (higher is better)."""
+        return self.goal.utility_of(objectives)
 
     def config_json(self) -> str:
         return self.model_dump_json(exclude={"store"})

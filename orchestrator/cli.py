@@ -308,6 +308,13 @@ def _print_summary(summary, campaign, seconds: float) -> None:
     if summary.imported:
         table.add_row("imported", f"{_count(summary.imported, 'measurement')} (no budget spent)")
     table.add_row("iterations", str(summary.iterations))
+    if campaign.outcome_constraints:
+        table.add_row("outcome constraints", ", ".join(map(str, campaign.outcome_constraints))
+                      + ("" if summary.best_seq is not None else " (no experiment keeps to them yet)"))
+    if summary.front:
+        table.add_row("Pareto front", f"{_count(len(summary.front), 'experiment')}: " + ", ".join(f"#{n}" for n in summary.front))
+    if campaign.trade_off == "pareto":
+        summary = summary.model_copy(update={"best_objectives": {}, "best_params": {}})  # no single best: the front is the answer
     for name, value in summary.best_objectives.items():
         table.add_row(f"best {name}", f"{value:.6g} (experiment {summary.best_seq})")
     if summary.best_params:

@@ -49,7 +49,7 @@ def make_planner(campaign: Campaign, name: Optional[str] = None) -> Planner:
     name = name or campaign.planner
     if name == "random":
         return RandomPlanner(seed=campaign.seed)
-    return BayesianPlanner(weights=campaign.weights(), n_initial=campaign.initial_design, seed=campaign.seed)
+    return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed)
 
 
 class RunRef(BaseModel):
@@ -216,12 +216,14 @@ def recover_interrupted(run: CampaignRun) -> list[int]:
 
 
 def observations(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[Observation]:
+    """Measured experiments as the planner sees them: parameters, objectives and the finite raw readings."""
     names = [o.name for o in campaign.objectives]
     out = []
     for e in experiments:
         values = e.objectives()
         if e.status == "measured" and all(n in values for n in names):
-            out.append(Observation(params=e.params, objectives={n: values[n] for n in names}))
+            readings = {k: v for k, v in e.raw().items() if v is not None and math.isfinite(v)}
+            out.append(Observation(params=e.params, objectives={n: values[n] for n in names}, readings=readings))
     return out
 
 
@@ -430,13 +432,27 @@ class CampaignSummary(BaseModel):
     last_loo_coverage_95: dict[str, float]
     fit_warnings: dict[str, int] = {}  # over every model version: warning -> times
     lab_seconds: float
+    front: list[int] = []  # several objectives: the experiments on the Pareto front (numbers)
+
+
+def scored(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    """Measured experiments with every objective."""
+    names = [o.name for o in campaign.objectives]
+    return [e for e in experiments if e.status == "measured" and all(n in e.objectives() for n in names)]
 
 
 def best(campaign: Campaign, experiments: list[ExperimentRecord]) -> Optional[ExperimentRecord]:
-    """The measured experiment with the highest utility (weighted, signed objectives)."""
-    names = [o.name for o in campaign.objectives]
-    scored = [e for e in experiments if e.status == "measured" and all(n in e.objectives() for n in names)]
-    return max(scored, key=lambda e: campaign.utility(e.objectives()), default=None)
+    """The measured experiment with the highest utility (weighted, signed objectives) of those that keep to the
+    outcome constraints (None until one does)."""
+    goal = campaign.goal
+    feasible = [e for e in scored(campaign, experiments) if goal.feasible(e.objectives(), e.raw())]
+    return max(feasible, key=lambda e: campaign.utility(e.objectives()), default=None)
+
+
+def pareto_front(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    """The measured experiments on the Pareto front of the objectives (keeping to the outcome constraints)."""
+    done = scored(campaign, experiments)
+    return [done[i] for i in campaign.goal.pareto_front([e.objectives() for e in done], [e.raw() for e in done])]
 
 
 def summarise(campaign: Campaign, store: Store, record: CampaignRecord) -> CampaignSummary:
@@ -458,6 +474,7 @@ def summarise(campaign: Campaign, store: Store, record: CampaignRecord) -> Campa
         last_loo_coverage_95=models[-1].loo_coverage_95 if models else {},
         fit_warnings=dict(sum((Counter(m.fit_warnings) for m in models), Counter())),
         lab_seconds=sum(e.lab_seconds or 0.0 for e in experiments),
+        front=[e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
     )
 
 

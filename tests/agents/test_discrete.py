@@ -127,7 +127,7 @@ def test_lazy_believer_picks_equal_a_full_scan_in_every_round():
     model = planner.fit(s, obs)
     X_baseline = s.encode([o.params for o in obs])
     avoid = {s.index_of(o.params) for o in obs}
-    X, _ = planner._believer_batch(model, s, 6, X_baseline, None, avoid)
+    X, _ = planner._believer_batch(model, planner.goal, s, 6, X_baseline, None, avoid)
     lazy = [s.index_of(p) for p in s.decode(X)]
 
     transform = ScalarizedPosteriorTransform(weights=torch.tensor([1.0], dtype=torch.double))

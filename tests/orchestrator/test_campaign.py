@@ -39,7 +39,7 @@ def test_examples_load_and_fit_their_labs(name):
 def test_defaults_and_weights(tmp_path):
     campaign = load_campaign(write(tmp_path, BASE))
     assert campaign.initial_design == 4 and campaign.batch_size == 4
-    assert campaign.weights() == {"d": -1.0}
+    assert campaign.goal.weights() == {"d": -1.0}
     assert campaign.objectives[0].derive({"A520": 0.1}) == pytest.approx(0.3)
 
 
