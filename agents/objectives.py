@@ -84,7 +84,8 @@ class Objective(_Strict):
 
 
 class OutcomeConstraint(_Strict):
-    """An outcome the proposals must keep to (``yield >= 80``): `name` is an objective or a raw reading."""
+    """An outcome the proposals must keep to (``yield >= 80``): `name` is an objective or a raw reading (one an
+    objective is computed from, or any other the lab reports)."""
 
     name: str = Field(min_length=1)
     op: Literal["<=", ">="]
@@ -117,10 +118,6 @@ class Goal(_Strict):
                 raise ValueError("a reference point belongs to trade_off 'pareto'")
             if sorted(self.reference) != sorted(names):
                 raise ValueError(f"the reference point must give a value for each objective {names}, got {sorted(self.reference)}")
-        known = set(names) | {r for o in self.objectives for r in o.readings}
-        for c in self.constraints:
-            if c.name not in known:
-                raise ValueError(f"outcome constraint {c}: {c.name!r} is not an objective or a reading of one; known: {sorted(known)}")
         return self
 
     @classmethod
@@ -219,21 +216,31 @@ class Goal(_Strict):
 
         return [make(c) for c in self.constraints]
 
-    def feasible(self, objectives: Mapping[str, float], raw: Mapping[str, float]) -> bool:
-        """Whether stored values keep to every outcome constraint."""
-        values = {**raw, **objectives}
+    def feasible(self, objectives: Mapping[str, float], raw: Optional[Mapping[str, float]] = None) -> bool:
+        """Whether stored values keep to every outcome constraint (`raw`: the readings; None when they are not at
+        hand, and constraints on readings are then not checked)."""
+        values = {**(raw or {}), **objectives}
+        checked = [c for c in self.constraints if raw is not None or c.name in self.names]
         return all(values.get(c.name) is not None and (values[c.name] >= c.value if c.op == ">=" else values[c.name] <= c.value)
-                   for c in self.constraints)
+                   for c in checked)
 
     def pareto_front(self, objectives: list[Mapping[str, float]], raw: Optional[list[Mapping[str, float]]] = None) -> list[int]:
-        """Positions of the measurements on the Pareto front of every objective: none is at least as good in every
-        objective and better in one. Measurements that break an outcome constraint are left out (`raw`: their
-        readings, for constraints on readings)."""
-        signed = [[o.sign * v[o.name] for o in self.objectives] for v in objectives]
-        keep = [i for i in range(len(signed)) if self.feasible(objectives[i], raw[i] if raw else {})]
-        front = []
-        for i in keep:
+        """Positions (ascending) of the measurements on the Pareto front of every objective: none other is at least
+        as good in every objective and better in one. Measurements that break an outcome constraint are left out
+        (`raw`: their readings, for constraints on readings; see `feasible`).
+
+        A sweep in lexicographic order (best first): whatever dominates a point comes before it, and if a point is
+        dominated at all, a point on the front dominates it; so each point is checked against the front only.
+
+            >>> g = Goal(objectives=[Objective(name="a", goal="maximize"), Objective(name="b", goal="minimize")], trade_off="pareto")
+            >>> g.pareto_front([{"a": 1, "b": 1}, {"a": 2, "b": 2}, {"a": 1, "b": 2}, {"a": 2, "b": 2}])
+            [0, 1, 3]
+        """
+        keep = [i for i in range(len(objectives)) if self.feasible(objectives[i], raw[i] if raw is not None else None)]
+        signed = {i: tuple(o.sign * objectives[i][o.name] for o in self.objectives) for i in keep}
+        front: list[int] = []
+        for i in sorted(keep, key=lambda i: signed[i], reverse=True):
             a = signed[i]
-            if not any(all(x >= y for x, y in zip(signed[j], a)) and signed[j] != a for j in keep):
+            if not any(all(x >= y for x, y in zip(signed[j], a)) and signed[j] != a for j in front):
                 front.append(i)
-        return front
+        return sorted(front)

@@ -187,7 +187,9 @@ class BayesianPlanner:
         if not goal.linear:
             composite = [o.name for o in goal.objectives if not o.is_reading]
             used += f"; {', '.join(composite)} computed from the predicted readings {', '.join(goal.readings)}"
-        return self._with_provenance(space, X, acq, model, goal, used, planner=name if name == "qLogNEHVI" else self.name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # jitter notes from sampling the posterior; the fit's warnings are counted where it is fitted
+            return self._with_provenance(space, X, acq, model, goal, used, planner=name if name == "qLogNEHVI" else self.name)
 
     def _acquisition(self, goal: Goal, model: FittedModel, X_baseline, Y_baseline, X_pending, seed: int):
         """The acquisition function for `goal` over the model's outputs (`goal.readings`), and its name."""

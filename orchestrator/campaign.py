@@ -244,6 +244,9 @@ class Campaign(_Strict):
     initial_design: Optional[Whole] = Field(default=None, ge=0, le=MAX_INITIAL_DESIGN)
     seed: Whole = Field(default=0, ge=0, le=MAX_SEED)
     planner: Literal["qLogNEI", "random"] = "qLogNEI"
+    initial_design_method: Literal["random", "maximin", "kmeans"] = Field(
+        default="random", description="how a finite space's initial design is chosen: random draws, or spread over the encoded "
+                                      "candidates (maximin distance, or k-means medoids); continuous spaces use a Sobol sequence")
     schedule: Literal["batch", "async"] = Field(
         default="batch", description="batch: propose for every instrument, wait for all; async: propose for each instrument as it frees up")
     on_interrupted: Literal["leave", "rerun"] = Field(
@@ -267,7 +270,13 @@ class Campaign(_Strict):
             raise ValueError(f"initial_design {self.initial_design} is larger than the budget {self.budget}; "
                              "the design is the first experiments of the budget")
         _ = self.space  # builds and checks constraints feasibility
-        _ = self.goal  # checks the trade-off, reference point and outcome constraints against the objectives
+        _ = self.goal  # checks the trade-off and reference point against the objectives
+        known = set(names) | {r for o in self.objectives for r in o.readings}
+        if isinstance(self.lab, LookupLabConfig):
+            known |= set([self.lab.output] if isinstance(self.lab.output, str) else self.lab.output)
+        for c in self.outcome_constraints:
+            if c.name not in known:
+                raise ValueError(f"outcome constraint {c}: {c.name!r} is not an objective or a reading the lab reports; known: {sorted(known)}")
         return self
 
     @cached_property
@@ -372,15 +381,16 @@ def format_validation_error(exc: ValidationError, data: dict) -> str:
 
 
 def _describe_location(loc: tuple, data: object) -> str:
-    parts, node = [], data
+    parts, node, tagged = [], data, None
     for key in loc:
         if isinstance(key, int):
             name = node[key].get("name") if isinstance(node, list) and key < len(node) and isinstance(node[key], dict) else None
             parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]" + (f" ({name!r})" if name else "")]
             node = node[key] if isinstance(node, list) and key < len(node) else None
         else:
-            if isinstance(node, dict) and key in (node.get("type"), node.get("kind")):
-                continue  # pydantic's union tag, not a field the user wrote
+            if isinstance(node, dict) and tagged is not node and key in (node.get("type"), node.get("kind")):
+                tagged = node  # pydantic's union tag (once per node: a key spelt like the tag, `kind: colour` + `colour:`, is the user's)
+                continue
             parts.append(str(key))
             node = node.get(key) if isinstance(node, dict) else None
     return ".".join(parts)

@@ -278,17 +278,21 @@ class _ProgressWatcher:
                 pass
 
     def _update(self) -> None:
-        from retort.orchestrator.loop import best
+        from retort.orchestrator.loop import best, pareto_front
 
         counts = self.run.counts()  # one small query; the measured experiments are read only when they change
         done = counts.get("measured", 0) + counts.get("failed", 0)
         if done != self.done:
-            self.top, self.done = best(self.campaign, self.run.experiments(statuses=("measured",))), done
+            measured = self.run.experiments(statuses=("measured",))
+            self.top = len(pareto_front(self.campaign, measured)) if self.campaign.trade_off == "pareto" else best(self.campaign, measured)
+            self.done = done
         iteration = self.run.store.last_iteration(self.run.record.id)
         top = self.top
         objective = self.campaign.objectives[0].name
         text = f"iteration {iteration}"
-        if top is not None:
+        if isinstance(top, int):
+            text += f" · Pareto front {top}"
+        elif top is not None:
             text += f" · best {objective} {top.objectives()[objective]:.4g}"
         if self.run.approval_required and counts.get("proposed"):
             text += f" · {counts['proposed']} waiting for approval"

@@ -166,3 +166,26 @@ def test_a_run_on_postgresql_never_shows_the_password_and_stops_after_the_iterat
         assert [e.status for e in store.experiments(store.campaign("branin-pg").id)] == ["measured", "measured"]  # one batch of 2
     finally:
         next(databases, None)
+
+
+def test_a_pareto_campaign_through_retort_run_lists_its_front_and_plots_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'lnp.db'}"
+    campaign_file = tmp_path / "campaign.yaml"
+    text = (EXAMPLE.parent / "lnp3_pareto.yaml").read_text().replace("budget: 40", "budget: 8").replace("initial_design: 8", "initial_design: 4")
+    campaign_file.write_text(text + "outcome_constraints: [{name: particle_diameter, op: '<=', value: 400}]\n")
+    command, env = _retort_run(campaign_file, url, tmp_path)
+    result = subprocess.run(command + ["--report", str(tmp_path / "lnp.png")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr + result.stdout and "best drug_loading" not in result.stdout
+    assert "particle_diameter <= 400" in result.stdout
+    store = Store(url)
+    experiments = store.experiments(store.campaign("lnp3-pareto").id)
+    assert [e.provenance.planner for e in experiments] == ["random design"] * 4 + ["qLogNEHVI"] * 4
+    assert all(set(e.provenance.predicted) == {"drug_loading", "encap_efficiency", "particle_diameter"} for e in experiments[4:])
+    from retort.orchestrator.campaign import load_campaign
+    from retort.orchestrator.loop import pareto_front
+
+    front = pareto_front(load_campaign(campaign_file), experiments)
+    assert front and all(e.objectives()["particle_diameter"] <= 400 for e in front)
+    assert ", ".join(f"#{e.seq}" for e in front) in result.stdout
+    assert (tmp_path / "lnp.png").stat().st_size > 10_000

@@ -103,16 +103,13 @@ def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:
                                  errors=[2 * e.predicted[o.name]["std"] for e in shown], diagonal=True))
     if len(campaign.objectives) > 1:
         a, b = campaign.objectives[:2]
-        pts = sorted({(a.sign * e.objectives()[a.name], b.sign * e.objectives()[b.name]) for e in measured}, reverse=True)
-        front, top = set(), float("-inf")
-        for p in pts:  # sorted by the first (better first): on the front if better in the second than all before it
-            if p[1] > top:
-                front.add(p)
-                top = p[1]
+        front = set(campaign.goal.pareto_front([e.objectives() for e in measured]))
+        front_seqs = {measured[i].seq for i in front}
         shown, of = _thin(measured)
-        pairs = [(e.objectives()[a.name], e.objectives()[b.name]) for e in shown]
-        out.append(plots.scatter(f"Pareto front: {a.name} and {b.name} (front in colour){of}", [p[0] for p in pairs], [p[1] for p in pairs],
-                                 a.name, b.name, highlight=[(a.sign * x, b.sign * y) in front for x, y in pairs]))
+        over = f" (front over all {len(campaign.objectives)} objectives)" if len(campaign.objectives) > 2 else ""
+        out.append(plots.scatter(f"Pareto front: {a.name} and {b.name} (front in colour){over}{of}",
+                                 [e.objectives()[a.name] for e in shown], [e.objectives()[b.name] for e in shown],
+                                 a.name, b.name, highlight=[e.seq in front_seqs for e in shown]))
     return out
 
 

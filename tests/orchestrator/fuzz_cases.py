@@ -49,7 +49,7 @@ KNOWN_KEYS = {
     "planner", "lab", "store", "type", "lower", "upper", "unit", "values", "encoding", "descriptors", "fingerprint_bits",
     "components", "bounds", "terms", "op", "rhs", "goal", "output", "target", "weight", "kind", "wavelengths", "pipettes",
     "plate", "stock_volume", "mix_repetitions", "pipetting_cv", "reader_noise", "nan_readings_at", "function", "noise_sd",
-    "dataset", "path", "columns", "noise",
+    "dataset", "path", "columns", "noise", "trade_off", "reference_point", "outcome_constraints", "value", "initial_design_method",
 }
 
 

@@ -49,6 +49,7 @@ def test_defaults_and_weights(tmp_path):
         ("name: [unclosed", "malformed YAML at line 1"),
         ("- just\n- a list", "must be a YAML mapping"),
         (BASE + "colour: blue\n", "colour: unknown key"),
+        (BASE.replace("lab: {kind: virtual_colour}", "lab: {kind: colour, colour: 1}"), "lab.colour: unknown key"),  # spelt like the lab's kind
         (BASE.replace("type: continuous, lower: 1, upper: 100", "type: smiles, lower: 1, upper: 100"), "parameters[0] ('red')"),
         (BASE.replace("lower: 1, upper: 100", "lower: 100, upper: 1"), "parameters[0] ('red'): lower bound 100.0 must be finite and below upper bound 1.0"),
         (BASE.replace('op: "<=", rhs: 300', 'op: ">=", rhs: 400'), "no point within the parameter bounds satisfies all constraints"),

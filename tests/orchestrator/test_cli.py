@@ -45,6 +45,11 @@ BAD = {
                              "parameters[0] ('alloy').components: unknown elements ['Qq']"),
     "extrapolating-emulator.yaml": ((EXAMPLE.parent / "snar_emulated.yaml").read_text().replace("lower: 60, upper: 140", "lower: 20, upper: 140"),
                                     "parameter 'temperature': bounds [20, 140] go outside the data's range [60, 140]"),
+    "unknown-outcome.yaml": ((EXAMPLE.parent / "suzuki.yaml").read_text() + "outcome_constraints: [{name: purity, op: '>=', value: 90}]\n",
+                             "outcome constraint purity >= 90: 'purity' is not an objective or a reading the lab reports; known: ['yield']"),
+    "pareto-of-one.yaml": ((EXAMPLE.parent / "suzuki.yaml").read_text() + "trade_off: pareto\n", "trade_off 'pareto' needs at least two objectives"),
+    "partial-reference.yaml": ((EXAMPLE.parent / "lnp3_pareto.yaml").read_text() + "reference_point: {drug_loading: 0}\n",
+                               "the reference point must give a value for each objective ['drug_loading', 'encap_efficiency', 'particle_diameter']"),
 }
 
 
