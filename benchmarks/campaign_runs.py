@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Callable, Optional
 
+from retort.agents.planners import Planner
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.records import ExperimentRecord
@@ -26,8 +27,15 @@ def variant(campaign: Campaign, seed: int, planner: str, encoding: Optional[str]
 class Finished:
     campaign: Campaign
     experiments: list[ExperimentRecord]
-    propose_seconds: float  # fit + propose, summed over model-based batches
-    proposals: int  # model-based batches
+    proposal_seconds: list[float]  # fit + propose, per model-based batch
+
+    @property
+    def propose_seconds(self) -> float:
+        return sum(self.proposal_seconds)
+
+    @property
+    def proposals(self) -> int:
+        return len(self.proposal_seconds)
 
     def best_so_far(self) -> list[Optional[ExperimentRecord]]:
         """After each experiment, the measured experiment with the best first objective so far."""
@@ -46,19 +54,21 @@ class Finished:
         return [None if e is None else e.objectives()[name] for e in self.best_so_far()]
 
 
-def run_campaign(campaign: Campaign, clock: Callable[[], float] = time.process_time) -> Finished:
+def run_campaign(campaign: Campaign, clock: Callable[[], float] = time.process_time, planner: Optional[Planner] = None) -> Finished:
+    """Run `campaign` to its budget in an in-memory store (with `planner` instead of the campaign's own, if given)."""
     run = loop.open_run(campaign, store=Store("sqlite://"))
-    timed = {"seconds": 0.0, "proposals": 0}
+    if planner is not None:
+        run.planner = planner
+    timed: list[float] = []
 
     def plan(ref, iteration, n):
         started = clock()
         seqs = loop.plan(ref, iteration, n)
         if run.experiments(seqs=seqs[:1])[0].provenance.model_version is not None:  # time fit + propose of model-based batches
-            timed["seconds"] += clock() - started
-            timed["proposals"] += 1
+            timed.append(clock() - started)
         return seqs
 
     steps = SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan})
     while loop.remaining(run) > 0:
         loop.run_iteration(run, loop.next_iteration(run), steps)
-    return Finished(campaign, run.experiments(), timed["seconds"], timed["proposals"])
+    return Finished(campaign, run.experiments(), timed)

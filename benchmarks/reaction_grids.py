@@ -1,68 +1,276 @@
-"""Retort on the two measured reaction grids: chemical encodings vs one-hot vs random.
+"""Planners on five complete reaction grids, Retort's settings side by side with BayBE 0.15 in one run.
 
-Batch 5, budget 50, first batch random (seeded), answers looked up in the grid. Prints, per grid
-and planner: experiments until the best-so-far first reaches the grid's top 1 % yield (median and
-worst over seeds; '>50' = not reached), mean best yield after 5, 10, 20, 30, 50 experiments, and
-mean CPU seconds per proposal (fit + propose). Compare with ../shared/notes/measured-peers.md.
+Batch 5, budget 50, answers looked up in the measured grid, seeds 0..N-1 (the same seeds for every
+planner, so results pair by seed). Prints per grid and planner: experiments until the best-so-far first
+reaches the grid's top 1 % (99th-percentile yield; median and worst over seeds, '>50' = not reached),
+how many seeds never got there, mean best yield after 5, 10, 20, 30 and 50 experiments, and mean CPU
+seconds per model-based proposal (fit + propose; BayBE: per `recommend`). Then the aggregate over grids
+(geometric mean of the per-grid medians, mean rank), paired sign tests of the default against every
+other planner, and the leave-one-grid-out choice among Retort's settings (`--select`).
 
-    .venv/bin/python benchmarks/reaction_grids.py --seeds 20
-    .venv/bin/python benchmarks/reaction_grids.py --seeds 5 --grids buchwald_hartwig
+    .venv/bin/python benchmarks/reaction_grids.py                      # default vs BayBE (Mordred, one-hot) and random, 20 seeds
+    .venv/bin/python benchmarks/reaction_grids.py --retort onehot mordred+gamma --peers --seeds 5 --grids suzuki
+    .venv/bin/python benchmarks/reaction_grids.py --results out.jsonl   # keep (and resume from) every campaign's yields
+
+A Retort setting is written ENCODING[+FLAG...]: the molecule encoding (`default`: what a campaign that
+names none gets; `descriptors`, `mordred`, `morgan_count`, `onehot`), then `gamma` (Matern-5/2 with
+EDBO's dimension-aware Gamma priors instead of BoTorch's defaults), `additive` (one kernel per
+component, summed), `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
+random sampling without replacement. CPU seconds are `time.process_time()` with one torch thread per
+process, as in ../shared/notes/measured-peers.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import statistics
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Optional
 
-import torch
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from campaign_runs import run_campaign, variant
-from retort.orchestrator.campaign import load_campaign
-from retort.simulators.lookup import GridLookup
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-GRIDS = {"suzuki": "suzuki_perera2018", "buchwald_hartwig": "buchwald_hartwig_ahneman2018"}
-VARIANTS = {
-    "descriptors": ("qLogNEI", "descriptors"),
-    "morgan": ("qLogNEI", "morgan_count"),
-    "onehot": ("qLogNEI", "onehot"),
-    "random": ("random", "onehot"),
+GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid)
+    "suzuki": "suzuki.yaml",
+    "buchwald_hartwig": "buchwald_hartwig.yaml",
+    "deoxyfluorination": "deoxyfluorination.yaml",
+    "amide_coupling": "amide_coupling.yaml",
+    "ni_borylation": "ni_borylation.yaml",
 }
+ENCODINGS = ("default", "descriptors", "mordred", "morgan_count", "onehot")
+FLAGS = ("gamma", "additive", "maximin", "kmeans", "random0")
+BAYBE = ("MORDRED", "ONEHOT")
 CHECKPOINTS = (5, 10, 20, 30, 50)
+BUDGET, BATCH = 50, 5
 
 
-def run_once(grid: str, variant_name: str, seed: int) -> tuple[list[float], float, int]:
-    planner, encoding = VARIANTS[variant_name]
-    done = run_campaign(variant(load_campaign(EXAMPLES / f"{grid}.yaml"), seed, planner, encoding))
-    return done.trace(), done.propose_seconds, done.proposals
+@dataclass(frozen=True)
+class Result:
+    grid: str
+    planner: str
+    seed: int
+    yields: list[float]  # in the order measured
+    cpu_seconds: list[float]  # per model-based proposal
+
+    def trace(self) -> list[float]:
+        best, out = -math.inf, []
+        for y in self.yields:
+            best = max(best, y)
+            out.append(best)
+        return out
+
+    def reached(self, threshold: float) -> int:
+        """Experiments until the best-so-far reaches `threshold`; BUDGET + 1 if it never does."""
+        return next((i + 1 for i, v in enumerate(self.trace()) if v >= threshold), BUDGET + 1)
+
+
+def set_budget(budget: int) -> None:
+    """Campaigns of `budget` experiments (the checkpoints past it are dropped)."""
+    global BUDGET, CHECKPOINTS
+    BUDGET, CHECKPOINTS = budget, tuple(k for k in (5, 10, 20, 30, 50) if k <= budget)
+
+
+def parse_setting(text: str) -> tuple[str, set[str]]:
+    encoding, *flags = text.split("+")
+    if encoding not in ENCODINGS or not set(flags) <= set(FLAGS):
+        raise SystemExit(f"unknown Retort setting {text!r}: ENCODING[+FLAG...], encodings {ENCODINGS}, flags {FLAGS}")
+    return encoding, set(flags)
+
+
+def campaign_for(grid: str, setting: str, seed: int):
+    from retort.orchestrator.campaign import load_campaign
+
+    campaign = load_campaign(EXAMPLES / GRIDS[grid])
+    data = campaign.model_dump() | {"seed": seed, "store": "sqlite://", "budget": BUDGET, "batch_size": BATCH, "initial_design": BATCH}
+    if setting == "random":
+        data["planner"] = "random"
+    else:
+        encoding, _ = parse_setting(setting)
+        if encoding != "default":
+            data["parameters"] = [p | {"encoding": encoding} if p.get("type") == "molecule" else p for p in data["parameters"]]
+        else:  # what a user gets who names no encoding
+            data["parameters"] = [{k: v for k, v in p.items() if k != "encoding"} for p in data["parameters"]]
+    return type(campaign).model_validate(data)
+
+
+def planner_for(campaign, setting: str):
+    """The planner a setting names (None: the campaign's own)."""
+    from retort.agents.planners import BayesianPlanner
+    from retort.surrogates.gp import GPSettings
+
+    if setting == "random" or parse_setting(setting)[0] == "default" and not parse_setting(setting)[1]:
+        return None
+    _, flags = parse_setting(setting)
+    initial = next((f for f in ("maximin", "kmeans", "random0") if f in flags), None)
+    options = {"initial": {"random0": "random"}.get(initial, initial)} if initial else {}
+    return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed,
+                           gp=GPSettings(priors="gamma" if "gamma" in flags else "botorch", additive="additive" in flags), **options)
+
+
+def run_retort(grid: str, setting: str, seed: int, budget: int = BUDGET) -> Result:
+    import torch
+
+    from campaign_runs import run_campaign
+
+    torch.set_num_threads(1)
+    set_budget(budget)  # in a worker process
+    campaign = campaign_for(grid, setting, seed)
+    done = run_campaign(campaign, planner=planner_for(campaign, setting))
+    yields = [e.objectives()["yield"] for e in done.experiments]
+    return Result(grid, setting, seed, yields, done.proposal_seconds)
+
+
+def run_baybe(grid: str, encoding: str, seeds: list[int], budget: int = BUDGET) -> list[Result]:
+    from peers.baybe_env import run as baybe_run
+
+    set_budget(budget)  # in a worker process
+    spec = grid_spec(grid)
+    return [Result(grid, f"BayBE {r['encoding']}", r["seed"], r["yields"], r["cpu_seconds"]) for r in baybe_run(spec, seeds, [encoding])]
+
+
+def grid_spec(grid: str) -> dict:
+    """The grid as the BayBE runner reads it: parameters (label -> SMILES) and every row with its yield."""
+    from retort.orchestrator.campaign import load_campaign
+    from retort.simulators.lookup import GridLookup
+
+    campaign = load_campaign(EXAMPLES / GRIDS[grid])
+    lookup = GridLookup.from_packaged(campaign.lab.dataset, "yield")
+    column = {p.name: campaign.lab.columns.get(p.name, p.name) for p in campaign.parameters}
+    parameters = [{"name": p.name, "smiles": dict(zip(p.labels, p.smiles))} for p in campaign.parameters]
+    rows = [[dict(zip(lookup.columns, key))[column[p.name]] for p in campaign.parameters] + [value] for key, value in lookup.table.items()]
+    return {"grid": grid, "batch_size": BATCH, "budget": BUDGET, "parameters": parameters, "rows": rows}
+
+
+def threshold(grid: str) -> float:
+    from retort.orchestrator.campaign import load_campaign
+    from retort.simulators.lookup import GridLookup
+
+    return GridLookup.from_packaged(load_campaign(EXAMPLES / GRIDS[grid]).lab.dataset).quantile(0.99)
+
+
+# -- statistics -------------------------------------------------------------------------------------------
+def sign_test(a: list[int], b: list[int]) -> tuple[int, int, float]:
+    """Paired by seed: how often `a` needed fewer experiments than `b`, how often more (ties dropped), and the
+    two-sided exact binomial p-value."""
+    wins, losses = sum(x < y for x, y in zip(a, b)), sum(x > y for x, y in zip(a, b))
+    n, k = wins + losses, min(wins, losses)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+    return wins, losses, p
+
+
+def geometric_mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def text(v: float) -> str:
+    return f">{BUDGET}" if v > BUDGET else f"{v:g}"
+
+
+# -- the run ----------------------------------------------------------------------------------------------
+def load(path: Optional[Path]) -> list[Result]:
+    if path is None or not path.exists():
+        return []
+    return [Result(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--grids", nargs="+", choices=sorted(GRIDS), default=sorted(GRIDS))
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--grids", nargs="+", choices=list(GRIDS), default=list(GRIDS))
+    parser.add_argument("--retort", nargs="+", default=["default"], help="Retort settings (ENCODING[+FLAG...]); the first is 'the default' in the comparisons")
+    parser.add_argument("--peers", nargs="*", choices=BAYBE, default=list(BAYBE), help="BayBE 0.15 variants (none: --peers with no names)")
+    parser.add_argument("--no-random", action="store_true", help="leave out the random baseline")
+    parser.add_argument("--select", action="store_true", help="leave-one-grid-out choice among the --retort settings")
+    parser.add_argument("--results", type=Path, help="JSON-lines file: every finished campaign is appended, and campaigns already in it are not run again")
+    parser.add_argument("--jobs", type=int, default=2, help="campaigns at once (one process each)")
+    parser.add_argument("--budget", type=int, default=BUDGET, help="experiments per campaign (e.g. 10 to compare first batches by best@5 and best@10)")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as the peers were measured: CPU seconds are the comparable figure
-    for grid in args.grids:
-        threshold = GridLookup.from_packaged(GRIDS[grid]).quantile(0.99)
-        print(f"\n{grid}: top 1 % = yield >= {threshold:.2f} %, batch 5, budget 50, {args.seeds} seeds", flush=True)
-        print(f"{'planner':<12} | {'to top-1 % (median / worst)':>27} | " + " | ".join(f"best@{k:<2}" for k in CHECKPOINTS) + " | CPU s/proposal")
-        for variant in args.variants:
-            reached, at, cpu, n = [], {k: [] for k in CHECKPOINTS}, 0.0, 0
-            for seed in range(args.seeds):
-                trace, seconds, proposals = run_once(grid, variant, seed)
-                hit = next((i + 1 for i, v in enumerate(trace) if v >= threshold), None)
-                reached.append(hit if hit is not None else 51)
-                for k in CHECKPOINTS:
-                    at[k].append(trace[k - 1])
-                cpu, n = cpu + seconds, n + proposals
-            median = statistics.median(reached)
-            text = lambda v: ">50" if v > 50 else f"{v:g}"  # noqa: E731
-            per = f"{cpu / n:.2f}" if n else "-"
-            print(f"{variant:<12} | {text(median) + ' / ' + text(max(reached)):>27} | "
-                  + " | ".join(f"{statistics.mean(at[k]):7.1f}" for k in CHECKPOINTS) + f" | {per}", flush=True)
+    set_budget(args.budget)
+    for s in args.retort:
+        parse_setting(s)
+    seeds = list(range(args.seeds))
+    results = [r for r in load(args.results) if r.grid in args.grids and r.seed in seeds]
+    have = {(r.grid, r.planner, r.seed) for r in results}
+    planners = list(args.retort) + ([] if args.no_random else ["random"])
+    tasks = [(run_retort, (g, p, s, BUDGET)) for g in args.grids for p in planners for s in seeds if (g, p, s) not in have]
+    tasks += [(run_baybe, (g, e, missing, BUDGET)) for g in args.grids for e in args.peers
+              if (missing := [s for s in seeds if (g, f"BayBE {e}", s) not in have])]
+    tasks.sort(key=lambda t: t[0] is run_retort)  # BayBE's long tasks first, so they overlap Retort's
+    started = time.time()
+    print(f"{len(tasks)} tasks ({sum(t[0] is run_baybe for t in tasks)} BayBE), {args.jobs} at once", file=sys.stderr, flush=True)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        running = {pool.submit(fn, *a): a for fn, a in tasks}
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                a = running.pop(future)
+                out = future.result()
+                for r in out if isinstance(out, list) else [out]:
+                    results.append(r)
+                    if args.results:
+                        with open(args.results, "a") as handle:
+                            handle.write(json.dumps(r.__dict__) + "\n")
+                print(f"  done {a[:2]} ({len(running)} left, {time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+    report(results, args.grids, planners + [f"BayBE {e}" for e in args.peers], seeds, args.retort if args.select else [])
+
+
+def report(results: list[Result], grids: list[str], planners: list[str], seeds: list[int], candidates: list[str]) -> None:
+    by = {(r.grid, r.planner, r.seed): r for r in results}
+    steps: dict[tuple[str, str], list[int]] = {}
+    for grid in grids:
+        top = threshold(grid)
+        print(f"\n{grid}: top 1 % = yield >= {top:.2f}, batch {BATCH}, budget {BUDGET}, {len(seeds)} seeds")
+        print(f"{'planner':<28} | {'to top-1 % median / worst':>25} | never | " + " | ".join(f"best@{k:<2}" for k in CHECKPOINTS) + " | CPU s/proposal")
+        for planner in planners:
+            runs = [by[(grid, planner, s)] for s in seeds]
+            steps[grid, planner] = [r.reached(top) for r in runs]
+            cpu = [c for r in runs for c in r.cpu_seconds]
+            at = {k: statistics.mean(r.trace()[k - 1] for r in runs) for k in CHECKPOINTS}
+            median, per = statistics.median(steps[grid, planner]), f"{statistics.mean(cpu):.2f}" if cpu else "-"
+            print(f"{planner:<28} | {text(median) + ' / ' + text(max(steps[grid, planner])):>25} | {sum(v > BUDGET for v in steps[grid, planner]):>5} | "
+                  + " | ".join(f"{at[k]:7.1f}" for k in CHECKPOINTS) + f" | {per}")
+    print(f"\nAggregate over {len(grids)} grids (>{BUDGET} counted as {BUDGET + 1}): geometric mean of median experiments to top 1 %, mean rank")
+    ranks = {p: [] for p in planners}
+    for grid in grids:
+        for p in planners:
+            ranks[p].append(1 + sum(statistics.median(steps[grid, q]) < statistics.median(steps[grid, p]) for q in planners))
+    last = CHECKPOINTS[-1]
+    final = {(g, p): [-by[(g, p, s)].trace()[last - 1] for s in seeds] for g in grids for p in planners}  # negated: fewer is better
+    print(f"{'planner':<28} | geo-mean | mean rank | " + " | ".join(f"best@{k} (mean over grids)" for k in CHECKPOINTS[:2]))
+    for p in planners:
+        at = [statistics.mean(statistics.mean(by[(g, p, s)].trace()[k - 1] for s in seeds) for g in grids) for k in CHECKPOINTS[:2]]
+        print(f"{p:<28} | {geometric_mean(statistics.median(steps[g, p]) for g in grids):8.1f} | {statistics.mean(ranks[p]):9.2f} | "
+              + " | ".join(f"{v:24.1f}" for v in at))
+    first = planners[0]
+    for label, table in ((f"fewer / more experiments to top 1 %", steps), (f"higher / lower best yield after {last} experiments", final)):
+        print(f"\nPaired sign tests, {first} against each (over every grid's seeds: {label}, p)")
+        for p in planners[1:]:
+            wins, losses, pv = sign_test([v for g in grids for v in table[g, first]], [v for g in grids for v in table[g, p]])
+            per = ", ".join(f"{g} {sign_test(table[g, first], table[g, p])[0]}-{sign_test(table[g, first], table[g, p])[1]}" for g in grids)
+            print(f"  vs {p:<26}: {wins}-{losses}, p = {pv:.3g}   ({per})")
+    if len(candidates) > 1:
+        select(steps, grids, candidates)
+
+
+def select(steps: dict[tuple[str, str], list[int]], grids: list[str], candidates: list[str]) -> None:
+    """Leave one grid out: choose the candidate with the best geometric mean of medians on the other grids, then
+    show how it does on the grid left out (it was not chosen on it)."""
+    print("\nLeave-one-grid-out: chosen on the other grids (geometric mean of medians), shown on the one left out")
+    for held in grids:
+        others = [g for g in grids if g != held]
+        score = {c: geometric_mean(statistics.median(steps[g, c]) for g in others) for c in candidates}
+        chosen = min(candidates, key=score.__getitem__)
+        best = min(candidates, key=lambda c: statistics.median(steps[held, c]))
+        print(f"  {held:<18}: chosen {chosen} ({score[chosen]:.1f} on the others); on {held}: {text(statistics.median(steps[held, chosen]))}"
+              f" (best candidate there: {best}, {text(statistics.median(steps[held, best]))})")
 
 
 if __name__ == "__main__":
