@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--planners", nargs="+", choices=list(PLANNERS), default=list(PLANNERS))
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # CPU seconds comparable with the other benchmarks (and not inflated by thread contention)
     planners = args.planners
     traces = {p: [] for p in planners}
     finals = {p: [] for p in planners}
