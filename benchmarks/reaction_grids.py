@@ -203,7 +203,9 @@ def main() -> None:
     tasks = [(run_retort, (g, p, s, BUDGET)) for g in args.grids for p in planners for s in seeds if (g, p, s) not in have]
     tasks += [(run_baybe, (g, e, missing, BUDGET)) for g in args.grids for e in args.peers
               if (missing := [s for s in seeds if (g, f"BayBE {e}", s) not in have])]
-    tasks.sort(key=lambda t: t[0] is run_retort)  # BayBE's long tasks first, so they overlap Retort's
+    # BayBE's long tasks first, so they overlap Retort's; then seed by seed, so that a run stopped early (--results keeps
+    # what finished) has the same seeds for every grid and planner
+    tasks.sort(key=lambda t: (t[0] is run_retort, t[1][2] if t[0] is run_retort else 0))
     started = time.time()
     print(f"{len(tasks)} tasks ({sum(t[0] is run_baybe for t in tasks)} BayBE), {args.jobs} at once", file=sys.stderr, flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
