@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from retort.instruments.opentrons.client import RobotClient
+from retort.instruments.opentrons.commands import labware_slots
 from retort.instruments.plan import Plan, RunReport
 from retort.orchestrator.deck_store import DeckStore
 from retort.orchestrator.store import Store
@@ -59,19 +61,56 @@ def run_until_a_robot_run_plays(path, cwd):
     pytest.fail("no robot run started within 120 s")
 
 
-def robot_tips_and_wells(store, deck):
-    """Tips the robot picked up and wells it dispensed into, from the robot's own commands stored with each lab run."""
-    tips, wells = [], []
-    for run in DeckStore(store).runs(deck=deck):
-        report = RunReport.model_validate_json(run.report_json)
-        plan = Plan.model_validate_json(run.plan_json)
-        slots = report.labware
-        for c in report.log:
-            if c["commandType"] == "pickUpTip" and c["status"] == "succeeded":
-                tips.append(f"{slots.get(c['params']['labwareId'], '?')}:{c['params']['wellName']}")
-            if c["commandType"] == "dispense" and c["status"] == "succeeded" and slots.get(c["params"]["labwareId"]) == plan.deck.plate.slot:
-                wells.append(f"{plan.plate}:{c['params']['wellName']}")
-    return tips, sorted(set(wells), key=wells.index)
+def robot_did(server, store, deck):
+    """What the robot itself reports for each of the deck's lab runs it holds (``GET /runs/{id}`` and its commands, not
+    Retort's stored copy), in order: per run, the tips it picked up (``slot:well``), the plate wells it dispensed into
+    (``plate:well``) and the uL it aspirated from each stock's reservoir well."""
+    out = []
+    with RobotClient(server.url) as client:
+        for run in DeckStore(store).runs(deck=deck):
+            if not run.robot_run_id:
+                continue
+            plan = Plan.model_validate_json(run.plan_json)
+            commands = client.commands(run.robot_run_id)
+            slots = labware_slots(commands, client.run(run.robot_run_id).labware)
+            ok = [c for c in commands if c["status"] == "succeeded"]
+            stock_of = {s.well: name for name, s in plan.deck.stocks.items()}
+            drawn = {}
+            for c in ok:
+                if c["commandType"] == "aspirate" and slots.get(c["params"]["labwareId"]) == plan.deck.reservoir.slot:
+                    name = stock_of[c["params"]["wellName"]]
+                    drawn[name] = drawn.get(name, 0.0) + c["params"]["volume"]
+            tips = [f"{slots[c['params']['labwareId']]}:{c['params']['wellName']}" for c in ok if c["commandType"] == "pickUpTip"]
+            wells = [f"{plan.plate}:{c['params']['wellName']}" for c in ok
+                     if c["commandType"] == "dispense" and slots.get(c["params"]["labwareId"]) == plan.deck.plate.slot]
+            out.append({"lab_run": run.id, "robot_run": run.robot_run_id, "tips": tips, "wells": sorted(set(wells), key=wells.index),
+                        "drawn": drawn})
+    return out
+
+
+def stored_inventory(store, deck):
+    """The deck's stored state: used tips (``slot:well``), used wells of its plate (``plate:well``), stock volumes left."""
+    config, state = DeckStore(store).get(deck)
+    tips = {f"{slot}:{w}" for slot, ws in state.used_tips.items() for w in ws}
+    return config, tips, {f"{state.plate}:{w}" for w in state.wells}, state.stocks
+
+
+def assert_no_reuse_and_the_store_matches_the_robot(runs, store, deck, exact=True):
+    """Across `runs` (the robot's own reports, `robot_did`, since the deck's racks and plate were last filled): no tip
+    picked up twice, no well dispensed into by two runs, each inside the store's inventory; `exact`: the store's
+    used tips and wells are exactly the robot's and its stocks are what the robot drew from a full deck."""
+    tips = [t for r in runs for t in r["tips"]]
+    wells = [w for r in runs for w in r["wells"]]
+    assert len(tips) == len(set(tips)), "a tip was picked up twice"
+    assert len(wells) == len(set(wells)), "a well was dispensed into by two runs"
+    config, stored_tips, stored_wells, stocks = stored_inventory(store, deck)
+    assert set(tips) <= stored_tips and set(wells) <= stored_wells
+    if exact:
+        assert set(tips) == stored_tips and set(wells) == stored_wells
+        for name, stock in config.stocks.items():
+            drawn = sum(r["drawn"].get(name, 0.0) for r in runs)
+            assert stocks[name] == pytest.approx(stock.volume - drawn, abs=1e-6), name
+    return tips, wells
 
 
 @pytest.mark.parametrize("robot", ["ot2", "flex"])
@@ -84,11 +123,8 @@ def test_the_robot_example_runs_end_to_end_and_the_stored_inventory_matches_the_
     deck = f"{robot}-bench"
     runs = DeckStore(store).runs(deck=deck)
     assert [r.status for r in runs] == ["collected"] * 4 and all(r.robot_run_id and r.protocol_digest for r in runs)
-    tips, wells = robot_tips_and_wells(store, deck)
-    assert len(tips) == len(set(tips)) == 16 * 4 and len(wells) == 16
-    _, state = DeckStore(store).get(deck)
-    stored = {f"{slot}:{w}" for slot, ws in state.used_tips.items() for w in ws}
-    assert set(tips) <= stored and {f"{state.plate}:{w}" for w in state.wells} == set(wells)
+    tips, wells = assert_no_reuse_and_the_store_matches_the_robot(robot_did(server, store, deck), store, deck)
+    assert len(tips) == 16 * 4 and len(wells) == 16
 
 
 def test_one_campaign_drives_two_robots_at_once_each_on_its_own_deck(robot_servers, tmp_path, opentrons_venv):
@@ -104,11 +140,8 @@ def test_one_campaign_drives_two_robots_at_once_each_on_its_own_deck(robot_serve
         assert runs and all(r.status == "collected" for r in runs), deck
         robot_runs = [httpx.get(f"{server.url}/runs/{r.robot_run_id}", headers=HEADERS).json()["data"] for r in runs]
         assert all(r["status"] == "succeeded" for r in robot_runs)  # each run is on the robot its deck names
-        tips, wells = robot_tips_and_wells(store, deck)
-        assert len(tips) == len(set(tips)) == 4 * sum(len(r.seqs) for r in runs) and len(wells) == sum(len(r.seqs) for r in runs)
-        _, state = DeckStore(store).get(deck)
-        assert set(tips) <= {f"{slot}:{w}" for slot, ws in state.used_tips.items() for w in ws}
-        assert {f"{state.plate}:{w}" for w in state.wells} == set(wells)
+        tips, wells = assert_no_reuse_and_the_store_matches_the_robot(robot_did(server, store, deck), store, deck)
+        assert len(tips) == 4 * sum(len(r.seqs) for r in runs) and len(wells) == sum(len(r.seqs) for r in runs)
         measured = [e for e in store.experiments(store.campaign("colour-match-ot2").id) if e.location.startswith(deck)]
         assert sorted(e.seq for e in measured) == sorted(s for r in runs for s in r.seqs)
     firsts = [DeckStore(store).runs(deck=deck)[0] for deck in ("ot2-bench-1", "ot2-bench-2")]
@@ -130,8 +163,8 @@ def test_kill_9_during_a_robot_run_then_run_again_collects_it_and_reuses_nothing
     assert "24 measured, 0 failed, budget 24" in again.stdout  # the killed run's 12 were collected, not lost or repeated
     runs = DeckStore(store).runs(deck="ot2-bench")
     assert [r.status for r in runs] == ["collected", "collected"] and runs[0].robot_run_id == killed.robot_run_id
-    tips, wells = robot_tips_and_wells(store, "ot2-bench")
-    assert len(tips) == len(set(tips)) == 24 * 4 and len(wells) == len(set(wells)) == 24
+    tips, wells = assert_no_reuse_and_the_store_matches_the_robot(robot_did(ot2_server, store, "ot2-bench"), store, "ot2-bench")
+    assert len(tips) == 24 * 4 and len(wells) == 24
 
 
 def test_a_deck_whose_pipettes_the_robot_does_not_carry_is_refused_before_anything_is_stored(ot2_server, tmp_path):
@@ -156,13 +189,28 @@ def test_a_robot_that_does_not_answer_is_one_clear_error(tmp_path):
     assert Nowhere.url in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_server, tmp_path, opentrons_venv):
-    import httpx
+def wait_until_the_robot_has_started(server, db, count, timeout=120):
+    """Wait until the robot run of the store's running lab run has started `count` experiments, as the robot itself
+    reports (their ``retort experiment N`` comments ran); returns how many it had started by then."""
+    with sqlite3.connect(db, timeout=5) as conn:
+        [(robot_run,)] = conn.execute("SELECT robot_run_id FROM lab_run WHERE status = 'running'").fetchall()
+    deadline = time.monotonic() + timeout
+    with RobotClient(server.url) as client:
+        while time.monotonic() < deadline:
+            started = sum(1 for c in client.commands(robot_run) if c["commandType"] == "comment"
+                          and c["params"].get("message", "").startswith("retort experiment "))
+            if started >= count:
+                return started
+            time.sleep(0.05)
+    pytest.fail(f"robot run {robot_run} did not start {count} experiments within {timeout} s")
 
+
+def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_server, tmp_path, opentrons_venv):
     path = campaign_file(tmp_path, "ot2", ot2_server, **{"batch_size: 4": "batch_size: 24", "budget: 16": "budget: 24",
                                                          "initial_design: 8": "initial_design: 24"})
     db = tmp_path / "retort.db"
     proc = run_until_a_robot_run_plays(path, tmp_path)
+    wait_until_the_robot_has_started(ot2_server, db, 3)  # two done, the third under way, 21 to go
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr.decode()
@@ -170,10 +218,16 @@ def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_s
     [run] = DeckStore(store).runs(deck="ot2-bench")
     assert run.status == "collected" and run.report_json  # stored before Retort exited
     report = RunReport.model_validate_json(run.report_json)
-    robot = httpx.get(f"{ot2_server.url}/runs/{run.robot_run_id}", headers={"Opentrons-Version": "3"}).json()["data"]["status"]
-    assert robot in ("stopped", "succeeded") and report.status == {"stopped": "stopped", "succeeded": "succeeded"}[robot]
+    robot = httpx.get(f"{ot2_server.url}/runs/{run.robot_run_id}", headers=HEADERS).json()["data"]["status"]
+    assert robot == report.status == "stopped"  # the robot was stopped part-way, not left to finish
     outcome = {k: [e.seq for e in report.experiments if e.status == k] for k in ("done", "failed", "not_started")}
-    refill = retort("deck", "refill", str(path), "--tips", cwd=tmp_path)  # the stopped run's tips stay used
+    assert len(outcome["done"]) >= 2 and outcome["not_started"], outcome
+    stopped = robot_did(ot2_server, store, "ot2-bench")
+    assert_no_reuse_and_the_store_matches_the_robot(stopped, store, "ot2-bench", exact=False)
+    plan = Plan.model_validate_json(run.plan_json)
+    _, tips_before, wells_before, _ = stored_inventory(store, "ot2-bench")
+    assert {str(t) for t in plan.tips()} <= tips_before  # what the stopped run reserved stays used, touched or not
+    refill = retort("deck", "refill", str(path), "--tips", cwd=tmp_path)  # new racks: every tip position is fresh again
     assert refill.returncode == 0, refill.stderr
     again = retort("run", str(path), cwd=tmp_path)  # collects: done ones measured, the touched one failed, the rest rerun
     assert again.returncode == 0, again.stderr
@@ -181,13 +235,16 @@ def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_s
     assert sorted(e.seq for e in experiments if e.status == "measured") == sorted(outcome["done"] + outcome["not_started"])
     assert [e.seq for e in experiments if e.status == "failed"] == outcome["failed"]
     assert all("interrupted" in e.failure_reason for e in experiments if e.status == "failed")
-    tips, wells = robot_tips_and_wells(store, "ot2-bench")
-    assert len(tips) == len(set(tips)) and len(wells) == len(set(wells))
+    rerun = [r for r in robot_did(ot2_server, store, "ot2-bench") if r["lab_run"] != run.id]
+    assert rerun and sum(len(r["wells"]) for r in rerun) == len(outcome["not_started"])
+    assert_no_reuse_and_the_store_matches_the_robot(rerun, store, "ot2-bench", exact=False)  # tips since the refill
+    _, tips_after, wells_after, _ = stored_inventory(store, "ot2-bench")
+    assert tips_after == {t for r in rerun for t in r["tips"]}  # the refill forgot the old racks; the rerun used what it took
+    rerun_wells = {w for r in rerun for w in r["wells"]}
+    assert not rerun_wells & wells_before and wells_after == wells_before | rerun_wells  # same plate: no well twice
 
 
 def test_a_robot_run_started_from_the_robots_screen_is_collected_not_submitted_again(ot2_server, tmp_path, opentrons_venv):
-    import httpx
-
     from retort.orchestrator import loop
     from retort.orchestrator.campaign import load_campaign
     from retort.orchestrator.labs import LabRequest
