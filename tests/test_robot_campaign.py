@@ -268,6 +268,48 @@ def test_a_robot_run_started_from_the_robots_screen_is_collected_not_submitted_a
     assert after == before  # no second run: the robot's own run was collected
 
 
+@pytest.mark.parametrize("died", ["after creating the run", "before playing it"])
+def test_a_robot_run_created_but_never_played_when_retort_died_reuses_nothing_and_leaves_the_robot_free(died, ot2_server, tmp_path, opentrons_venv):
+    from retort.orchestrator import loop
+    from retort.orchestrator.campaign import load_campaign
+    from retort.orchestrator.labs import LabRequest
+
+    path = campaign_file(tmp_path, "ot2", ot2_server, **{"budget: 16": "budget: 8"})
+    campaign = load_campaign(path)
+    store = Store(campaign.store)
+    run = loop.open_run(campaign, store=store)
+    batch = loop.approve(run, loop.propose(run, 1, None, 4))
+    locations = run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])  # reserved, analysed, run created
+    if died == "before playing it":  # loop.execute's next step; then the process dies before the play request
+        store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})
+    [created] = DeckStore(store).runs(deck="ot2-bench")
+    on_robot = httpx.get(f"{ot2_server.url}/runs/{created.robot_run_id}", headers=HEADERS).json()["data"]
+    assert created.status == "submitted" and on_robot["status"] == "idle" and on_robot["actions"] == []
+    _, reserved_tips, reserved_wells, _ = stored_inventory(store, "ot2-bench")
+    again = retort("run", str(path), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "8 measured, 0 failed, budget 8" in again.stdout
+    with RobotClient(ot2_server.url) as client:
+        current = client.current_run()
+        assert current is None or current.finished  # the robot is free: no run left idle or running
+        first = client.run(created.robot_run_id)
+    runs = robot_did(ot2_server, store, "ot2-bench")
+    if died == "after creating the run":  # the experiments were still approved: their created run is played, once
+        assert first.status == "succeeded" and runs[0]["robot_run"] == created.robot_run_id and len(runs) == 2
+        assert set(runs[0]["tips"]) == reserved_tips and set(runs[0]["wells"]) == reserved_wells
+        assert_no_reuse_and_the_store_matches_the_robot(runs, store, "ot2-bench")
+    else:  # left running: the idle run is stopped, its experiments requeued into fresh tips and wells
+        assert first.status == "stopped" and runs[0]["tips"] == [] and runs[0]["wells"] == []
+        later = runs[1:]
+        assert len(later) == 2 and not {t for r in later for t in r["tips"]} & reserved_tips
+        assert not {w for r in later for w in r["wells"]} & reserved_wells
+        assert_no_reuse_and_the_store_matches_the_robot(later, store, "ot2-bench", exact=False)
+        _, tips, wells, _ = stored_inventory(store, "ot2-bench")  # the never-played reservation stays used, not reused
+        assert tips == reserved_tips | {t for r in later for t in r["tips"]} and wells == reserved_wells | {w for r in later for w in r["wells"]}
+    experiments = store.experiments(store.campaign("colour-match-ot2").id)
+    assert sorted(e.seq for e in experiments if e.status == "measured") == list(range(1, 9))
+
+
 def test_a_deck_opentrons_refuses_cancels_the_reservation_and_a_reset_deck_then_runs(flex_server, tmp_path, opentrons_venv):
     bad = (EXAMPLES / "decks" / "flex-bench.yaml").read_text() + "modules: {B2: temperature module gen2}\n"
     (tmp_path / "flex-bench.yaml").write_text(bad)
