@@ -7,8 +7,15 @@ free port unless ``--url`` names one) and, for every batch, prints:
 - plan: from approval to the batch's plan compiled and its tips, wells and stocks reserved in the store;
 - local analysis: Opentrons' analysis (opentrons 9.0.0, its own virtualenv) of the exact protocol;
 - upload + robot analysis, run creation: the robot's HTTP API;
-- proposal -> run start: from the proposals being stored to the robot's first command starting
-  (the robot's own ``startedAt``), which also covers approval and the play request.
+- total: from the proposals being stored to the robot's first command starting (the robot's own
+  ``startedAt``), which also covers approval, rendering and the play request.
+
+Then the median, min and max of each stage over the batches, and the machine's load (``os.getloadavg``)
+before, during (per batch) and after: the analyses are CPU-bound, so other work on the machine shows.
+Before each batch an operator tops the deck up where the next batch might not fit (a tip rack with
+fewer free tips than the batch can take, a stock below what it can draw, fewer free wells than
+experiments), recorded through `DeckStore.refill` / `DeckStore.new_plate` as ``retort deck refill`` and
+``retort deck new-plate`` record it, so any number of batches runs.
 
     .venv/bin/python benchmarks/robot_latency.py [--robot ot2|flex] [--batches 6] [--url URL]
 """
@@ -16,6 +23,7 @@ free port unless ``--url`` names one) and, for every batch, prints:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -36,27 +44,38 @@ def main() -> int:
 
     from tests.instruments import robot_server
 
+    load_before = os.getloadavg()
     server = None
     url = args.url
     if url is None:
         server = robot_server.start(args.robot)
         url = server.url
     try:
-        rows = measure(args.robot, url, args.batches)
+        rows, refills = measure(args.robot, url, args.batches)
     finally:
         if server is not None:
             robot_server.stop(server)
-    stages = ["plan", "local_analysis", "upload", "robot_analysis", "create_run", "to_start"]
-    print(f"robot {args.robot} at {url}; batch of 4 experiments (16 transfers, mixes); seconds")
-    print(f"{'batch':>5} " + " ".join(f"{s:>15}" for s in stages))
+    load_after = os.getloadavg()
+    stages = ["plan", "local_analysis", "upload", "robot_analysis", "create_run", "total"]
+    print(f"robot {args.robot} at {url}; {len(rows)} batches of 4 experiments (16 transfers, mixes); seconds; "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'batch':>6} " + " ".join(f"{s:>14}" for s in stages) + f" {'load1':>6}")
     for i, row in enumerate(rows, 1):
-        print(f"{i:>5} " + " ".join(f"{row[s]:>15.3f}" for s in stages))
-    print(f"{'median':>6}" + " ".join(f"{statistics.median(r[s] for r in rows):>15.3f}" for s in stages))
-    print("first batch pays the analysis environment's cold start; to_start = proposals stored -> robot's first command")
+        print(f"{i:>6} " + " ".join(f"{row[s]:>14.3f}" for s in stages) + f" {row['load1']:>6.2f}")
+    for name, summary in (("median", statistics.median), ("min", min), ("max", max)):
+        print(f"{name:>6} " + " ".join(f"{summary(r[s] for r in rows):>14.3f}" for s in stages))
+    print("load average (1, 5, 15 min): before " + _load(load_before) + ", after " + _load(load_after)
+          + f"; per batch (1 min) {min(r['load1'] for r in rows):.2f}-{max(r['load1'] for r in rows):.2f}")
+    print(f"operator top-ups between batches: {refills or 'none'}")
+    print("batch 1 pays the analysis environment's cold start; total = proposals stored -> robot's first command")
     return 0
 
 
-def measure(robot: str, url: str, batches: int) -> list[dict[str, float]]:
+def _load(values: tuple[float, float, float]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
+
+
+def measure(robot: str, url: str, batches: int) -> tuple[list[dict[str, float]], dict[str, int]]:
     from retort.instruments.plan import RunReport
     from retort.orchestrator import loop
     from retort.orchestrator.campaign import load_campaign, with_changes
@@ -71,7 +90,10 @@ def measure(robot: str, url: str, batches: int) -> list[dict[str, float]]:
     store = Store(campaign.store)
     run = loop.open_run(campaign, store=store)
     rows = []
+    refills: dict[str, int] = {}
     for iteration in range(1, batches + 1):
+        for what in top_up(DeckStore(store), run.lab.deck.name, campaign):
+            refills[what] = refills.get(what, 0) + 1
         before = len(run.lab.robot.timings)
         loop.run_iteration(run, iteration)
         stages = run.lab.robot.timings[before] if len(run.lab.robot.timings) > before else {}
@@ -85,9 +107,29 @@ def measure(robot: str, url: str, batches: int) -> list[dict[str, float]]:
             "upload": stages.get("upload", 0.0),
             "robot_analysis": stages.get("robot_analysis", 0.0),
             "create_run": stages.get("create_run", 0.0),
-            "to_start": (first - _utc(batch[0].proposed_at)).total_seconds(),
+            "total": (first - _utc(batch[0].proposed_at)).total_seconds(),
+            "load1": os.getloadavg()[0],
         })
-    return rows
+    return rows, refills
+
+
+def top_up(decks, name: str, campaign) -> list[str]:
+    """What an operator does before a batch that might not fit: full racks where fewer tips are free than the batch
+    can take (a tip per stock per experiment), stocks below what it can draw topped up to their configured volume,
+    a new plate when fewer wells are free than experiments; recorded as `retort deck` records them. Returns what was done."""
+    config, state = decks.get(name)
+    n = campaign.batch_size
+    racks = [slot for slot in sorted(config.tip_racks) if len(state.free_tips(config, slot)) < n * len(campaign.parameters)]
+    low = {p.name: config.stocks[p.name].volume for p in campaign.parameters
+           if state.stocks[p.name] < n * campaign.space.max_linear({p.name: 1.0})}
+    done = []
+    if racks or low:
+        decks.refill(name, "benchmark operator", tips=racks or None, stocks=low or None)
+        done += [f"tip rack {slot}" for slot in racks] + [f"stock {stock}" for stock in low]
+    if len(state.free_wells(config)) < n:
+        decks.new_plate(name, "benchmark operator")
+        done.append("plate")
+    return done
 
 
 def _utc(value: datetime) -> datetime:

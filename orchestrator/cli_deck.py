@@ -63,18 +63,12 @@ def deck_command(args: argparse.Namespace) -> int:
         if args.tips is None and args.stocks is None:
             raise CampaignError("say what was refilled: --tips (all racks, or slots) and/or --stocks (all, or NAME[=UL] ...)")
         volumes = _volumes(args.stocks, deck) if args.stocks is not None else None
-
-        def refill(config, state):
-            if args.tips is not None:
-                state = state.refill_tips(args.tips or None)
-            return state.refill_stocks(config, volumes) if args.stocks is not None else state
-
         bad = [s for s in args.tips or [] if s not in deck.tip_racks]
         if bad:
             raise CampaignError(f"--tips: deck {deck.name!r} has no tip racks in slots {bad}; its racks: {deck.tip_racks}")
-        decks.change(deck.name, "refill", args.by, {"tips": args.tips, "stocks": volumes}, refill)
+        decks.refill(deck.name, args.by, tips=args.tips, stocks=volumes, all_stocks=args.stocks is not None)
     elif args.action == "new-plate":
-        decks.change(deck.name, "new_plate", args.by, {}, lambda config, state: state.new_plate())
+        decks.new_plate(deck.name, args.by)
     elif args.action == "reset":
         decks.replace_config(deck, args.by)
     elif args.action == "cancel":

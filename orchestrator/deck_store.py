@@ -90,6 +90,23 @@ class DeckStore:
             s.commit()
             return state
 
+    def refill(self, name: str, actor: str, tips: Optional[list[str]] = None,
+               stocks: Optional[dict[str, float]] = None, all_stocks: bool = False) -> DeckState:
+        """Record an operator's refill (`retort deck refill`): tip racks replaced with full ones (`tips`: their slots,
+        ``[]`` every rack, None none) and stocks topped up (`stocks`: to these uL; `all_stocks`: each to its configured
+        volume). Refused while a reserved batch has not finished."""
+
+        def update(config: DeckConfig, state: DeckState) -> DeckState:
+            if tips is not None:
+                state = state.refill_tips(tips or None)
+            return state.refill_stocks(config, stocks or None) if stocks or all_stocks else state
+
+        return self.change(name, "refill", actor, {"tips": tips, "stocks": stocks or None}, update)
+
+    def new_plate(self, name: str, actor: str) -> DeckState:
+        """Record that an empty plate replaced the deck's plate (`retort deck new-plate`); it gets the next number."""
+        return self.change(name, "new_plate", actor, {}, lambda config, state: state.new_plate())
+
     def replace_config(self, deck: DeckConfig, actor: str) -> DeckState:
         """Store a new configuration for `deck.name` with a full state (an operator re-set the deck up)."""
         with self.store._session(f"reset deck {deck.name!r}") as s:
