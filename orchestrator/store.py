@@ -398,6 +398,7 @@ def experiment_record(row: ExperimentRow, measurements: list[MeasurementRecord])
 
 def _check_same_config(name: str, stored_json: str, new_json: str) -> None:
     """Raise StoreError listing what changed (stored -> new) if anything but the budget did."""
+    from retort.orchestrator.campaign import OPERATIONAL, OPERATIONAL_TOP
     stored, new = json.loads(stored_json), json.loads(new_json)
     changed = [k for k in sorted(set(stored) | set(new)) if k != "budget" and stored.get(k) != new.get(k)]
     if changed:
@@ -405,7 +406,9 @@ def _check_same_config(name: str, stored_json: str, new_json: str) -> None:
             f"campaign {name!r} is already stored with a different configuration; changed: "
             + "; ".join(_change(k, stored.get(k), new.get(k)) for k in changed)
             + ". To run this file as a new campaign, give it a new name (retort run FILE --name NEW-NAME, or 'name:' in "
-            "the file); to continue the stored one, restore its settings (only 'budget' may change)"
+            "the file) or another store (--store URL); to continue the stored one, restore the settings named above. "
+            f"Between runs of one campaign only 'budget' and these may change: {', '.join(OPERATIONAL_TOP)}, and the lab's "
+            f"{', '.join(OPERATIONAL)}"
         )
 
 
