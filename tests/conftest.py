@@ -77,7 +77,7 @@ def colour_campaign(**overrides):
 
 @pytest.fixture(scope="session")
 def opentrons_venv():
-    """Opentrons' analysis virtualenv (opentrons 9.0.0, Python 3.11), built on first use (~11 s) where
+    """Opentrons' analysis virtualenv (opentrons 9.0.0, Python 3.11), built on first use (about 20 s) where
     `retort opentrons setup` builds it. Never skipped: a clean machine builds it."""
     from retort.instruments.opentrons.analysis import setup_environment
 
