@@ -445,14 +445,20 @@ def best(campaign: Campaign, experiments: list[ExperimentRecord]) -> Optional[Ex
     """The measured experiment with the highest utility (weighted, signed objectives) of those that keep to the
     outcome constraints (None until one does)."""
     goal = campaign.goal
-    feasible = [e for e in scored(campaign, experiments) if goal.feasible(e.objectives(), e.raw())]
+    feasible = [e for e in scored(campaign, experiments) if goal.feasible(e.objectives(), _readings(e))]
     return max(feasible, key=lambda e: campaign.utility(e.objectives()), default=None)
 
 
 def pareto_front(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[ExperimentRecord]:
     """The measured experiments on the Pareto front of the objectives (keeping to the outcome constraints)."""
     done = scored(campaign, experiments)
-    return [done[i] for i in campaign.goal.pareto_front([e.objectives() for e in done], [e.raw() for e in done])]
+    return [done[i] for i in campaign.goal.pareto_front([e.objectives() for e in done], [_readings(e) for e in done])]
+
+
+def _readings(e) -> Optional[dict]:
+    """A full record's raw readings; None for the UI's light rows (`ExperimentLine`), which do not carry them
+    (outcome constraints on readings are then not checked, as `Goal.feasible` says)."""
+    return e.raw() if isinstance(e, ExperimentRecord) else None
 
 
 def summarise(campaign: Campaign, store: Store, record: CampaignRecord) -> CampaignSummary:
