@@ -30,6 +30,7 @@ from retort.orchestrator.approvals import settle_overdue
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.errors import CampaignError, InstrumentDown, LabError, LabNotReady, LabRunFailed, LabTransient, RetortError
 from retort.orchestrator.labs import Lab, LabRequest, LabResult, build_labs
+from retort.orchestrator.pace import Pace
 from retort.orchestrator.records import DONE, IMPORTED, OPEN, CampaignRecord, ExperimentRecord, allocated
 from retort.orchestrator.store import Store
 from retort.surrogates import FittedModel
@@ -594,14 +595,16 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
               last_iteration: Optional[int] = None) -> RecordOutcome:
     """The asynchronous schedule: whenever instruments are free each gets up to `batch_size` open experiments
     at once (planned in one proposal for all of them when none are open); while every instrument is busy,
-    the next batch is planned ahead (every open and running experiment passed as pending) and stored,
-    approved, for the first instrument to free up. So no instrument waits for another's batch, nor for the
-    planner. Gives out nothing new while an operator has the campaign paused. Stops giving out work at the
-    budget, at the first failure, when an operator stops the campaign or when `should_stop()`; always waits
-    for the instruments still running, then raises the first error (or a `LabError` naming the failed
-    experiments). `last_iteration`: plan no proposal numbered above it (what is planned still runs)."""
+    the next batches are planned ahead (every open and running experiment passed as pending) and stored,
+    approved, for the first instruments to free up: as many as are expected to free up while a plan is
+    computed, measured in the run (`Pace`). So no instrument waits for another's batch, and none for the
+    planner while the planner keeps up. Gives out nothing new while an operator has the campaign paused.
+    Stops giving out work at the budget, at the first failure, when an operator stops the campaign or when
+    `should_stop()`; always waits for the instruments still running, then raises the first error (or a
+    `LabError` naming the failed experiments). `last_iteration`: plan no proposal numbered above it (what is planned still runs)."""
     ref, size = run.ref, run.campaign.batch_size
     free, busy, given = in_service(run), {}, set()  # given: numbers handed to an instrument that has not finished
+    pace, began = Pace(size), {}  # how far ahead to plan (`pace.py`); when each instrument run began
     outcomes: list[RecordOutcome] = []
     error: Optional[BaseException] = None
 
@@ -620,16 +623,22 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
 
     def plan_next(n: int) -> list[int]:
         n = min(n, plannable(run)) if may_plan() else 0
-        return steps.approve(ref, steps.plan(ref, next_iteration(run), n)) if n else []
+        if not n:
+            return []
+        started = time.monotonic()
+        seqs = steps.approve(ref, steps.plan(ref, next_iteration(run), n))
+        pace.planned(time.monotonic() - started)
+        return seqs
 
     def take(n: int) -> list[int]:
-        """Up to `n` approved experiments to hand out; planned when none are open (none waiting for a decision either)."""
+        """Up to `n` approved experiments to hand out; planned when none are open (none waiting for a decision
+        either), together with what the busy instruments are expected to take while the plan is computed."""
         if run.approval_required:
             settle_overdue(run.campaign, run.store, run.record.id)
         seqs = queued(n)
         if seqs:
             return steps.approve(ref, seqs)
-        return [] if awaiting(run) else plan_next(n)
+        return [] if awaiting(run) else plan_next(n + pace.ahead(len(busy)))
 
     pool = ThreadPoolExecutor(max_workers=len(run.labs), thread_name_prefix="retort-instrument")
     try:
@@ -641,9 +650,13 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                 for instrument, part in _chunks(seqs, list(free), size):
                     free.remove(instrument)
                     given |= set(part)
-                    busy[pool.submit(contextvars.copy_context().run, steps.run_on, ref, instrument, part)] = (instrument, part)
-            if not free and error is None and giving() and not queued(1) and not awaiting(run):
-                plan_next(size)  # ahead: stored and approved (or waiting for a person), for the next free instrument
+                    future = pool.submit(contextvars.copy_context().run, steps.run_on, ref, instrument, part)
+                    busy[future], began[future] = (instrument, part), time.monotonic()
+            if not free and error is None and giving() and not awaiting(run):
+                # ahead: stored and approved (or waiting for a person), for the next instruments to free up
+                short = pace.ahead(len(busy)) - len(queued(size * len(busy)))
+                if short > 0:
+                    plan_next(size * math.ceil(short / size))
             undecided = awaiting(run)
             if not busy:
                 if error is None and not stopping() and (queued(1) or undecided or (unallocated(run) and may_plan())):
@@ -658,6 +671,7 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
             for future in done:
                 instrument, seqs = busy.pop(future)
                 given -= set(seqs)
+                pace.ran(time.monotonic() - began.pop(future))
                 try:
                     outcome = future.result()
                 except InstrumentDown as exc:  # its experiments are settled (`execute`); the others carry on

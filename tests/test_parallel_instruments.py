@@ -86,6 +86,36 @@ def test_async_proposals_treat_running_experiments_as_pending(tmp_path):
     assert any(p > 0 for _, p in seen[1:])  # later proposals knew what was still on the robots
 
 
+def test_async_plans_several_batches_ahead_when_planning_is_slower_than_a_robot_run(tmp_path):
+    campaign = robots_campaign(tmp_path, robots=2, budget=24)  # robot runs of ~0.1 s; a GP proposal takes longer
+    run = loop.open_run(campaign, store=Store(campaign.store))
+    intervals, in_flight, plans, lock = log_runs(run), [0], [], threading.Lock()
+
+    def run_on(ref, instrument, seqs):
+        with lock:
+            in_flight[0] += 1
+        try:
+            return loop.run_on(ref, instrument, seqs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    def plan(ref, iteration, n):
+        plans.append((n, in_flight[0]))
+        return loop.plan(ref, iteration, n)
+
+    loop.run_async(run, SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan, "run_on": run_on}))
+    print('plans (n, running):', plans)
+    check_store(run, 24)
+    assert plans[1] == (4, 2)  # planned ahead while both robots ran: one batch, before a plan and a run were timed
+    # later, planning for a free robot also planned for the busy one, expected to finish during the plan
+    # (robots not running when asked: at least those the schedule saw free, whose batches alone it would plan)
+    assert any(n > 4 * (2 - running) for n, running in plans[2:] if running < 2)
+    for spans in intervals.values():
+        spans.sort()
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+
+
 def test_batch_schedule_splits_each_iteration_across_the_robots(tmp_path):
     campaign = robots_campaign(tmp_path, robots=2, schedule="batch", budget=16)
     run = loop.open_run(campaign, store=Store(campaign.store))
