@@ -3,7 +3,9 @@
 BayBE pins its own botorch, pandas and scikit-learn ranges, so it is not installed beside Retort: the first
 run creates ``~/.cache/retort/bench-baybe-0.15.0`` (torch 2.13.0 first, so pip takes the CPU build from this
 machine's local file instead of CUDA wheels, then ``baybe[chem]==0.15.0``: a few minutes), later runs reuse
-it. `run` streams one JSON result per campaign from `baybe_grid.py` running in that environment.
+it. `run` streams one JSON result per campaign from `baybe_grid.py` running in that environment; `run_loop`
+drives `baybe_loop.py` there, answering each batch it recommends with the caller's `answer` (the two-way
+protocol for labs that live in Retort's environment, such as the dataset emulators).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 VERSION = "0.15.0"
 ENV = Path(os.environ.get("RETORT_BAYBE_ENV", Path.home() / ".cache" / "retort" / f"bench-baybe-{VERSION}"))
 RUNNER = Path(__file__).with_name("baybe_grid.py")
+LOOP_RUNNER = Path(__file__).with_name("baybe_loop.py")
 
 
 def python() -> Path:
@@ -52,3 +55,34 @@ def run(spec: dict, seeds: list[int], encodings: list[str]) -> Iterator[dict]:
                 yield json.loads(line)
     if proc.returncode:
         raise RuntimeError(f"BayBE runner failed (exit {proc.returncode}) on {spec['grid']}")
+
+
+def run_loop(job: dict, answer: Callable[[int, int, dict], float], exe: Path | None = None) -> Iterator[dict]:
+    """One result per seed of `job` (see `baybe_loop.py`): BayBE recommends each batch, `answer(seed, k, point)`
+    measures the k-th experiment (1-based, in the order recommended) here. Yields {seed, points, values,
+    cpu_seconds, wall_seconds, baybe, measured (the values BayBE's campaign holds)} as each campaign finishes. `exe`: BayBE's Python (default: `ensure_env()`)."""
+    exe = exe or ensure_env()
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    with subprocess.Popen([str(exe), str(LOOP_RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env) as proc:
+        proc.stdin.write(json.dumps(job) + "\n")
+        proc.stdin.flush()
+        points: dict[int, list[dict]] = {}
+        values: dict[int, list[float]] = {}
+        for line in proc.stdout:
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            seed = message["seed"]
+            if "batch" in message:
+                done = len(points.setdefault(seed, []))
+                batch = [answer(seed, done + i + 1, p) for i, p in enumerate(message["batch"])]
+                points[seed] += message["batch"]
+                values.setdefault(seed, []).extend(batch)
+                proc.stdin.write(json.dumps({"values": batch}) + "\n")
+                proc.stdin.flush()
+            elif message.get("done"):
+                yield {"seed": seed, "points": points.pop(seed), "values": values.pop(seed)} | {
+                    k: message[k] for k in ("cpu_seconds", "wall_seconds", "baybe", "measured")}
+        proc.stdin.close()
+    if proc.returncode:
+        raise RuntimeError(f"BayBE loop runner failed (exit {proc.returncode}) on {job.get('name')}")
