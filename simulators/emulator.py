@@ -22,6 +22,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -46,6 +47,16 @@ class EmulatedValue:
     value: float
     mean: float
     std: float
+
+
+@dataclass(frozen=True)
+class EmulatorFit:
+    """The emulator's GP, its fitted noise sd and its leave-one-out RMSE and R^2 (in the output's units)."""
+
+    model: object
+    noise_sd: float
+    loo_rmse: float
+    loo_r2: float
 
 
 class DatasetEmulator:
@@ -77,7 +88,20 @@ class DatasetEmulator:
         self.compositional = compositional
         self.bounds = {name: (float(lo), float(hi)) for name, (lo, hi) in zip(inputs, bounds)}
         self.n = X.shape[0]
-        self._fit(X, y)
+        self._data = (X, y)  # fitted when first asked for an answer or a figure of the fit (`fit`), not before:
+        # a campaign that does not fit the data's inputs or bounds is refused without waiting for a GP fit
+
+    @property
+    def noise_sd(self) -> float:
+        return self.fit.noise_sd
+
+    @property
+    def loo_rmse(self) -> float:
+        return self.fit.loo_rmse
+
+    @property
+    def loo_r2(self) -> float:
+        return self.fit.loo_r2
 
     @classmethod
     def from_folder(cls, folder: str | Path, output: str | None = None, source: str | None = None) -> "DatasetEmulator":
@@ -165,8 +189,9 @@ class DatasetEmulator:
             self.check(p)
         X = torch.tensor([[min(max(float(p[k]), self.bounds[k][0]), self.bounds[k][1]) for k in self.inputs] for p in points],
                          dtype=torch.double)
+        model = self.fit.model  # fitted here, outside no_grad, the first time
         with torch.no_grad():
-            posterior = self._model.posterior(X)
+            posterior = model.posterior(X)
         return posterior.mean.reshape(-1).numpy(), posterior.variance.clamp_min(0).sqrt().reshape(-1).numpy()
 
     def measure(self, point: dict[str, float], seed: int) -> EmulatedValue:
@@ -179,7 +204,10 @@ class DatasetEmulator:
         return (f"GP emulator of {self.source} ({self.n} measurements of {self.output}; leave-one-out RMSE {self.loo_rmse:.3g}, "
                 f"R^2 {self.loo_r2:.2f}; noise sd {self.noise_sd:.3g})")
 
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+    @cached_property
+    def fit(self) -> "EmulatorFit":
+        """The GP fitted to the data (once), its noise level and its leave-one-out accuracy."""
+        X, y = self._data
         import torch
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import SingleTaskGP
@@ -194,9 +222,8 @@ class DatasetEmulator:
             warnings.simplefilter("ignore")
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         model.eval()
-        self._model = model
         scale = float(model.outcome_transform.stdvs.reshape(-1)[0])
-        self.noise_sd = math.sqrt(float(model.likelihood.noise.detach().reshape(-1)[0])) * scale
+        noise_sd = math.sqrt(float(model.likelihood.noise.detach().reshape(-1)[0])) * scale
         # Leave-one-out residuals in closed form (Rasmussen & Williams eq. 5.12), in the output's units.
         model.train()
         with torch.no_grad():
@@ -205,5 +232,5 @@ class DatasetEmulator:
             Kinv = torch.cholesky_inverse(torch.linalg.cholesky(K))
             resid = (Kinv @ (model.train_targets - prior.mean)) / torch.diagonal(Kinv) * scale
         model.eval()
-        self.loo_rmse = float(resid.pow(2).mean().sqrt())
-        self.loo_r2 = 1.0 - float(resid.pow(2).sum()) / float(((y - y.mean()) ** 2).sum())
+        return EmulatorFit(model=model, noise_sd=noise_sd, loo_rmse=float(resid.pow(2).mean().sqrt()),
+                           loo_r2=1.0 - float(resid.pow(2).sum()) / float(((y - y.mean()) ** 2).sum()))

@@ -175,7 +175,7 @@ def test_through_the_flow_each_robot_holds_its_concurrency_limit(prefect_harness
 
 
 def test_killing_retort_run_on_busy_robots_frees_their_slots_and_repeats_nothing(tmp_path):
-    """`kill -9` while both robots run: the next `retort run` frees the dead run's instrument slots (its own local
+    """`kill -9` while a robot runs: the next `retort run` frees the dead run's instrument slots (its own local
     Prefect server runs no repossessor), fails what was on the robots, and finishes the campaign."""
     from tests.test_end_to_end import _retort_run, _start_retort_run, _wait_until_done
 
@@ -187,9 +187,11 @@ def test_killing_retort_run_on_busy_robots_frees_their_slots_and_repeats_nothing
     first = _start_retort_run(file, url, tmp_path, subprocess.DEVNULL)
     try:
         _wait_until_done(url, "colour-match", 4, first)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(Store(url).experiments(1, statuses=("running",))) < 8:
-            time.sleep(0.2)  # until both robots are in a run
+        deadline = time.monotonic() + 180
+        # until a robot is in a run (often both; not when a loaded machine plans slower than a robot runs)
+        while len(Store(url).experiments(1, statuses=("running",))) < 4:
+            assert time.monotonic() < deadline, "no robot run started"
+            time.sleep(0.1)
         first.send_signal(signal.SIGKILL)
         first.wait()
     finally:
