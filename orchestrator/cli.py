@@ -158,14 +158,14 @@ def _run(args: argparse.Namespace) -> int:
     from retort.orchestrator.settings import prefect_defaults
 
     prefect_defaults(verbose=args.verbose)
-    with local_prefect_server(wait=False) as server, contextlib.ExitStack() as held:  # the server boots while the campaign is checked
+    campaign = _campaign_from(args)  # a file that is not a campaign is refused before a Prefect server is started
+    with local_prefect_server(wait=False) as server, contextlib.ExitStack() as held:  # the server boots while the lab is checked
         from retort.orchestrator.lease import hold
         from retort.orchestrator.loop import open_run, summarise
         from retort.orchestrator.report import write_report
         from retort.orchestrator.stopping import stop_requested
         from retort.orchestrator.store import StoreError, check_persistent
 
-        campaign = _campaign_from(args)
         check_persistent(campaign.store)
         run = open_run(campaign)  # checks lab, space and store before Prefect runs anything (fails fast, exit 2)
         held.enter_context(hold(run.store, run.record.id, campaign.name, wait=args.wait))  # one driver per campaign: a second says who and exits 2
