@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -45,6 +44,8 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from paired import load, sign_test  # noqa: E402
 
 EMULATORS = {"snar": "snar_emulated.yaml", "suzuki": "flow_suzuki_emulated.yaml"}  # dataset -> example campaign
 RETORT, BAYBE, RANDOM = "Retort default", "BayBE 0.15", "random"
@@ -186,15 +187,6 @@ def run_baybe(name: str, seeds: list[int], budget: int = BUDGET, exe: Optional[P
 
 
 # -- statistics -------------------------------------------------------------------------------------------
-def sign_test(a: list[float], b: list[float]) -> tuple[int, int, float]:
-    """Paired by seed: how often `a` is higher than `b`, how often lower (ties dropped), and the two-sided
-    exact binomial p-value."""
-    wins, losses = sum(x > y for x, y in zip(a, b)), sum(x < y for x, y in zip(a, b))
-    n, k = wins + losses, min(wins, losses)
-    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
-    return wins, losses, p
-
-
 def steps_text(v: float) -> str:
     return f">{BUDGET}" if v > BUDGET else f"{v:g}"
 
@@ -245,12 +237,6 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
 
 
 # -- the run ----------------------------------------------------------------------------------------------
-def load(path: Optional[Path]) -> list[Result]:
-    if path is None or not path.exists():
-        return []
-    return [Result(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -261,7 +247,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     seeds = list(range(args.seeds))
-    results = [r for r in load(args.results) if r.emulator in args.emulators and r.seed in seeds]
+    results = [r for r in load(args.results, Result) if r.emulator in args.emulators and r.seed in seeds]
     have = {(r.emulator, r.planner, r.seed) for r in results}
     started = time.time()
 

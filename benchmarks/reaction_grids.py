@@ -31,11 +31,13 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from paired import load, sign_test  # noqa: E402
 
 GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid)
     "suzuki": "suzuki.yaml",
@@ -156,15 +158,6 @@ def threshold(grid: str) -> float:
 
 
 # -- statistics -------------------------------------------------------------------------------------------
-def sign_test(a: list[int], b: list[int]) -> tuple[int, int, float]:
-    """Paired by seed: how often `a` needed fewer experiments than `b`, how often more (ties dropped), and the
-    two-sided exact binomial p-value."""
-    wins, losses = sum(x < y for x, y in zip(a, b)), sum(x > y for x, y in zip(a, b))
-    n, k = wins + losses, min(wins, losses)
-    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
-    return wins, losses, p
-
-
 def geometric_mean(values: Iterable[float]) -> float:
     values = list(values)
     return math.exp(sum(math.log(v) for v in values) / len(values))
@@ -175,12 +168,6 @@ def text(v: float) -> str:
 
 
 # -- the run ----------------------------------------------------------------------------------------------
-def load(path: Optional[Path]) -> list[Result]:
-    if path is None or not path.exists():
-        return []
-    return [Result(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -197,7 +184,7 @@ def main() -> None:
     for s in args.retort:
         parse_setting(s)
     seeds = list(range(args.seeds))
-    results = [r for r in load(args.results) if r.grid in args.grids and r.seed in seeds]
+    results = [r for r in load(args.results, Result) if r.grid in args.grids and r.seed in seeds]
     have = {(r.grid, r.planner, r.seed) for r in results}
     planners = list(args.retort) + ([] if args.no_random else ["random"])
     tasks = [(run_retort, (g, p, s, BUDGET)) for g in args.grids for p in planners for s in seeds if (g, p, s) not in have]
@@ -252,11 +239,11 @@ def report(results: list[Result], grids: list[str], planners: list[str], seeds: 
         print(f"{p:<28} | {geometric_mean(statistics.median(steps[g, p]) for g in grids):8.1f} | {statistics.mean(ranks[p]):9.2f} | "
               + " | ".join(f"{v:24.1f}" for v in at))
     first = planners[0]
-    for label, table in ((f"fewer / more experiments to top 1 %", steps), (f"higher / lower best yield after {last} experiments", final)):
+    for label, table in (("fewer / more experiments to top 1 %", steps), (f"higher / lower best yield after {last} experiments", final)):
         print(f"\nPaired sign tests, {first} against each (over every grid's seeds: {label}, p)")
         for p in planners[1:]:
-            wins, losses, pv = sign_test([v for g in grids for v in table[g, first]], [v for g in grids for v in table[g, p]])
-            per = ", ".join(f"{g} {sign_test(table[g, first], table[g, p])[0]}-{sign_test(table[g, first], table[g, p])[1]}" for g in grids)
+            wins, losses, pv = sign_test([v for g in grids for v in table[g, first]], [v for g in grids for v in table[g, p]], lower_is_better=True)
+            per = ", ".join("{} {}-{}".format(g, *sign_test(table[g, first], table[g, p], lower_is_better=True)[:2]) for g in grids)
             print(f"  vs {p:<26}: {wins}-{losses}, p = {pv:.3g}   ({per})")
     if len(candidates) > 1:
         select(steps, grids, candidates)

@@ -42,12 +42,16 @@ def ensure_env() -> Path:
     return python()
 
 
+def _environment() -> dict[str, str]:
+    """The runners' environment: one thread per process (as Retort's side), BayBE's warnings quiet."""
+    return os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
 def run(spec: dict, seeds: list[int], encodings: list[str]) -> Iterator[dict]:
     """One result per (encoding, seed) campaign on the grid `spec` (see `baybe_grid.py`)."""
     exe = ensure_env()
     job = json.dumps(spec | {"seeds": seeds, "encodings": encodings})
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    with subprocess.Popen([str(exe), str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env) as proc:
+    with subprocess.Popen([str(exe), str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_environment()) as proc:
         proc.stdin.write(job)
         proc.stdin.close()
         for line in proc.stdout:
@@ -62,8 +66,7 @@ def run_loop(job: dict, answer: Callable[[int, int, dict], float], exe: Path | N
     measures the k-th experiment (1-based, in the order recommended) here. Yields {seed, points, values,
     cpu_seconds, wall_seconds, baybe, measured (the values BayBE's campaign holds)} as each campaign finishes. `exe`: BayBE's Python (default: `ensure_env()`)."""
     exe = exe or ensure_env()
-    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    with subprocess.Popen([str(exe), str(LOOP_RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env) as proc:
+    with subprocess.Popen([str(exe), str(LOOP_RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_environment()) as proc:
         proc.stdin.write(json.dumps(job) + "\n")
         proc.stdin.flush()
         points: dict[int, list[dict]] = {}
