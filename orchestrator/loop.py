@@ -18,7 +18,7 @@ import threading
 import uuid
 import weakref
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import SimpleNamespace
 from typing import Callable, Optional, Protocol
 
@@ -593,24 +593,28 @@ def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> Rec
 
 def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], bool] = lambda: False,
               last_iteration: Optional[int] = None) -> RecordOutcome:
-    """The asynchronous schedule: whenever instruments are free each gets up to `batch_size` open experiments
-    at once (planned in one proposal for all of them when none are open); while every instrument is busy,
-    the next batches are planned ahead (every open and running experiment passed as pending) and stored,
-    approved, for the first instruments to free up: as many as are expected to free up while a plan is
-    computed, measured in the run (`Pace`). So no instrument waits for another's batch, and none for the
-    planner while the planner keeps up. Gives out nothing new while an operator has the campaign paused.
-    Stops giving out work at the budget, at the first failure, when an operator stops the campaign or when
-    `should_stop()`; always waits for the instruments still running, then raises the first error (or a
-    `LabError` naming the failed experiments). `last_iteration`: plan no proposal numbered above it (what is planned still runs)."""
+    """The asynchronous schedule: whenever instruments are free each gets up to `batch_size` approved open
+    experiments at once. Planning runs on a thread of its own, so handing out what is planned never waits for a
+    plan: whenever none is being computed, the next is started for the free instruments and for those expected
+    to free up while it is computed, measured in the run (`Pace`), in one proposal (every open and running
+    experiment passed as pending); its experiments are stored, approved, for the first instruments to free up.
+    So no instrument waits for another's batch, and none for the planner while the planner keeps up. Gives out
+    nothing new while an operator has the campaign paused. Stops giving out work at the budget, at the first
+    failure, when an operator stops the campaign or when `should_stop()`; always waits for the plan and the
+    instruments still running, then raises the first error (or a `LabError` naming the failed experiments).
+    `last_iteration`: plan no proposal numbered above it (what is planned still runs)."""
     ref, size = run.ref, run.campaign.batch_size
     free, busy, given = in_service(run), {}, set()  # given: numbers handed to an instrument that has not finished
     pace, began = Pace(size), {}  # how far ahead to plan (`pace.py`); when each instrument run began
+    planning: Optional[Future] = None  # the plan being computed, if one is
     outcomes: list[RecordOutcome] = []
     error: Optional[BaseException] = None
 
     def queued(n: int) -> list[int]:
-        """Open experiments not handed out; with approval required, only those a person approved."""
-        return [e.seq for e in open_experiments(run) if e.seq not in given and (e.status == "approved" or not run.approval_required)][:n]
+        """Open experiments not handed out: approved ones (and, with `approval: auto` while no plan is computed,
+        proposed ones left by a run that stopped before approving them)."""
+        ready = ("approved",) if run.approval_required or planning is not None else OPEN
+        return [e.seq for e in open_experiments(run) if e.seq not in given and e.status in ready][:n]
 
     def stopping() -> bool:
         return should_stop() or control(run) == "stopped"
@@ -621,30 +625,32 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
     def may_plan() -> bool:
         return last_iteration is None or next_iteration(run) <= last_iteration
 
-    def plan_next(n: int) -> list[int]:
-        n = min(n, plannable(run)) if may_plan() else 0
-        if not n:
-            return []
+    def timed_plan(iteration: int, n: int) -> list[int]:
         started = time.monotonic()
-        seqs = steps.approve(ref, steps.plan(ref, next_iteration(run), n))
+        seqs = steps.approve(ref, steps.plan(ref, iteration, n))
         pace.planned(time.monotonic() - started)
         return seqs
 
-    def take(n: int) -> list[int]:
-        """Up to `n` approved experiments to hand out; planned when none are open (none waiting for a decision
-        either), together with what the busy instruments are expected to take while the plan is computed."""
-        if run.approval_required:
-            settle_overdue(run.campaign, run.store, run.record.id)
-        seqs = queued(n)
-        if seqs:
-            return steps.approve(ref, seqs)
-        return [] if awaiting(run) else plan_next(n + pace.ahead(len(busy)))
+    def start_plan() -> Optional[Future]:
+        """A plan for the free instruments and those expected to free up while it is computed, less what is
+        queued, in whole batches; None when nothing is to be planned."""
+        want = size * len(free) + pace.ahead(len(busy))
+        short = want - len(queued(want))
+        n = min(size * math.ceil(short / size), plannable(run)) if short > 0 and may_plan() else 0
+        return planner.submit(contextvars.copy_context().run, timed_plan, next_iteration(run), n) if n else None
 
     pool = ThreadPoolExecutor(max_workers=len(run.labs), thread_name_prefix="retort-instrument")
+    planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retort-planner")
     try:
         while True:
-            while free and error is None and giving():  # one proposal for every free instrument, then a share each
-                seqs = take(size * len(free))
+            if planning is not None and planning.done():
+                finished, planning = planning, None
+                finished.result()  # a planning error ends the run (once the instruments' runs end)
+            while free and error is None and giving():  # each free instrument a share of what is queued
+                if run.approval_required:
+                    settle_overdue(run.campaign, run.store, run.record.id)
+                seqs = queued(size * len(free))
+                seqs = steps.approve(ref, seqs) if seqs else []
                 if not seqs:
                     break
                 for instrument, part in _chunks(seqs, list(free), size):
@@ -652,13 +658,10 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                     given |= set(part)
                     future = pool.submit(contextvars.copy_context().run, steps.run_on, ref, instrument, part)
                     busy[future], began[future] = (instrument, part), time.monotonic()
-            if not free and error is None and giving() and not awaiting(run):
-                # ahead: stored and approved (or waiting for a person), for the next instruments to free up
-                short = pace.ahead(len(busy)) - len(queued(size * len(busy)))
-                if short > 0:
-                    plan_next(size * math.ceil(short / size))
+            if planning is None and error is None and giving() and not awaiting(run):
+                planning = start_plan()
             undecided = awaiting(run)
-            if not busy:
+            if not busy and planning is None:
                 if error is None and not stopping() and (queued(1) or undecided or (unallocated(run) and may_plan())):
                     if wait_while_paused(run, should_stop) != "run":
                         continue  # stopped meanwhile: the next pass ends the run
@@ -667,8 +670,11 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                     free = in_service(run)  # raises when none is left; a robot put back in service meanwhile is taken
                     continue
                 break
-            done, _ = wait(busy, timeout=DECISION_POLL if undecided or not giving() else None, return_when=FIRST_COMPLETED)
+            waited = set(busy) | ({planning} if planning is not None else set())
+            done, _ = wait(waited, timeout=DECISION_POLL if undecided or not giving() else None, return_when=FIRST_COMPLETED)
             for future in done:
+                if future is planning:
+                    continue  # taken at the top of the next pass
                 instrument, seqs = busy.pop(future)
                 given -= set(seqs)
                 pace.ran(time.monotonic() - began.pop(future))
@@ -686,6 +692,7 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                 if outcome.failed and error is None:
                     error = LabError("; ".join(outcome.failed.values()))
     finally:
+        planner.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)
     if error is not None:
         raise error
