@@ -5,7 +5,10 @@ The campaign is the colour-match example on `--robots` virtual robots in the asy
 ``on_interrupted: rerun``, each robot run drawing a fault with probability `--faults` (half transient
 refusals, a quarter breakdowns, a quarter hangs). `retort run` runs it as a user would (a process of its
 own, its own local Prefect server, the store on PostgreSQL); it is killed with SIGKILL `--kills` times
-and PostgreSQL is restarted `--pg-restarts` times while it runs; an operator (this script) puts robots that
+and PostgreSQL is restarted `--pg-restarts` times while it runs. The PostgreSQL restarted is a server of the
+soak's own (a Debian cluster made with `pg_createcluster` on a free port, trust auth, dropped after), so no
+other user of the machine's PostgreSQL (another test, a lab's store) loses its connections; with `--store`, the
+store is that URL's and the server restarted is the machine's cluster `main`; an operator (this script) puts robots that
 broke down back in service (``retort deck release``) whenever the run stops for want of one, and starts
 the run again until the budget is spent. Then it prints
 
@@ -27,10 +30,13 @@ with the counts of faults, kills and restarts. Exit code 1 if any of the three i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,21 +62,48 @@ def campaign_file(folder: Path, budget: int, robots: int, faults: float, time_sc
     return path
 
 
-def fresh_database() -> str:
+class Cluster:
+    """A PostgreSQL server: its Debian version and cluster name, and its admin URL."""
+
+    def __init__(self, version: str, name: str, admin: str) -> None:
+        self.version, self.name, self.admin = version, name, admin
+
+    def ctl(self, action: str) -> None:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, action], check=True, capture_output=True)
+
+    def restart(self) -> None:
+        self.ctl("restart")
+
+
+def _version() -> str:
+    return sorted(os.listdir("/etc/postgresql"), key=lambda v: [int(part) for part in v.split(".") if part.isdigit()])[-1]
+
+
+@contextlib.contextmanager
+def own_cluster():
+    """A PostgreSQL cluster of the soak's own on a free port (trust auth on loopback), dropped at the end."""
+    if not shutil.which("pg_createcluster") or not os.path.isdir("/etc/postgresql"):
+        sys.exit("soak: restarting PostgreSQL needs a server of the soak's own, made with Debian's pg_createcluster "
+                 "(package postgresql-common), which this machine lacks; or give --store URL to restart the machine's cluster 'main'")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cluster = Cluster(_version(), f"retort_soak_{uuid.uuid4().hex[:8]}", f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    made = subprocess.run(["pg_createcluster", cluster.version, cluster.name, "-p", str(port), "--", "--auth=trust"], capture_output=True, text=True)
+    if made.returncode:
+        sys.exit(f"soak: pg_createcluster {cluster.version} {cluster.name} failed: {made.stderr.strip()}")
+    try:
+        cluster.ctl("start")
+        yield cluster
+    finally:
+        subprocess.run(["pg_dropcluster", "--stop", cluster.version, cluster.name], capture_output=True)
+
+
+def fresh_database(admin: str) -> str:
     name = f"retort_soak_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-
-
-def drop_database(url: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
-
-
-def restart_postgres() -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, capture_output=True)
+    return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
 
 
 def done_count(url: str) -> int:
@@ -95,15 +128,20 @@ def main() -> int:
     parser.add_argument("--pg-restarts", type=int, default=1)
     parser.add_argument("--time-scale", type=float, default=0.01, help="wall seconds per simulated second")
     parser.add_argument("--seed", type=int, default=2026, help="when to kill and restart")
-    parser.add_argument("--store", help="a PostgreSQL URL to use (default: a fresh database on 127.0.0.1:5432, dropped after)")
+    parser.add_argument("--store", help="a PostgreSQL URL to use, on the machine's cluster 'main' (default: a server of the soak's own, dropped after)")
     args = parser.parse_args()
     if args.quick:
         args.budget, args.robots, args.kills, args.pg_restarts = 40, 2, 1, 1
+    with contextlib.ExitStack() as stack:
+        cluster = Cluster(_version(), "main", PG_ADMIN) if args.store else stack.enter_context(own_cluster())
+        return soak(args, args.store or fresh_database(cluster.admin), cluster)
+
+
+def soak(args, url: str, cluster: Cluster) -> int:
     rng = random.Random(args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="retort-soak-") as tmp:
         folder = Path(tmp)
-        url = args.store or fresh_database()
         file = campaign_file(folder, args.budget, args.robots, args.faults, args.time_scale)
         env = dict(os.environ, PREFECT_HOME=str(folder / ".prefect"), RETORT_LOG_DIR=str(folder / "logs"), COLUMNS="200")
         kinds = ["kill"] * args.kills + ["postgres"] * args.pg_restarts
@@ -111,42 +149,38 @@ def main() -> int:
         # spread over the campaign: strike k of n once about k/(n+1) of the budget is done (give or take 2)
         events = [(kind, round(args.budget * (k + 1) / (len(kinds) + 1)) + rng.randint(-2, 2)) for k, kind in enumerate(kinds)]
         rounds, releases, exits, struck = 0, 0, Counter(), Counter()
-        try:
-            while rounds < 40:
-                rounds += 1
-                errors = folder / f"run-{rounds}.err"  # a file, not a pipe: a pipe nobody reads while the run goes on could fill and block it
-                with open(errors, "w") as err:
-                    process = subprocess.Popen(retort("run", str(file), "--store", url), cwd=folder, env=env,
-                                               stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-                while events and process.poll() is None:  # strike once the campaign has got that far; a run may outlive a strike
-                    event, target = events[0]
-                    while process.poll() is None and done_count(url) < target:
-                        time.sleep(0.2)
-                    if process.poll() is not None:
-                        break  # the run ended first: the next run gets it
-                    events.pop(0)
-                    if event == "kill":
-                        os.killpg(process.pid, signal.SIGKILL)
-                    else:
-                        restart_postgres()
-                    struck[event] += 1
-                process.wait(timeout=1800)
-                stderr = errors.read_text(errors="replace")
-                code = "killed" if process.returncode == -signal.SIGKILL else process.returncode
-                exits[code] += 1
-                if process.returncode == 0:  # the budget is spent
-                    break
-                if "out of service" in stderr:  # the operator fixes the robots that broke down
-                    for robot in range(1, args.robots + 1):
-                        subprocess.run(retort("deck", "release", str(file), "--store", url, "--robot", str(robot), "--by", "soak operator"),
-                                       cwd=folder, env=env, check=True, capture_output=True)
-                    releases += 1
-                elif process.returncode not in (0, 2) and code != "killed":
-                    print(f"retort run exited {process.returncode}:\n{stderr[-3000:]}", file=sys.stderr)
-            return report(url, folder, args, rounds, releases, exits, struck, time.monotonic() - started)
-        finally:
-            if not args.store:
-                drop_database(url)
+        while rounds < 40:
+            rounds += 1
+            errors = folder / f"run-{rounds}.err"  # a file, not a pipe: a pipe nobody reads while the run goes on could fill and block it
+            with open(errors, "w") as err:
+                process = subprocess.Popen(retort("run", str(file), "--store", url), cwd=folder, env=env,
+                                           stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+            while events and process.poll() is None:  # strike once the campaign has got that far; a run may outlive a strike
+                event, target = events[0]
+                while process.poll() is None and done_count(url) < target:
+                    time.sleep(0.2)
+                if process.poll() is not None:
+                    break  # the run ended first: the next run gets it
+                events.pop(0)
+                if event == "kill":
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    cluster.restart()
+                struck[event] += 1
+            process.wait(timeout=1800)
+            stderr = errors.read_text(errors="replace")
+            code = "killed" if process.returncode == -signal.SIGKILL else process.returncode
+            exits[code] += 1
+            if process.returncode == 0:  # the budget is spent
+                break
+            if "out of service" in stderr:  # the operator fixes the robots that broke down
+                for robot in range(1, args.robots + 1):
+                    subprocess.run(retort("deck", "release", str(file), "--store", url, "--robot", str(robot), "--by", "soak operator"),
+                                   cwd=folder, env=env, check=True, capture_output=True)
+                releases += 1
+            elif process.returncode not in (0, 2) and code != "killed":
+                print(f"retort run exited {process.returncode}:\n{stderr[-3000:]}", file=sys.stderr)
+        return report(url, folder, args, rounds, releases, exits, struck, time.monotonic() - started)
 
 
 def report(url: str, folder: Path, args, rounds: int, releases: int, exits: Counter, struck: Counter, seconds: float) -> int:

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 bash scripts/install-browser.sh
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
-exec .venv/bin/python -m pytest -q "$@"
+# Two worker processes (pytest-xdist); the robot-server tests share one (tests/conftest.py). RETORT_TEST_WORKERS=0: one process.
+exec .venv/bin/python -m pytest -q -n "${RETORT_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -30,6 +30,17 @@ def _pg_database():
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+ROBOT_FIXTURES = {"robot_servers", "ot2_server", "flex_server", "robot_server"}
+
+
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist (`scripts/test.sh`), the tests on Opentrons' robot-servers run on one worker: one set of
+    servers per session, not one per worker."""
+    for item in items:
+        if ROBOT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("robot-server"))
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request, tmp_path):
     """A fresh, empty store URL on each backend."""

@@ -1,5 +1,6 @@
 """The soak benchmark in its CI size: 40 experiments on 2 virtual robots with injected faults, `retort run`
-killed once and PostgreSQL restarted once; every experiment in the store checked against the robots' log."""
+killed once and its PostgreSQL (a server of the soak's own: other tests on the machine's keep their connections)
+restarted once; every experiment in the store checked against the robots' log."""
 
 import subprocess
 import sys
