@@ -20,6 +20,7 @@ from retort.orchestrator import loop
 from retort.orchestrator.campaign import with_changes
 from retort.orchestrator.deck_store import DeckStore
 from retort.orchestrator.errors import CampaignError, LabNotReady
+from retort.orchestrator.pace import Pace
 from retort.orchestrator.store import Store
 from tests.conftest import colour_campaign
 
@@ -86,31 +87,30 @@ def test_async_proposals_treat_running_experiments_as_pending(tmp_path):
     assert any(p > 0 for _, p in seen[1:])  # later proposals knew what was still on the robots
 
 
-def test_async_plans_several_batches_ahead_when_planning_is_slower_than_a_robot_run(tmp_path):
-    campaign = robots_campaign(tmp_path, robots=2, budget=24)  # robot runs of ~0.1 s; a GP proposal takes longer
+def test_async_plans_several_batches_ahead_when_planning_is_slower_than_a_robot_run(tmp_path, monkeypatch):
+    campaign = robots_campaign(tmp_path, robots=2, budget=24)  # robot runs of ~0.1 s; every plan made to take 0.5 s more
     run = loop.open_run(campaign, store=Store(campaign.store))
-    intervals, in_flight, plans, lock = log_runs(run), [0], [], threading.Lock()
+    intervals, plans, asked = log_runs(run), [], []
 
-    def run_on(ref, instrument, seqs):
-        with lock:
-            in_flight[0] += 1
-        try:
-            return loop.run_on(ref, instrument, seqs)
-        finally:
-            with lock:
-                in_flight[0] -= 1
+    class Recorded(Pace):
+        def ahead(self, busy: int) -> int:
+            n = super().ahead(busy)
+            asked.append((busy, n))
+            return n
 
     def plan(ref, iteration, n):
-        plans.append((n, in_flight[0]))
+        plans.append(n)
+        time.sleep(0.5)
         return loop.plan(ref, iteration, n)
 
-    loop.run_async(run, SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan, "run_on": run_on}))
-    print('plans (n, running):', plans)
+    monkeypatch.setattr(loop, "Pace", Recorded)
+    loop.run_async(run, SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan}))
     check_store(run, 24)
-    assert plans[1] == (4, 2)  # planned ahead while both robots ran: one batch, before a plan and a run were timed
-    # later, planning for a free robot also planned for the busy one, expected to finish during the plan
-    # (robots not running when asked: at least those the schedule saw free, whose batches alone it would plan)
-    assert any(n > 4 * (2 - running) for n, running in plans[2:] if running < 2)
+    assert plans[:2] == [8, 4]  # both robots' batches, then one batch ahead: no plan or run timed yet
+    # once a plan (slower than a robot run) and a run have been timed, with both robots busy the schedule holds
+    # both their batches queued or being planned: both are expected to finish during two plans
+    assert (2, 8) in asked, asked
+    assert 8 in plans[2:], plans
     for spans in intervals.values():
         spans.sort()
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
