@@ -36,7 +36,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ from pathlib import Path
 
 import psycopg
 import yaml
+
+from retort.orchestrator.prefect_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("RETORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -85,9 +86,7 @@ def own_cluster():
     if not shutil.which("pg_createcluster") or not os.path.isdir("/etc/postgresql"):
         sys.exit("soak: restarting PostgreSQL needs a server of the soak's own, made with Debian's pg_createcluster "
                  "(package postgresql-common), which this machine lacks; or give --store URL to restart the machine's cluster 'main'")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     cluster = Cluster(_version(), f"retort_soak_{uuid.uuid4().hex[:8]}", f"postgresql://postgres@127.0.0.1:{port}/postgres")
     made = subprocess.run(["pg_createcluster", cluster.version, cluster.name, "-p", str(port), "--", "--auth=trust"], capture_output=True, text=True)
     if made.returncode:

@@ -658,9 +658,9 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
                     given |= set(part)
                     future = pool.submit(contextvars.copy_context().run, steps.run_on, ref, instrument, part)
                     busy[future], began[future] = (instrument, part), time.monotonic()
-            if planning is None and error is None and giving() and not awaiting(run):
-                planning = start_plan()
             undecided = awaiting(run)
+            if planning is None and error is None and giving() and not undecided:
+                planning = start_plan()
             if not busy and planning is None:
                 if error is None and not stopping() and (queued(1) or undecided or (unallocated(run) and may_plan())):
                     if wait_while_paused(run, should_stop) != "run":

@@ -56,7 +56,7 @@ class LocalPrefectServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def start(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="retort-prefect-server-", suffix=".log", delete=False)
         env = dict(os.environ, PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
         env.pop("PREFECT_API_URL", None)
@@ -130,7 +130,8 @@ def local_prefect_server(wait: bool = True, timeout: float = 90) -> Iterator[Loc
 LOCAL_SERVER = "RETORT_LOCAL_PREFECT_SERVER"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick; free until someone binds it)."""
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

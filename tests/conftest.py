@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from tests.instruments import robot_fixtures
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 PG_ADMIN = os.environ.get("RETORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -30,14 +32,11 @@ def _pg_database():
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-ROBOT_FIXTURES = {"robot_servers", "ot2_server", "flex_server", "robot_server"}
-
-
 def pytest_collection_modifyitems(items):
     """With pytest-xdist (`scripts/test.sh`), the tests on Opentrons' robot-servers run on one worker: one set of
     servers per session, not one per worker."""
     for item in items:
-        if ROBOT_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if robot_fixtures.NAMES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("robot-server"))
 
 

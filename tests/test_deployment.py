@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,6 +20,7 @@ import yaml
 
 from retort.orchestrator.decision_store import DecisionStore
 from retort.orchestrator.lease import holder_of
+from retort.orchestrator.prefect_server import free_port
 from retort.orchestrator.store import Store
 
 pytestmark = pytest.mark.slow
@@ -28,12 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TRY = "## Try it on one machine"
 APPROVAL = "## A person approves each proposal"
 DECKS = ("virtual-colour-match-lab-1", "virtual-colour-match-lab-2")  # examples/colour_match_lab.yaml's robots
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # The doc's commands are typed into a terminal, which has job control; so have the test's shells. (A script's background

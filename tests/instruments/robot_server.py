@@ -18,11 +18,12 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal, Optional
+
+from retort.orchestrator.prefect_server import free_port
 
 Robot = Literal["ot2", "flex"]
 
@@ -64,12 +65,6 @@ def unavailable() -> Optional[str]:
     if python310() is None:
         return "Opentrons' robot-server 8.1.0 needs Python 3.10 (pyenv install 3.10, or set OT_RS_PYTHON)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _script(*args: str, work: Path, timeout: float) -> subprocess.CompletedProcess:
