@@ -8,6 +8,10 @@ distance of each planner's best measured recipe, and each planner's mean CPU tim
 
     .venv/bin/python benchmarks/colour_match.py            # 5 seeds
     .venv/bin/python benchmarks/colour_match.py --seeds 10
+    .venv/bin/python benchmarks/colour_match.py --planners composite composite@4x128   # optimiser effort
+
+`composite@RxS`: the composite planner with R restarts from the best of S raw samples when optimising the
+acquisition (the default is the planner's own, `BayesianPlanner.num_restarts` x `raw_samples`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from pathlib import Path
 
 from campaign_runs import run_campaign, variant
+from paired import sign_test
 from retort.agents.planners import BayesianPlanner
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import load_campaign
@@ -32,10 +37,25 @@ PLANNERS = {  # name -> (the campaign's planner, whether its model is of the rea
 }
 
 
+def planner_name(name: str) -> str:
+    """A name in `PLANNERS`, or `composite@RxS` (restarts x raw samples)."""
+    base, _, effort = name.partition("@")
+    if base not in PLANNERS or (effort and not (base == "composite" and _effort(effort))):
+        raise argparse.ArgumentTypeError(f"{name!r}: expected one of {sorted(PLANNERS)} or composite@RxS, e.g. composite@4x128")
+    return name
+
+
+def _effort(text: str) -> dict[str, int]:
+    restarts, _, raw = text.partition("x")
+    return {"num_restarts": int(restarts), "raw_samples": int(raw)} if restarts.isdigit() and raw.isdigit() else {}
+
+
 def run_once(seed: int, name: str) -> tuple[list[float], dict, list[float]]:
-    planner, composite = PLANNERS[name]
+    base, _, effort = name.partition("@")
+    planner, composite = PLANNERS[base]
     campaign = variant(load_campaign(EXAMPLE), seed, planner)
-    custom = None if composite is None else BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=seed, composite=composite)
+    custom = None if composite is None else BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=seed, composite=composite,
+                                                            **_effort(effort))
     done = run_campaign(campaign, planner=custom)
     return done.trace(), loop.best(done.campaign, done.experiments).params, done.proposal_seconds
 
@@ -50,7 +70,8 @@ def true_distance(params: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--planners", nargs="+", choices=list(PLANNERS), default=list(PLANNERS))
+    parser.add_argument("--planners", nargs="+", type=planner_name, default=["composite", "distance", "random"],
+                        help=f"of {', '.join(PLANNERS)}, or composite@RxS (optimiser restarts x raw samples)")
     args = parser.parse_args()
     import torch
 
@@ -66,7 +87,7 @@ def main() -> None:
             traces[planner].append(trace)
             finals[planner].append(true_distance(params))
             cpu[planner] += seconds
-            print(f"seed {seed} {planner:10s} best measured distance {trace[-1]:.4f}", flush=True)
+            print(f"seed {seed} {planner:10s} best measured distance {trace[-1]:.4f}, noise-free {finals[planner][-1]:.4f}", flush=True)
     budgets = list(range(8, len(traces[planners[0]][0]) + 1, 4))
     print(f"\nColour matching, virtual lab, batch 4, {args.seeds} seeds: best measured colour distance (AU), median [min-max]")
     print(f"{'budget':>6} | " + " | ".join(f"{p:>24}" for p in planners))
@@ -78,6 +99,12 @@ def main() -> None:
         print(f"{b:>6} | " + " | ".join(f"{c:>24}" for c in cells))
     print("\nnoise-free distance of the best measured recipe at the final budget, median: "
           + ", ".join(f"{p} {statistics.median(finals[p]):.4f}" for p in planners))
+    first = planners[0]
+    for p in planners[1:]:  # paired by seed, at the final budget
+        measured = sign_test([t[-1] for t in traces[p]], [t[-1] for t in traces[first]], lower_is_better=True)
+        noise_free = sign_test(finals[p], finals[first], lower_is_better=True)
+        print(f"{p} against {first}, better-worse over seeds (sign test p): best measured {measured[0]}-{measured[1]} "
+              f"(p = {measured[2]:.2g}), its noise-free distance {noise_free[0]}-{noise_free[1]} (p = {noise_free[2]:.2g})")
     print("CPU s per model-based proposal (fit + propose), mean: "
           + ", ".join(f"{p} {statistics.mean(cpu[p]):.2f}" for p in planners if cpu[p]) + f"; total {time.perf_counter() - wall:.0f} s wall")
 

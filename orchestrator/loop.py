@@ -634,7 +634,7 @@ def run_async(run: CampaignRun, steps: Steps = PLAIN, should_stop: Callable[[], 
     def start_plan() -> Optional[Future]:
         """A plan for the free instruments and those expected to free up while it is computed, less what is
         queued, in whole batches; None when nothing is to be planned."""
-        want = size * len(free) + pace.ahead(len(busy))
+        want = size * len(free) + pace.ahead(began.values(), time.monotonic())
         short = want - len(queued(want))
         n = min(size * math.ceil(short / size), plannable(run)) if short > 0 and may_plan() else 0
         return planner.submit(contextvars.copy_context().run, timed_plan, next_iteration(run), n) if n else None

@@ -93,9 +93,10 @@ def test_async_plans_several_batches_ahead_when_planning_is_slower_than_a_robot_
     intervals, plans, asked = log_runs(run), [], []
 
     class Recorded(Pace):
-        def ahead(self, busy: int) -> int:
-            n = super().ahead(busy)
-            asked.append((busy, n))
+        def ahead(self, began, now: float) -> int:
+            began = list(began)
+            n = super().ahead(began, now)
+            asked.append((len(began), n))
             return n
 
     def plan(ref, iteration, n):
