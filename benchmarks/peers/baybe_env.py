@@ -10,6 +10,7 @@ protocol for labs that live in Retort's environment, such as the dataset emulato
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -32,13 +33,18 @@ def ensure_env() -> Path:
     stamp = ENV / ".retort-ready"
     if stamp.exists():
         return python()
-    print(f"creating BayBE {VERSION}'s environment at {ENV} (first run: a few minutes)", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(ENV)], check=True)
-    pip = [str(python()), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run(pip + ["torch==2.13.0"], check=True)
-    subprocess.run(pip + [f"baybe[chem]=={VERSION}"], check=True)
-    subprocess.run([str(python()), "-c", "import baybe, mordred"], check=True)
-    stamp.write_text(VERSION)
+    ENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(ENV.parent / f".{ENV.name}.lock", "a") as lock:  # a benchmark's worker processes ask at once: one builds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():  # built while this process waited
+            return python()
+        print(f"creating BayBE {VERSION}'s environment at {ENV} (first run: a few minutes)", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(ENV)], check=True)  # --clear: what an interrupted build left
+        pip = [str(python()), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run(pip + ["torch==2.13.0"], check=True)
+        subprocess.run(pip + [f"baybe[chem]=={VERSION}"], check=True)
+        subprocess.run([str(python()), "-c", "import baybe, mordred"], check=True)
+        stamp.write_text(VERSION)
     return python()
 
 
