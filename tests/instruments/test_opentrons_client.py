@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from typing import Callable
 
 import httpx
@@ -19,6 +18,7 @@ from retort.instruments.opentrons.client import (
     RobotUnreachable,
     RunNotPlayable,
 )
+from retort.orchestrator.prefect_server import free_port
 
 URL = "http://robot.test:31950"
 OT2_INSTRUMENTS = {
@@ -217,9 +217,7 @@ def test_a_dropped_post_without_a_500_before_is_not_retried():
 
 
 def test_connection_refused_is_robot_unreachable():
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens on it
     client = RobotClient(f"http://127.0.0.1:{port}", timeout=2)
     with pytest.raises(RobotUnreachable, match=f"cannot connect to the robot at http://127.0.0.1:{port}"):
         client.health()

@@ -5,7 +5,6 @@ trail. The campaign runs in a `retort run` process of its own, sharing only the 
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,11 @@ import httpx
 import pytest
 
 from retort.orchestrator.lease import holder_of
+from retort.orchestrator.prefect_server import free_port
 from retort.orchestrator.store import Store
 from tests.conftest import branin_campaign
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def retort(tmp_path, *args, stdin=None, background=False):
@@ -47,6 +41,8 @@ def browser():
 
 
 def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(tmp_path, browser):
+    from playwright.sync_api import expect
+
     url = f"sqlite:///{tmp_path / 'lab.db'}"
     campaign = branin_campaign(approval="required", budget=4, initial_design=2, store=url)
     (tmp_path / "c.yaml").write_text(campaign.model_dump_json())
@@ -103,9 +99,12 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
 
         third = proposal(3)  # the next batch, proposed once 1 and 2 are measured
         third.locator("input[name=reason]").fill("too close to the last one")
-        third.locator("button[value=reject]").click()
+        third.locator("button[value=reject]").click()  # each decision's page says what was done (retried until the page it leads to shows it)
+        expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 3 rejected by olga")
         proposal(4).locator("button[value=approve]").click()
+        expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 4 approved by olga")
         proposal(5).locator("button[value=approve]").click()  # in place of the rejected one
+        expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 5 approved by olga")
         store = Store(url)
         record = store.campaign("branin-test")
         deadline = time.monotonic() + 300
