@@ -20,6 +20,7 @@ from tests.instruments.robot_server import RobotServer, ServerPool, unavailable
 
 NAMES = {"robot_servers", "ot2_server", "flex_server", "robot_server"}  # the fixtures below: tests using one share the servers
 
+
 @pytest.fixture(scope="session")
 def robot_servers() -> Iterator[ServerPool]:
     """The session's robot-servers, started on first use (`ServerPool.get`)."""

@@ -87,19 +87,19 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
             raise AssertionError(f"experiment {seq} was never proposed: {list((tmp_path / 'retort-ui' / 'logs').glob('*.log'))}")
 
         proposal(1).locator("button[value=approve]").click()
-        assert "branin-test: experiment 1 approved by olga" in page.locator("[role=status]").inner_text()
+        expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 1 approved by olga")  # retried until the page shows it
         second = proposal(2)
         second.locator("input[name='v.x1']").fill("99")  # outside the space: refused, at the field's proposal
         second.locator("button[value=edit]").click()
-        assert "experiment 2: parameter 'x1': value 99.0 is outside its domain" in page.locator("[role=alert]").inner_text()
+        expect(page.locator("[role=alert]")).to_contain_text("experiment 2: parameter 'x1': value 99.0 is outside its domain")
         second = proposal(2)
         second.locator("input[name='v.x1']").fill("2.5")
         second.locator("button[value=edit]").click()
-        assert "experiment 2 edited and approved by olga" in page.locator("[role=status]").inner_text()
+        expect(page.locator("[role=status]")).to_contain_text("experiment 2 edited and approved by olga")  # the page before said 1 approved
 
         third = proposal(3)  # the next batch, proposed once 1 and 2 are measured
         third.locator("input[name=reason]").fill("too close to the last one")
-        third.locator("button[value=reject]").click()  # each decision's page says what was done (retried until the page it leads to shows it)
+        third.locator("button[value=reject]").click()
         expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 3 rejected by olga")
         proposal(4).locator("button[value=approve]").click()
         expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 4 approved by olga")
