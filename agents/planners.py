@@ -100,10 +100,6 @@ class BayesianPlanner:
             measured, pending or rejected. Other spaces start with a scrambled Sobol sequence.
         composite: model the raw readings and score the objectives computed from them (default), or (False)
             model each objective's stored value, as a model of a distance has to.
-        encodings: molecule encodings to choose between at each fit: the GP is fitted with each, and the one
-            whose model best predicts each measurement left out (mean leave-one-out log predictive density,
-            summed over outputs) is used for that fit's proposals and recorded with the model version.
-            Empty: the parameters' own encodings.
     """
 
     name = "qLogNEI"
@@ -122,7 +118,6 @@ class BayesianPlanner:
         gp: GPSettings = GPSettings(),
         initial: Literal["random", "maximin", "kmeans"] = "random",
         composite: bool = True,
-        encodings: Sequence[str] = (),
     ) -> None:
         if not goal:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -138,7 +133,6 @@ class BayesianPlanner:
         self.gp = gp
         self.initial = initial
         self.composite = composite
-        self.encodings = tuple(encodings)
 
     def modelled(self, space: SearchSpace, observations: list[Observation]) -> Goal:
         """The goal as the model sees it: over the raw readings, or over the objectives' stored values where
@@ -156,18 +150,8 @@ class BayesianPlanner:
         if len(observations) < 2:
             return None
         goal = self.modelled(space, observations)
-        train_Y = torch.tensor([goal.values_of(o) for o in observations], dtype=torch.double)
-        if not self.encodings or not space.has_molecules:
-            return self._fit(space, observations, goal, train_Y)
-        fits = [self._fit(space.with_molecule_encoding(e), observations, goal, train_Y) for e in self.encodings]
-        scores = [sum(f.summary.loo_log_likelihood.values()) for f in fits]
-        best = max(range(len(fits)), key=lambda i: (scores[i], -i))  # ties: the first listed
-        chosen = fits[best]
-        chosen.summary = chosen.summary.model_copy(update={"molecule_encoding": self.encodings[best]})
-        return chosen
-
-    def _fit(self, space: SearchSpace, observations: list[Observation], goal: Goal, train_Y: torch.Tensor) -> FittedModel:
         train_X = space.encode([o.params for o in observations])
+        train_Y = torch.tensor([goal.values_of(o) for o in observations], dtype=torch.double)
         return fit_gp(train_X, train_Y, space.bounds(), goal.readings, fingerprint_dims=space.fingerprint_columns(),
                       composition_groups=space.composition_groups() or None, groups=space.column_groups(), settings=self.gp)
 
@@ -179,8 +163,6 @@ class BayesianPlanner:
                 return self._initial_discrete(space, [o.params for o in observations] + list(pending) + list(rejected), position, batch_size)
             return self._initial(space, position, batch_size, len(rejected))
         torch.manual_seed(self.seed * 100_003 + position)
-        if model.summary.molecule_encoding is not None:  # propose in the encoding the model was fitted in
-            space = space.with_molecule_encoding(model.summary.molecule_encoding)
         goal = self.modelled(space, observations)
         if list(model.summary.outputs) != goal.readings:
             raise PlanningError(f"the model predicts {model.summary.outputs}, but the goal needs {goal.readings}: fit it on these observations")

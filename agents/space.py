@@ -124,15 +124,6 @@ class SearchSpace(BaseModel):
         return [offsets[p.name] + j for p in self.parameters
                 if isinstance(p, (IntegerParameter, CategoricalParameter, DiscreteParameter, MoleculeParameter)) for j in range(p.width)]
 
-    @property
-    def has_molecules(self) -> bool:
-        return any(isinstance(p, MoleculeParameter) for p in self.parameters)
-
-    def with_molecule_encoding(self, encoding: str) -> "SearchSpace":
-        """This space with every molecule parameter encoded as `encoding` (the points are the same)."""
-        parameters = [p.model_copy(update={"encoding": encoding}) if isinstance(p, MoleculeParameter) else p for p in self.parameters]
-        return self.model_copy(update={"parameters": parameters})
-
     def composition_groups(self) -> list[tuple[list[int], np.ndarray]]:
         """Per composition encoded with descriptors: its fraction columns and element-property table."""
         offsets = self.column_offsets()

@@ -13,9 +13,7 @@ other planner, and the leave-one-grid-out choice among Retort's settings (`--sel
     .venv/bin/python benchmarks/reaction_grids.py --results out.jsonl   # keep (and resume from) every campaign's yields
 
 A Retort setting is written ENCODING[+FLAG...]: the molecule encoding (`default`: what a campaign that
-names none gets; `descriptors`, `mordred`, `morgan_count`, `onehot`; `chosen`: the planner fits
-one GP per encoding in `CHOSEN` at every fit and proposes with the one whose leave-one-out
-predictions are best), then `gamma` (Matern-5/2 with
+names none gets; `descriptors`, `mordred`, `morgan_count`, `onehot`), then `gamma` (Matern-5/2 with
 EDBO's dimension-aware Gamma priors instead of BoTorch's defaults), `additive` (one kernel per
 component, summed), `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
 random sampling without replacement. CPU seconds are `time.process_time()` with one torch thread per
@@ -48,8 +46,7 @@ GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid
     "amide_coupling": "amide_coupling.yaml",
     "ni_borylation": "ni_borylation.yaml",
 }
-ENCODINGS = ("default", "descriptors", "mordred", "morgan_count", "onehot", "chosen")
-CHOSEN = ("descriptors", "mordred")  # `chosen`: the planner picks one of these at each fit
+ENCODINGS = ("default", "descriptors", "mordred", "morgan_count", "onehot")
 FLAGS = ("gamma", "additive", "maximin", "kmeans", "random0")
 BAYBE = ("MORDRED", "ONEHOT")
 CHECKPOINTS = (5, 10, 20, 30, 50)
@@ -98,7 +95,7 @@ def campaign_for(grid: str, setting: str, seed: int):
         data["planner"] = "random"
     else:
         encoding, _ = parse_setting(setting)
-        if encoding not in ("default", "chosen"):
+        if encoding != "default":
             data["parameters"] = [p | {"encoding": encoding} if p.get("type") == "molecule" else p for p in data["parameters"]]
         else:  # what a user gets who names no encoding
             data["parameters"] = [{k: v for k, v in p.items() if k != "encoding"} for p in data["parameters"]]
@@ -112,12 +109,11 @@ def planner_for(campaign, setting: str):
 
     if setting == "random" or parse_setting(setting)[0] == "default" and not parse_setting(setting)[1]:
         return None
-    encoding, flags = parse_setting(setting)
+    _, flags = parse_setting(setting)
     initial = next((f for f in ("maximin", "kmeans", "random0") if f in flags), None)
     options = {"initial": {"random0": "random"}.get(initial, initial)} if initial else {}
     return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed,
-                           gp=GPSettings(priors="gamma" if "gamma" in flags else "botorch", additive="additive" in flags),
-                           encodings=CHOSEN if encoding == "chosen" else (), **options)
+                           gp=GPSettings(priors="gamma" if "gamma" in flags else "botorch", additive="additive" in flags), **options)
 
 
 def run_retort(grid: str, setting: str, seed: int, budget: int = BUDGET) -> Result:

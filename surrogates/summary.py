@@ -19,4 +19,3 @@ class ModelSummary(BaseModel):
     fit_seconds: float
     versions: dict[str, str]
     fit_warnings: dict[str, int] = {}  # what the fit warned (category: message) -> how many times; stored, not silenced
-    molecule_encoding: str | None = None  # chosen per fit among the planner's candidates (None: the parameters' own)
