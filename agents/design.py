@@ -1,8 +1,12 @@
-"""First batches for finite spaces: space-filling designs over the candidates, in the planner's encoding.
+"""First batches for finite spaces: space-filling designs over the candidates.
 
-Distances are measured per parameter on its encoded columns, each column scaled to [0, 1] over the
-parameter's options and each parameter's block scaled so that its two most different options are 1
-apart: every reaction component counts the same, however many columns its encoding has.
+``maximin`` and ``kmeans`` measure distances per parameter on its encoded columns (the planner's
+encoding), each column scaled to [0, 1] over the parameter's options and each parameter's block scaled so
+that its two most different options are 1 apart: every reaction component counts the same, however many
+columns its encoding has. ``levels`` measures them on the options alone (one-hot: two candidates are as
+far apart as the number of parameters on which they differ): each pick is a candidate whose fewest
+differences from any point before it are as many as any candidate's, ties drawn at random, so a first
+batch repeats no option of any parameter while every parameter has an option left untried.
 
 Example:
     >>> from retort.agents.space import SearchSpace
@@ -25,13 +29,16 @@ from retort.agents.space import SearchSpace
 
 POOL = 4096  # candidates drawn at random to choose from, in a larger space
 
+InitialDesign = Literal["random", "levels", "maximin", "kmeans"]
 
-def scaled_candidates(space: SearchSpace, index: np.ndarray) -> np.ndarray:
-    """The candidates at `index`, encoded and scaled per parameter as the module docstring says."""
+
+def scaled_candidates(space: SearchSpace, index: np.ndarray, encoded: bool = True) -> np.ndarray:
+    """The candidates at `index`, encoded (or one-hot, `encoded=False`) and scaled per parameter as the module
+    docstring says."""
     blocks, index = [], np.asarray(index, dtype=np.int64)
     for p in reversed(space.parameters):
         index, digit = np.divmod(index, len(p.labels))
-        table = p.table()
+        table = p.table() if encoded else np.eye(len(p.labels))
         span = table.max(axis=0) - table.min(axis=0)
         unit = (table - table.min(axis=0)) / np.where(span > 0, span, 1.0)
         diameter = max(float(np.sqrt(_sq_distances(unit, unit).max())), 1e-12)
@@ -40,14 +47,15 @@ def scaled_candidates(space: SearchSpace, index: np.ndarray) -> np.ndarray:
 
 
 def space_filling(space: SearchSpace, n: int, seed: int, taken: list[dict[str, Value]],
-                  method: Literal["maximin", "kmeans"] = "maximin") -> list[int]:
+                  method: Literal["levels", "maximin", "kmeans"] = "maximin") -> list[int]:
     """`n` candidate indices that spread over the space, away from the `taken` points (measured, pending or
     rejected) and never one of them, nor an excluded candidate.
 
     ``maximin``: greedily the candidate farthest from everything taken or picked (the first, when nothing is
-    taken, at random). ``kmeans``: k-means over the candidates (k-means++ start, seeded), then the candidate
-    nearest each centre; with points already taken it is ``maximin``. Both choose among all untried candidates,
-    or `POOL` of them drawn at random in a larger space.
+    taken, at random; ties at random). ``levels``: ``maximin`` over the options rather than their encoding.
+    ``kmeans``: k-means over the candidates (k-means++ start, seeded), then the candidate nearest each centre;
+    with points already taken it is ``maximin``. All choose among all untried candidates, or `POOL` of them
+    drawn at random in a larger space.
     """
     rng = np.random.default_rng(seed)
     skip = space.excluded_indices() | {space.index_of(p) for p in taken}
@@ -56,15 +64,18 @@ def space_filling(space: SearchSpace, n: int, seed: int, taken: list[dict[str, V
         raise PlanningError(f"only {total - len(skip)} untried candidates are left; cannot choose {n}")
     if total - len(skip) <= POOL:
         pool = np.array([i for i in range(total) if i not in skip], dtype=np.int64)
+        if method == "levels":  # many candidates tie on option counts: take the first of them in random order
+            pool = rng.permutation(pool)
     else:
         pool = np.unique(rng.integers(0, total, size=2 * POOL))
         pool = rng.permutation(pool[~np.isin(pool, list(skip))])[:POOL]
-    X = scaled_candidates(space, pool)
+    encoded = method != "levels"
+    X = scaled_candidates(space, pool, encoded)
     if method == "kmeans" and not taken:
         return [int(pool[i]) for i in _kmeans_medoids(X, n, rng)]
     nearest = np.full(len(pool), np.inf)
     if taken:
-        T = scaled_candidates(space, np.array([space.index_of(p) for p in taken], dtype=np.int64))
+        T = scaled_candidates(space, np.array([space.index_of(p) for p in taken], dtype=np.int64), encoded)
         nearest = _sq_distances(X, T).min(axis=1)
     picks: list[int] = []
     for _ in range(n):

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Literal, Sequence, Protocol
+from typing import Sequence, Protocol
 
 import torch
 
-from retort.agents.design import space_filling
+from retort.agents.design import InitialDesign, space_filling
 from retort.agents.errors import PlanningError
 from retort.agents.objectives import Goal
 from retort.agents.proposal import Observation, Prediction, Proposal, Provenance, Value
@@ -95,9 +95,9 @@ class BayesianPlanner:
             LogEI and Kriging-believer fantasies for the batch (one posterior per candidate)
             instead of qLogNEI (a joint posterior with every observation per candidate).
         gp: how the surrogate is built (`GPSettings`: priors, additive per parameter).
-        initial: the initial design in a finite space: ``random`` draws, or a space-filling design in the
-            encoded space (``maximin``, ``kmeans``: `retort.agents.design`), kept away from points already
-            measured, pending or rejected. Other spaces start with a scrambled Sobol sequence.
+        initial: the initial design in a finite space: a space-filling design (``levels``: over the options;
+            ``maximin`` or ``kmeans``: in the encoded space; `retort.agents.design`), or ``random`` draws; kept
+            away from points already measured, pending or rejected. Other spaces start with a scrambled Sobol sequence.
         composite: model the raw readings and score the objectives computed from them (default), or (False)
             model each objective's stored value, as a model of a distance has to.
     """
@@ -116,7 +116,7 @@ class BayesianPlanner:
         large_library: int = 50_000,
         mixed_combinations: int = 3,
         gp: GPSettings = GPSettings(),
-        initial: Literal["random", "maximin", "kmeans"] = "random",
+        initial: InitialDesign = "levels",
         composite: bool = True,
     ) -> None:
         if not goal:

@@ -15,7 +15,7 @@ other planner, and the leave-one-grid-out choice among Retort's settings (`--sel
 A Retort setting is written ENCODING[+FLAG...]: the molecule encoding (`default`: what a campaign that
 names none gets; `descriptors`, `mordred`, `morgan_count`, `onehot`), then `gamma` (Matern-5/2 with
 EDBO's dimension-aware Gamma priors instead of BoTorch's defaults), `additive` (one kernel per
-component, summed), `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
+component, summed), `levels` / `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
 random sampling without replacement. CPU seconds are `time.process_time()` with one torch thread per
 process, as in ../shared/notes/measured-peers.md.
 """
@@ -47,7 +47,7 @@ GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid
     "ni_borylation": "ni_borylation.yaml",
 }
 ENCODINGS = ("default", "descriptors", "mordred", "morgan_count", "onehot")
-FLAGS = ("gamma", "additive", "maximin", "kmeans", "random0")
+FLAGS = ("gamma", "additive", "levels", "maximin", "kmeans", "random0")
 BAYBE = ("MORDRED", "ONEHOT")
 CHECKPOINTS = (5, 10, 20, 30, 50)
 BUDGET, BATCH = 50, 5
@@ -110,7 +110,7 @@ def planner_for(campaign, setting: str):
     if setting == "random" or parse_setting(setting)[0] == "default" and not parse_setting(setting)[1]:
         return None
     _, flags = parse_setting(setting)
-    initial = next((f for f in ("maximin", "kmeans", "random0") if f in flags), None)
+    initial = next((f for f in ("levels", "maximin", "kmeans", "random0") if f in flags), None)
     options = {"initial": {"random0": "random"}.get(initial, initial)} if initial else {}
     return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed,
                            gp=GPSettings(priors="gamma" if "gamma" in flags else "botorch", additive="additive" in flags), **options)

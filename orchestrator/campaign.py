@@ -21,6 +21,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from retort.agents.design import InitialDesign
 from retort.agents.fields import Number, Whole
 from retort.agents.objectives import Goal, Objective, OutcomeConstraint
 from retort.agents.space import LinearConstraint, Parameter, SearchSpace
@@ -38,7 +39,9 @@ class _Strict(BaseModel):
 
 
 OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults")  # lab settings a campaign may change between runs
-OPERATIONAL_TOP = ("schedule", "on_interrupted", "approval")  # campaign settings that may change between runs
+# Campaign settings that may change between runs. The initial design's method only chooses where the design goes
+# next (each proposal records which design chose it); campaigns stored while `random` was the default resume unchanged.
+OPERATIONAL_TOP = ("schedule", "on_interrupted", "approval", "initial_design_method")
 
 
 class Approval(_Strict):
@@ -244,9 +247,10 @@ class Campaign(_Strict):
     initial_design: Optional[Whole] = Field(default=None, ge=0, le=MAX_INITIAL_DESIGN)
     seed: Whole = Field(default=0, ge=0, le=MAX_SEED)
     planner: Literal["qLogNEI", "random"] = "qLogNEI"
-    initial_design_method: Literal["random", "maximin", "kmeans"] = Field(
-        default="random", description="how a finite space's initial design is chosen: random draws, or spread over the encoded "
-                                      "candidates (maximin distance, or k-means medoids); continuous spaces use a Sobol sequence")
+    initial_design_method: InitialDesign = Field(
+        default="levels", description="how a finite space's initial design is chosen: spread over the options of every parameter "
+                                      "(levels), random draws, or spread over the encoded candidates (maximin distance, or "
+                                      "k-means medoids); continuous spaces use a Sobol sequence")
     schedule: Literal["batch", "async"] = Field(
         default="batch", description="batch: propose for every instrument, wait for all; async: propose for each instrument as it frees up")
     on_interrupted: Literal["leave", "rerun"] = Field(

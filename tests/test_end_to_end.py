@@ -180,7 +180,7 @@ def test_a_pareto_campaign_through_retort_run_lists_its_front_and_plots_it(tmp_p
     assert "particle_diameter <= 400" in result.stdout
     store = Store(url)
     experiments = store.experiments(store.campaign("lnp3-pareto").id)
-    assert [e.provenance.planner for e in experiments] == ["random design"] * 4 + ["qLogNEHVI"] * 4
+    assert [e.provenance.planner for e in experiments] == ["levels design"] * 4 + ["qLogNEHVI"] * 4
     assert all(set(e.provenance.predicted) == {"drug_loading", "encap_efficiency", "particle_diameter"} for e in experiments[4:])
     from retort.orchestrator.campaign import load_campaign
     from retort.orchestrator.loop import pareto_front

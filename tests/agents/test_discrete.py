@@ -104,8 +104,12 @@ def test_large_library_path_is_chunk_independent_and_avoids_taken_points():
 
 def test_initial_design_on_a_discrete_space_says_what_it_is():
     batch = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0).propose(space("onehot"), [], [], 4)
-    assert {p.provenance.planner for p in batch} == {"random design"}
-    assert len({tuple(p.params.values()) for p in batch}) == 4
+    assert {p.provenance.planner for p in batch} == {"levels design"}  # the default: spread over the options
+    first, second = batch[0].params, batch[1].params
+    assert all(first[k] != second[k] for k in first) and len({tuple(p.params.values()) for p in batch}) == 4
+    random = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, initial="random").propose(space("onehot"), [], [], 4)
+    assert {p.provenance.planner for p in random} == {"random design"}
+    assert len({tuple(p.params.values()) for p in random}) == 4
 
 
 def test_lazy_believer_picks_equal_a_full_scan_in_every_round():

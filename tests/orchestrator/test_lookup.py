@@ -7,7 +7,7 @@ import pytest
 
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import load_campaign
-from retort.orchestrator.errors import CampaignError, LabError
+from retort.orchestrator.errors import CampaignError, LabError, StoreError
 from retort.orchestrator.labs import LabRequest, build_lab
 from retort.orchestrator.store import Store
 from retort.simulators.lookup import GridLookup
@@ -52,6 +52,23 @@ def test_grid_campaign_never_proposes_a_hole_or_a_repeat():
     indices = [run.space.index_of(e.params) for e in experiments]
     assert len(set(indices)) == 15 and not set(indices) & run.space.excluded_indices()
     assert [e.provenance.planner for e in experiments].count("qLogNEI") == 10
+
+
+def test_a_campaign_stored_while_random_draws_were_the_default_resumes_with_the_levels_design(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    campaign = load_campaign(EXAMPLES / "buchwald_hartwig.yaml").model_copy(update={"budget": 15, "initial_design": 10, "store": url})
+    assert campaign.initial_design_method == "levels" and "initial_design_method" not in (EXAMPLES / "buchwald_hartwig.yaml").read_text()
+    earlier = campaign.model_copy(update={"initial_design_method": "random"})  # what the earlier release stored for this file
+    run = loop.open_run(earlier, store=Store(url))
+    loop.run_iteration(run, loop.next_iteration(run))
+    assert [e.provenance.planner for e in run.experiments()] == ["random design"] * 5
+    run = loop.open_run(campaign, store=Store(url))  # the unchanged file, this release: not refused
+    loop.run_iteration(run, loop.next_iteration(run))
+    experiments = run.experiments()
+    assert [e.provenance.planner for e in experiments] == ["random design"] * 5 + ["levels design"] * 5
+    assert len({run.space.index_of(e.params) for e in experiments}) == 10
+    with pytest.raises(StoreError, match="changed: seed"):
+        loop.open_run(campaign.model_copy(update={"seed": campaign.seed + 1}), store=Store(url))
 
 
 def test_a_dataset_path_is_relative_to_the_campaign_file_and_a_store_from_the_last_release_still_matches(tmp_path, monkeypatch):
