@@ -15,7 +15,7 @@ other planner, and the leave-one-grid-out choice among Retort's settings (`--sel
 A Retort setting is written ENCODING[+FLAG...]: the molecule encoding (`default`: what a campaign that
 names none gets; `descriptors`, `mordred`, `morgan_count`, `onehot`), then `gamma` (Matern-5/2 with
 EDBO's dimension-aware Gamma priors instead of BoTorch's defaults), `additive` (one kernel per
-component, summed), `levels` / `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
+component, summed), `ftol6` (the GP fit stops at a relative tolerance of 1e-6), `levels` / `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
 random sampling without replacement. CPU seconds are `time.process_time()` with one torch thread per
 process, as in ../shared/notes/measured-peers.md.
 """
@@ -47,7 +47,7 @@ GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid
     "ni_borylation": "ni_borylation.yaml",
 }
 ENCODINGS = ("default", "descriptors", "mordred", "morgan_count", "onehot")
-FLAGS = ("gamma", "additive", "levels", "maximin", "kmeans", "random0")
+FLAGS = ("gamma", "additive", "ftol6", "levels", "maximin", "kmeans", "random0")
 BAYBE = ("MORDRED", "ONEHOT")
 CHECKPOINTS = (5, 10, 20, 30, 50)
 BUDGET, BATCH = 50, 5
@@ -113,7 +113,8 @@ def planner_for(campaign, setting: str):
     initial = next((f for f in ("levels", "maximin", "kmeans", "random0") if f in flags), None)
     options = {"initial": {"random0": "random"}.get(initial, initial)} if initial else {}
     return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed,
-                           gp=GPSettings(priors="gamma" if "gamma" in flags else "botorch", additive="additive" in flags), **options)
+                           gp=GPSettings(priors="gamma" if "gamma" in flags else "botorch", additive="additive" in flags,
+                                                 ftol=1e-6 if "ftol6" in flags else None), **options)
 
 
 def run_retort(grid: str, setting: str, seed: int, budget: int = BUDGET) -> Result:

@@ -53,10 +53,13 @@ class GPSettings:
         ``gamma``: Matern-5/2 with EDBO's dimension-aware Gamma priors on lengthscales, output scale and noise.
     additive: one kernel per parameter, on that parameter's columns, summed (the outcome as a sum of
         per-component effects), instead of one kernel over every column. Needs `groups` in `fit_gp`.
+    ftol: the fit's relative tolerance on the marginal likelihood (L-BFGS-B's ``ftol``; None: SciPy's default,
+        about 2.2e-9).
     """
 
     priors: Literal["botorch", "gamma"] = "botorch"
     additive: bool = False
+    ftol: float | None = None
 
 
 FIT_WARNINGS = (BotorchWarning, GPInputWarning, NumericalWarning, OptimizeWarning, RuntimeWarning)
@@ -120,7 +123,7 @@ def fit_gp(
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit_gpytorch_mll(mll)
+        fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"ftol": settings.ftol}} if settings.ftol else None)
     told: Counter[str] = Counter()
     for w in caught:  # the fit's numerical trouble is kept with the model version; anything else goes on as warned
         if issubclass(w.category, FIT_WARNINGS):

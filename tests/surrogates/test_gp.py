@@ -94,3 +94,39 @@ def test_what_the_fit_warns_is_counted_and_stored_with_the_model_version(tmp_pat
     campaign = store.open_campaign("c", "{}")
     store.add_model_version(campaign.id, 1, summary)
     assert store.model_versions(campaign.id)[0].fit_warnings == summary.fit_warnings
+
+
+def test_a_looser_fit_tolerance_stops_the_fit_sooner_near_the_same_likelihood():
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from retort.surrogates.gp import GPSettings
+
+    def evaluations_and_mll(settings):
+        from unittest import mock
+
+        import retort.surrogates.gp as gp
+
+        evaluations = [0]
+        real = gp.fit_gpytorch_mll
+
+        def counted_fit(mll, **kw):
+            forward = mll.forward
+
+            def counted(*args, **kwargs):
+                evaluations[0] += 1
+                return forward(*args, **kwargs)
+
+            mll.forward = counted
+            return real(mll, **kw)
+
+        with mock.patch.object(gp, "fit_gpytorch_mll", counted_fit):
+            model = fit_gp(*data(n=30, seed=2), BOUNDS, ["y"], settings=settings).model
+        model.train()
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with torch.no_grad():
+            value = mll(model(*model.train_inputs), model.train_targets).item()
+        return evaluations[0], value
+
+    tight, tight_mll = evaluations_and_mll(GPSettings())
+    loose, loose_mll = evaluations_and_mll(GPSettings(ftol=1e-3))
+    assert loose < tight and loose_mll == pytest.approx(tight_mll, abs=0.05)
