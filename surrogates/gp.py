@@ -62,6 +62,14 @@ class GPSettings:
     ftol: float | None = None
 
 
+def _fit_options(settings: GPSettings, outputs: int) -> dict | None:
+    """`fit_gpytorch_mll`'s optimiser options for `settings`. Several outputs are fitted by BoTorch's batched
+    L-BFGS-B, which takes `ftol` only with its default `factr` cleared; SciPy's (one output) has no `factr`."""
+    if settings.ftol is None:
+        return None
+    return {"options": {"ftol": settings.ftol} | ({"factr": None} if outputs > 1 else {})}
+
+
 FIT_WARNINGS = (BotorchWarning, GPInputWarning, NumericalWarning, OptimizeWarning, RuntimeWarning)
 
 
@@ -123,7 +131,7 @@ def fit_gp(
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"ftol": settings.ftol}} if settings.ftol else None)
+        fit_gpytorch_mll(mll, optimizer_kwargs=_fit_options(settings, outputs=train_Y.shape[-1]))
     told: Counter[str] = Counter()
     for w in caught:  # the fit's numerical trouble is kept with the model version; anything else goes on as warned
         if issubclass(w.category, FIT_WARNINGS):

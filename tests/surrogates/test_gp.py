@@ -78,11 +78,11 @@ def test_what_the_fit_warns_is_counted_and_stored_with_the_model_version(tmp_pat
 
     real = gp.fit_gpytorch_mll
 
-    def troubled(mll):
+    def troubled(mll, **kwargs):
         warnings.warn("Optimization failed within `scipy.optimize.minimize` with status 2", OptimizationWarning)
         warnings.warn("Optimization failed within `scipy.optimize.minimize` with status 2", OptimizationWarning)
         warnings.warn("a library's own deprecation", DeprecationWarning)  # not the fit's trouble: passed on
-        return real(mll)
+        return real(mll, **kwargs)
 
     X, Y = data()
     assert fit_gp(X, Y, BOUNDS, ["y"]).summary.fit_warnings == {}
@@ -130,3 +130,6 @@ def test_a_looser_fit_tolerance_stops_the_fit_sooner_near_the_same_likelihood():
     tight, tight_mll = evaluations_and_mll(GPSettings())
     loose, loose_mll = evaluations_and_mll(GPSettings(ftol=1e-3))
     assert loose < tight and loose_mll == pytest.approx(tight_mll, abs=0.05)
+    X, Y = data(n=20, seed=3)  # two outputs: BoTorch fits them with its batched L-BFGS-B, which takes the tolerance too
+    two = fit_gp(X, torch.cat([Y, -2 * Y], dim=1), BOUNDS, ["a", "b"], settings=GPSettings(ftol=1e-3))
+    assert two.summary.outputs == ["a", "b"]
