@@ -9,6 +9,7 @@ distance of each planner's best measured recipe, and each planner's mean CPU tim
     .venv/bin/python benchmarks/colour_match.py            # 5 seeds
     .venv/bin/python benchmarks/colour_match.py --seeds 10
     .venv/bin/python benchmarks/colour_match.py --planners composite composite@4x128   # optimiser effort
+    .venv/bin/python benchmarks/colour_match.py --planners composite composite+ftol6    # GP fit tolerance
 
 `composite@RxS`: the composite planner with R restarts from the best of S raw samples when optimising the
 acquisition (the default is the planner's own, `BayesianPlanner.num_restarts` x `raw_samples`).
@@ -28,6 +29,7 @@ from retort.agents.planners import BayesianPlanner
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import load_campaign
 from retort.simulators import ColourBench, VirtualClock
+from retort.surrogates.gp import GPSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "colour_match.yaml"
 PLANNERS = {  # name -> (the campaign's planner, whether its model is of the readings)
@@ -38,10 +40,12 @@ PLANNERS = {  # name -> (the campaign's planner, whether its model is of the rea
 
 
 def planner_name(name: str) -> str:
-    """A name in `PLANNERS`, or `composite@RxS` (restarts x raw samples)."""
-    base, _, effort = name.partition("@")
-    if base not in PLANNERS or (effort and not (base == "composite" and _effort(effort))):
-        raise argparse.ArgumentTypeError(f"{name!r}: expected one of {sorted(PLANNERS)} or composite@RxS, e.g. composite@4x128")
+    """A name in `PLANNERS`, or `composite@RxS` (restarts x raw samples); `+ftol6` after a model's name: its GP fit
+    stops at a relative tolerance of 1e-6 (`GPSettings.ftol`)."""
+    base, _, effort = name.removesuffix("+ftol6").partition("@")
+    if base not in PLANNERS or (effort and not (base == "composite" and _effort(effort))) or (name.endswith("+ftol6") and base == "random"):
+        raise argparse.ArgumentTypeError(f"{name!r}: expected one of {sorted(PLANNERS)} or composite@RxS, e.g. composite@4x128, "
+                                         "optionally followed by +ftol6")
     return name
 
 
@@ -51,11 +55,12 @@ def _effort(text: str) -> dict[str, int]:
 
 
 def run_once(seed: int, name: str) -> tuple[list[float], dict, list[float]]:
-    base, _, effort = name.partition("@")
+    base, _, effort = name.removesuffix("+ftol6").partition("@")
     planner, composite = PLANNERS[base]
     campaign = variant(load_campaign(EXAMPLE), seed, planner)
+    gp = GPSettings(ftol=1e-6 if name.endswith("+ftol6") else None)
     custom = None if composite is None else BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=seed, composite=composite,
-                                                            **_effort(effort))
+                                                            gp=gp, **_effort(effort))
     done = run_campaign(campaign, planner=custom)
     return done.trace(), loop.best(done.campaign, done.experiments).params, done.proposal_seconds
 

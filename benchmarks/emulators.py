@@ -10,6 +10,7 @@ answered by the same rule as the emulator lab's: `DatasetEmulator.measure(point,
     nice -n 10 .venv/bin/python benchmarks/emulators.py                           # 20 seeds, both emulators
     nice -n 10 .venv/bin/python benchmarks/emulators.py --seeds 3 --emulators snar
     nice -n 10 .venv/bin/python benchmarks/emulators.py --results out.jsonl       # keep (and resume from) every campaign
+    nice -n 10 .venv/bin/python benchmarks/emulators.py --ftol6 --no-baybe        # also the default with GPSettings(ftol=1e-6)
 
 Planners: `Retort default` is what a campaign file that names only parameters, objectives, lab, batch size
 and budget gets (qLogNEI; its default initial design: max(batch, 2 x parameters) = 8 Sobol points, which at
@@ -49,7 +50,8 @@ from paired import load, sign_test  # noqa: E402
 
 EMULATORS = {"snar": "snar_emulated.yaml", "suzuki": "flow_suzuki_emulated.yaml"}  # dataset -> example campaign
 RETORT, BAYBE, RANDOM = "Retort default", "BayBE 0.15", "random"
-PLANNERS = (RETORT, BAYBE, RANDOM)
+RETORT_FTOL = "Retort ftol6"  # --ftol6: the default with GPSettings(ftol=1e-6)
+PLANNERS = (RETORT, RETORT_FTOL, BAYBE, RANDOM)
 CHECKPOINTS = (5, 10, 20, 30, 50)
 BUDGET, BATCH = 50, 5
 WITHIN = 0.01  # of the dataset's range, from its best measured value
@@ -154,7 +156,14 @@ def run_retort(name: str, planner: str, seed: int) -> Result:
 
     torch.set_num_threads(1)
     campaign = campaign_for(name, planner, seed)
-    done = run_campaign(campaign)
+    custom = None
+    if planner == RETORT_FTOL:
+        from retort.agents.planners import BayesianPlanner
+        from retort.surrogates.gp import GPSettings
+
+        custom = BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed,
+                                 initial=campaign.initial_design_method, gp=GPSettings(ftol=1e-6))
+    done = run_campaign(campaign, planner=custom)
     output = campaign.objectives[0].name
     values = [e.objectives()[output] for e in done.experiments]
     points = [{k: float(v) for k, v in e.params.items()} for e in done.experiments]
@@ -206,6 +215,8 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
               + f" | {'latent@50':>9} | {'to threshold med/worst':>22} | never | CPU s/proposal")
         for planner in PLANNERS:
             runs = [by.get((name, planner, s)) for s in seeds]
+            if planner == RETORT_FTOL and not any(runs):
+                continue
             if any(r is None for r in runs):
                 print(f"{planner:<15} | (missing seeds {[s for s, r in zip(seeds, runs) if r is None]})")
                 continue
@@ -220,7 +231,7 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
                   + (f"{statistics.mean(cpu):.2f}" if cpu else "-"))
     print(f"\nPaired sign tests on the best-so-far after {BUDGET} experiments (as measured), {RETORT} against each: better-worse "
           "(ties dropped), two-sided p")
-    for other in (BAYBE, RANDOM):
+    for other in [p for p in (BAYBE, RANDOM, RETORT_FTOL) if any(r.planner == p for r in results)]:
         pooled_a, pooled_b, per = [], [], []
         for name in names:
             pairs = [(by.get((name, RETORT, s)), by.get((name, other, s))) for s in seeds]
@@ -242,6 +253,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--emulators", nargs="+", choices=list(EMULATORS), default=list(EMULATORS))
     parser.add_argument("--results", type=Path, help="JSON-lines file: every finished campaign is appended, and campaigns already in it are not run again")
+    parser.add_argument("--ftol6", action="store_true", help="also Retort's default with its GP fit stopped at a relative tolerance of 1e-6")
+    parser.add_argument("--no-baybe", action="store_true", help="leave BayBE out (its campaigns already in --results are still reported)")
     args = parser.parse_args()
     import torch
 
@@ -262,11 +275,11 @@ def main() -> None:
     # stopped early (--results keeps what finished) has the same seeds for every emulator and planner
     for block in [seeds[i : i + 5] for i in range(0, len(seeds), 5)]:
         for name in args.emulators:
-            for planner in (RETORT, RANDOM):
+            for planner in (RETORT, RANDOM) + ((RETORT_FTOL,) if args.ftol6 else ()):
                 for s in block:
                     if (name, planner, s) not in have:
                         keep(run_retort(name, planner, s))
-            missing = [s for s in block if (name, BAYBE, s) not in have]
+            missing = [] if args.no_baybe else [s for s in block if (name, BAYBE, s) not in have]
             if missing:
                 for r in run_baybe(name, missing):
                     keep(r)
