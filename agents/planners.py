@@ -220,7 +220,8 @@ class BayesianPlanner:
             note = "initial design (random draws)"
         else:
             points = [space.point_at(i) for i in space_filling(space, batch_size, seed, taken, method=self.initial)]
-            note = f"initial design ({self.initial}: spread over the encoded candidates)"
+            over = "the options of every parameter" if self.initial == "levels" else "the encoded candidates"
+            note = f"initial design ({self.initial}: spread over {over})"
         return [Proposal(params=p, provenance=Provenance(planner=f"{self.initial} design", note=note)) for p in points]
 
     def _initial(self, space: SearchSpace, done: int, batch_size: int, skipped: int = 0) -> list[Proposal]:

@@ -75,4 +75,6 @@ def test_one_hot_scaling_puts_candidates_as_far_apart_as_the_parameters_they_dif
 def test_the_planner_records_which_design_chose_the_first_batch():
     batch = BayesianPlanner({"y": 1.0}, n_initial=3, seed=0, initial="levels").propose(grid(), [], [], 3)
     assert {p.provenance.planner for p in batch} == {"levels design"}
-    assert all("levels" in p.provenance.note for p in batch)
+    assert all(p.provenance.note == "initial design (levels: spread over the options of every parameter)" for p in batch)
+    batch = BayesianPlanner({"y": 1.0}, n_initial=3, seed=0, initial="maximin").propose(grid(), [], [], 3)
+    assert all(p.provenance.note == "initial design (maximin: spread over the encoded candidates)" for p in batch)
