@@ -52,7 +52,7 @@ def space_filling(space: SearchSpace, n: int, seed: int, taken: list[dict[str, V
     rejected) and never one of them, nor an excluded candidate.
 
     ``maximin``: greedily the candidate farthest from everything taken or picked (the first, when nothing is
-    taken, at random; ties at random). ``levels``: ``maximin`` over the options rather than their encoding.
+    taken, at random). ``levels``: ``maximin`` over the options rather than their encoding, ties at random.
     ``kmeans``: k-means over the candidates (k-means++ start, seeded), then the candidate nearest each centre;
     with points already taken it is ``maximin``. All choose among all untried candidates, or `POOL` of them
     drawn at random in a larger space.
