@@ -1,5 +1,6 @@
-"""Shared by the benchmark scripts: run a campaign in memory through the loop's own steps (the
-functions the Prefect flow calls, without Prefect's start-up) and read its best-so-far trace."""
+"""Shared by the benchmark scripts: run a campaign in memory through the campaign loop the Prefect flow runs
+(`loop.drive`, with the plain steps: without Prefect's start-up) and read its best-so-far trace
+(`results.best_so_far`, what `retort run`, `status` and the UI call the best)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Callable, Optional
 from retort.agents.planners import Planner
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import Campaign
-from retort.orchestrator.records import ExperimentRecord
+from retort.orchestrator.campaign.results import best_so_far
 from retort.orchestrator.store import Store
+from retort.orchestrator.store.records import ExperimentRecord
 
 
 def variant(campaign: Campaign, seed: int, planner: str, encoding: Optional[str] = None) -> Campaign:
@@ -38,18 +40,11 @@ class Finished:
         return len(self.proposal_seconds)
 
     def best_so_far(self) -> list[Optional[ExperimentRecord]]:
-        """After each experiment, the measured experiment with the best first objective so far."""
-        objective = self.campaign.objectives[0]
-        best, out = None, []
-        for e in self.experiments:
-            value = e.objectives().get(objective.name)
-            if value is not None and (best is None or objective.sign * (value - best.objectives()[objective.name]) > 0):
-                best = e
-            out.append(best)
-        return out
+        """After each experiment, the campaign's best so far (`results.best_so_far`)."""
+        return best_so_far(self.campaign, self.experiments)
 
     def trace(self) -> list[Optional[float]]:
-        """Best-so-far value of the first objective after each experiment."""
+        """The first objective's value of the best so far after each experiment."""
         name = self.campaign.objectives[0].name
         return [None if e is None else e.objectives()[name] for e in self.best_so_far()]
 
@@ -68,7 +63,5 @@ def run_campaign(campaign: Campaign, clock: Callable[[], float] = time.process_t
             timed.append(clock() - started)
         return seqs
 
-    steps = SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan})
-    while loop.remaining(run) > 0:
-        loop.run_iteration(run, loop.next_iteration(run), steps)
+    loop.drive(run, SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan}))
     return Finished(campaign, run.experiments(), timed)

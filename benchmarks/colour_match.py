@@ -62,7 +62,7 @@ def run_once(seed: int, name: str) -> tuple[list[float], dict, list[float]]:
     custom = None if composite is None else BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=seed, composite=composite,
                                                             gp=gp, **_effort(effort))
     done = run_campaign(campaign, planner=custom)
-    return done.trace(), loop.best(done.campaign, done.experiments).params, done.proposal_seconds
+    return done.trace(), best(done.campaign, done.experiments).params, done.proposal_seconds
 
 
 def true_distance(params: dict) -> float:

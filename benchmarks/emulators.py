@@ -118,7 +118,7 @@ def reached(values: list[float], data: Dataset) -> int:
 def campaign_for(name: str, planner: str, seed: int):
     """The example campaign with only what a user must write: parameters, objectives, lab, batch size, budget."""
     from retort.orchestrator.campaign import Campaign
-    from retort.orchestrator.yamlfile import read_yaml
+    from retort.orchestrator.campaign.yamlfile import read_yaml
 
     example = read_yaml(EXAMPLES / EMULATORS[name])
     data = {k: example[k] for k in ("name", "parameters", "objectives", "lab")}

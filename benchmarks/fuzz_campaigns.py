@@ -44,7 +44,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("COLUMNS", "200")
 
-from retort.orchestrator.prefect_server import local_prefect_server  # noqa: E402
+from retort.orchestrator.flows.server import local_prefect_server  # noqa: E402
 from tests.orchestrator import fuzz_cases as fc  # noqa: E402
 
 COUNTED = ("refused cleanly", "ran", "traceback", "accepted invalid")

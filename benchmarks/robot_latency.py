@@ -79,7 +79,7 @@ def measure(robot: str, url: str, batches: int) -> tuple[list[dict[str, float]],
     from retort.instruments.plan import RunReport
     from retort.orchestrator import loop
     from retort.orchestrator.campaign import load_campaign, with_changes
-    from retort.orchestrator.deck_store import DeckStore
+    from retort.orchestrator.store.decks import DeckStore
     from retort.orchestrator.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="retort-robot-latency-"))

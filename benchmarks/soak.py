@@ -47,7 +47,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from retort.orchestrator.prefect_server import free_port
+from retort.orchestrator.flows.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("RETORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

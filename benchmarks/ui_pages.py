@@ -26,9 +26,9 @@ from retort.agents.proposal import Prediction, Provenance
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.store import Store
-from retort.orchestrator.tables import ExperimentRow, MeasurementRow, ModelVersionRow, utcnow
+from retort.orchestrator.store.tables import ExperimentRow, MeasurementRow, ModelVersionRow, utcnow
 from retort.orchestrator.ui.app import create_app
-from retort.orchestrator.users import Users
+from retort.orchestrator.store.users import Users
 from retort.simulators.analytic import branin
 
 
@@ -43,7 +43,7 @@ def build(url: str, n: int) -> Campaign:
     record = store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
     rng = np.random.default_rng(0)
     now = utcnow()
-    with store._session("fill the benchmark's store") as s:
+    with store.session("fill the benchmark's store") as s:
         for start in range(0, n, 1000):
             rows = []
             for seq in range(start + 1, min(n, start + 1000) + 1):

@@ -1,8 +1,8 @@
 """Instrument utilisation: 1, 2 and 4 virtual robots, batch versus asynchronous schedule.
 
-Runs the colour-match example (`examples/colour_match.yaml`) through the loop's own drivers
-(`loop.run_iteration` for the batch schedule, `loop.run_async` for the asynchronous one; the plain
-steps, without Prefect's start-up) on virtual robots whose simulated time passes as wall-clock time
+Runs the colour-match example (`examples/colour_match.yaml`) through the campaign loop the Prefect flow runs
+(`loop.drive`, on the batch or the asynchronous schedule; the plain steps, without Prefect's start-up) on
+virtual robots whose simulated time passes as wall-clock time
 scaled by `--time-scale` (0.05: a 4-minute robot run takes 12 s). Prints, per configuration:
 
 - utilisation: each robot's busy time (dispensing and reading, as its clock slept) over the wall
@@ -46,11 +46,7 @@ def measure(robots: int, schedule: str, budget: int, time_scale: float, folder: 
 
     steps = SimpleNamespace(**vars(loop.PLAIN) | {"run_on": run_on})
     start, cpu = time.perf_counter(), time.process_time()
-    if schedule == "async":
-        loop.run_async(run, steps)
-    else:
-        while loop.remaining(run) > 0:
-            loop.run_iteration(run, loop.next_iteration(run), steps)
+    loop.drive(run, steps)
     end, cpu = time.perf_counter(), time.process_time() - cpu
     clocks = [lab.bench.clock for lab in run.labs.values()]
     busy = sum(c.busy_between(start, end) for c in clocks)

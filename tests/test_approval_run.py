@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from retort.orchestrator.decision_store import DecisionStore
+from retort.orchestrator.store.decisions import DecisionStore
 from retort.orchestrator.store import Store
 from tests.conftest import branin_campaign
 

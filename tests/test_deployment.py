@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retort.orchestrator.decision_store import DecisionStore
-from retort.orchestrator.lease import holder_of
-from retort.orchestrator.prefect_server import free_port
+from retort.orchestrator.store.decisions import DecisionStore
+from retort.orchestrator.store.leases import holder_of
+from retort.orchestrator.flows.server import free_port
 from retort.orchestrator.store import Store
 
 pytestmark = pytest.mark.slow

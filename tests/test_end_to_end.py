@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retort.orchestrator.errors import LabError
-from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.store.decks import DeckStore
 from retort.orchestrator.store import Store
 from tests.conftest import colour_campaign
 

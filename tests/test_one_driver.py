@@ -46,7 +46,7 @@ def test_a_second_run_on_a_running_campaign_says_who_holds_it_and_exits_2(store_
 def test_with_wait_the_second_run_waits_then_finds_the_campaign_done(store_url, tmp_path):
     import time
 
-    from retort.orchestrator.lease import holder_of
+    from retort.orchestrator.store.leases import holder_of
 
     first = start(tmp_path, store_url)
     deadline = time.monotonic() + 120

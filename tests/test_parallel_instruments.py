@@ -18,9 +18,9 @@ import pytest
 
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import with_changes
-from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.store.decks import DeckStore
 from retort.orchestrator.errors import CampaignError, LabNotReady
-from retort.orchestrator.pace import Pace
+from retort.orchestrator.loop.pace import Pace
 from retort.orchestrator.store import Store
 from tests.conftest import colour_campaign
 
@@ -104,7 +104,7 @@ def test_async_plans_several_batches_ahead_when_planning_is_slower_than_a_robot_
         time.sleep(0.5)
         return loop.plan(ref, iteration, n)
 
-    monkeypatch.setattr(loop, "Pace", Recorded)
+    monkeypatch.setattr(loop.asynchronous, "Pace", Recorded)
     loop.run_async(run, SimpleNamespace(**vars(loop.PLAIN) | {"plan": plan}))
     check_store(run, 24)
     assert plans[:2] == [8, 4]  # both robots' batches, then one batch ahead: no plan or run timed yet
@@ -154,7 +154,7 @@ def test_through_the_flow_each_robot_holds_its_concurrency_limit(prefect_harness
     from prefect.client.orchestration import get_client
 
     from retort.orchestrator.flows import campaign_flow
-    from retort.orchestrator.limits import limit_name
+    from retort.orchestrator.flows.limits import limit_name
 
     campaign = robots_campaign(tmp_path, robots=2, budget=12, name="limits")
     summary = campaign_flow(campaign)
@@ -221,7 +221,7 @@ def test_killing_retort_run_on_busy_robots_frees_their_slots_and_repeats_nothing
 def test_an_instrument_slot_is_held_for_the_run_and_a_second_taker_waits(prefect_harness):
     from prefect.client.orchestration import get_client
 
-    from retort.orchestrator.limits import ensure_instrument_limits, instrument_slot, limit_name
+    from retort.orchestrator.flows.limits import ensure_instrument_limits, instrument_slot, limit_name
 
     ensure_instrument_limits(["slot-test"])
     order, second_has_it = [], threading.Event()

@@ -17,7 +17,7 @@ import pytest
 from retort.instruments.opentrons.client import RobotClient
 from retort.instruments.opentrons.commands import labware_slots
 from retort.instruments.plan import Plan, RunReport
-from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.store.decks import DeckStore
 from retort.orchestrator.store import Store
 
 pytestmark = [pytest.mark.robot_server, pytest.mark.slow]
@@ -179,7 +179,7 @@ def test_a_deck_whose_pipettes_the_robot_does_not_carry_is_refused_before_anythi
 
 
 def test_a_robot_that_does_not_answer_is_one_clear_error(tmp_path):
-    from retort.orchestrator.prefect_server import free_port
+    from retort.orchestrator.flows.server import free_port
 
     class Nowhere:
         url = f"http://127.0.0.1:{free_port()}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from retort.orchestrator.campaign import AnalyticLabConfig, Campaign
 from retort.orchestrator.errors import CampaignError
-from retort.orchestrator.labs import SimpleLab, LabRequest, LabResult, check_readings
+from retort.orchestrator.labs.base import LabRequest, LabResult, SimpleLab, check_readings
 from retort.simulators import AnalyticLab, VirtualClock
 
 

@@ -23,12 +23,12 @@ from retort.instruments.opentrons.client import ProtocolRejected
 from retort.instruments.labware import LABWARE, PIPETTES
 from retort.instruments.plan import Plan, RunReport
 from retort.orchestrator.campaign import Campaign, ColourLabConfig
-from retort.orchestrator.deck_store import DeckChanged, DeckStore
+from retort.orchestrator.store.decks import DeckChanged, DeckStore
 from retort.orchestrator.errors import CampaignError, DeckEmpty, InstrumentDown, LabError, LabNotReady, LabRunFailed, LabTransient
-from retort.orchestrator.labs import LabRequest, LabResult, Recovery, check_readings
+from retort.orchestrator.labs.base import LabRequest, LabResult, Recovery, check_readings
 from retort.orchestrator.labs import faults as faults_
 from retort.orchestrator.labs.colour_plan import compile_batch
-from retort.orchestrator.records import LabRunRecord
+from retort.orchestrator.store.records import LabRunRecord
 from retort.orchestrator.store import Store
 from retort.simulators import DYES, ColourBench, ScaledClock, VirtualClock
 

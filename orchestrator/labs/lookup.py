@@ -5,7 +5,7 @@ from __future__ import annotations
 from retort.agents.parameters import CategoricalParameter, DiscreteParameter, MoleculeParameter, Value
 from retort.orchestrator.campaign import Campaign, LookupLabConfig
 from retort.orchestrator.errors import CampaignError, LabError
-from retort.orchestrator.labs import SimpleLab, LabRequest, LabResult, check_readings
+from retort.orchestrator.labs.base import LabRequest, LabResult, SimpleLab, check_readings
 from retort.simulators.errors import SimulationInputError
 from retort.simulators.lookup import GridLookup
 

@@ -19,8 +19,8 @@ from retort.instruments.opentrons.backend import OpentronsBackend, Submission
 from retort.instruments.opentrons.client import RobotError, RobotHTTPError, RunNotPlayable
 from retort.instruments.plan import Plan, RunReport
 from retort.orchestrator.campaign import ColourLabConfig
-from retort.orchestrator.deck_store import DeckStore
-from retort.orchestrator.records import LabRunRecord
+from retort.orchestrator.store.decks import DeckStore
+from retort.orchestrator.store.records import LabRunRecord
 
 log = logging.getLogger(__name__)
 STOP_COLLECT_SECONDS = 60.0

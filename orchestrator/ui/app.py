@@ -14,21 +14,20 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retort.errors import RetortError
 from retort.orchestrator.store import Store
+from retort.orchestrator.store.users import SESSION_HOURS, Users
+from retort.orchestrator.ui import views
+from retort.orchestrator.ui.render import HEADERS, problem
 from retort.orchestrator.ui.security import LoginLimiter, SignIn
-from retort.orchestrator.users import SESSION_HOURS, Users
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
-HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                                      "frame-ancestors 'none'; form-action 'self'",
-           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 
 
 def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_origins: tuple[str, ...] = ()) -> FastAPI:
@@ -84,27 +83,5 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_orig
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(request, 500, f"unexpected {type(exc).__name__}: the server's log holds the traceback. Nothing stored was lost")
 
-    from retort.orchestrator.ui import views
-
     app.include_router(views.router)
     return app
-
-
-def problem(request: Request, status: int, message: str):
-    if request.url.path.startswith("/api/"):
-        response = JSONResponse({"error": message}, status_code=status)
-    else:
-        templates: Jinja2Templates = request.app.state.templates
-        response = templates.TemplateResponse(request, "problem.html", {"status": status, "message": message, "session": None},
-                                              status_code=status)
-    response.headers.update(HEADERS)  # an unexpected error's response is made outside the middleware that adds them
-    return response
-
-
-def page(request: Request, template: str, session, http_status: int = 200, nav: bool = True, **context) -> HTMLResponse:
-    """`template` rendered for `session`; `nav`: the page has the navigation bar (its approvals badge is counted)."""
-    templates: Jinja2Templates = request.app.state.templates
-    from retort.orchestrator.ui.pages import inbox_count
-
-    waiting = inbox_count(request.app.state.store) if session and nav else 0
-    return templates.TemplateResponse(request, template, {"session": session, "inbox": waiting, **context}, status_code=http_status)

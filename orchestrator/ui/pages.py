@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from retort.orchestrator.campaign import Campaign
-from retort.orchestrator.decision_store import DecisionStore
-from retort.orchestrator.errors import StoreError
-from retort.orchestrator.lease import holder_of
-from retort.orchestrator.loop import best
-from retort.orchestrator.records import IMPORTED, CampaignRecord, ExperimentLine
+from retort.orchestrator.campaign import Campaign, StoredConfigError, stored_campaign
+from retort.orchestrator.campaign.lifecycle import IMPORTED
+from retort.orchestrator.campaign.results import best, best_so_far, constrained_readings, done, headline, pareto_front, scored
 from retort.orchestrator.store import Store
+from retort.orchestrator.store.decisions import DecisionStore
+from retort.orchestrator.store.leases import holder_of
+from retort.orchestrator.store.records import CampaignRecord, ExperimentLine
 from retort.orchestrator.ui import plots
 
 PAGE = 100
@@ -18,12 +18,14 @@ SORTS = ("seq", "iteration", "status", "planner")
 
 
 def load(store: Store, name: str) -> tuple[CampaignRecord, Campaign]:
+    """A stored campaign and its record (`StoredConfigError` when this release refuses its configuration)."""
     record = store.campaign(name)
-    try:
-        campaign = Campaign.model_validate_json(record.config_json).model_copy(update={"store": store.url})
-    except ValueError as exc:
-        raise StoreError(f"campaign {name!r}: its stored configuration no longer validates: {exc}") from exc
-    return record, campaign
+    return record, stored_campaign(record, store.url)
+
+
+def lines(store: Store, record: CampaignRecord, campaign: Campaign) -> list[ExperimentLine]:
+    """The campaign's experiments as light rows, with the readings its outcome constraints are checked on."""
+    return store.experiment_lines(record.id, readings=constrained_readings(campaign))
 
 
 def show(value, full: bool = False) -> str:
@@ -43,20 +45,18 @@ def overview(store: Store) -> list[dict]:
     for record in store.campaigns():
         try:
             _, campaign = load(store, record.name)
-        except StoreError as exc:  # one broken campaign does not hide the others
+        except StoredConfigError as exc:  # one refused campaign does not hide the others
             rows.append({"name": record.name, "broken": str(exc)})
             continue
         counts = store.status_counts(record.id)
-        top = best(campaign, store.experiment_lines(record.id))
-        objective = campaign.objectives[0].name
         control = DecisionStore(store).control(record.id)
         rows.append({
-            "name": record.name, "budget": campaign.budget, "done": counts.get("measured", 0) + counts.get("failed", 0),
+            "name": record.name, "budget": campaign.budget, "done": done(counts),
             "failed": counts.get("failed", 0), "running": counts.get("running", 0),
             "waiting": counts.get("proposed", 0) if campaign.approval.mode == "required" else 0,
             "approval": campaign.approval.describe(),
             "driver": driver(store, record.id) + ("" if control == "run" else f", {control}"),
-            "best": f"{objective} {top.objectives()[objective]:.4g} (#{top.seq})" if top else "-",
+            "best": headline(campaign, lines(store, record, campaign)),
         })
     return rows
 
@@ -65,7 +65,8 @@ def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiment
     counts = store.status_counts(record.id)
     top = best(campaign, experiments)
     return {
-        "budget": campaign.budget, "done": counts.get("measured", 0) + counts.get("failed", 0), "counts": counts,
+        "budget": campaign.budget, "done": done(counts), "counts": counts, "headline": headline(campaign, experiments),
+        "front": [e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
         "imported": sum(e.planner == IMPORTED for e in experiments),
         "waiting": counts.get("proposed", 0) if campaign.approval.mode == "required" else 0,
         "approval": campaign.approval.describe(), "driver": driver(store, record.id),
@@ -84,15 +85,11 @@ def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:
     """Best so far against experiments; each objective against iteration; predicted against measured (error bars:
     2 sd); the Pareto front of the first two objectives when there are several. A scatter of more than `DOTS`
     experiments shows an evenly spaced selection of them, and says so."""
-    measured = [e for e in experiments if e.status == "measured" and all(o.name in e.objectives() for o in campaign.objectives)]
+    measured = scored(campaign, experiments)
     out = []
-    running, xs, ys = None, [], []
-    for i, e in enumerate(measured, start=1):
-        u = campaign.utility(e.objectives())
-        running = u if running is None or u > running else running
-        xs.append(i)
-        ys.append(running)
-    out.append(plots.line("best so far (utility: weighted objectives, higher is better)", xs, ys, "experiments measured", "best utility"))
+    tops = [(i, top) for i, top in enumerate(best_so_far(campaign, measured), start=1) if top is not None]
+    out.append(plots.line("best so far (utility: weighted objectives, higher is better; outcome constraints kept)",
+                          [i for i, _ in tops], [campaign.utility(top.objectives()) for _, top in tops], "experiments measured", "best utility"))
     for o in campaign.objectives:
         shown, of = _thin(measured)
         out.append(plots.scatter(f"{o.name} against iteration{of}", [e.iteration for e in shown], [e.objectives()[o.name] for e in shown],
@@ -103,8 +100,7 @@ def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:
                                  errors=[2 * e.predicted[o.name]["std"] for e in shown], diagonal=True))
     if len(campaign.objectives) > 1:
         a, b = campaign.objectives[:2]
-        front = set(campaign.goal.pareto_front([e.objectives() for e in measured]))
-        front_seqs = {measured[i].seq for i in front}
+        front_seqs = {e.seq for e in pareto_front(campaign, measured)}
         shown, of = _thin(measured)
         over = f" (front over all {len(campaign.objectives)} objectives)" if len(campaign.objectives) > 2 else ""
         out.append(plots.scatter(f"Pareto front: {a.name} and {b.name} (front in colour){over}{of}",
@@ -147,7 +143,7 @@ def waiting(store: Store) -> list[dict]:
     for record in store.campaigns():
         try:
             _, campaign = load(store, record.name)
-        except StoreError:  # shown as broken on the campaigns page
+        except StoredConfigError:  # shown as refused on the campaigns page
             continue
         if campaign.approval.mode != "required":
             continue
@@ -170,7 +166,11 @@ def inbox_count(store: Store) -> int:
     """Proposals waiting for a decision, over every campaign that asks for approval."""
     total = 0
     for record in store.campaigns():
-        if '"mode":"required"' in record.config_json.replace(" ", ""):
+        try:
+            required = stored_campaign(record).approval.mode == "required"
+        except StoredConfigError:  # shown as refused on the campaigns page
+            continue
+        if required:
             total += store.status_counts(record.id).get("proposed", 0)
     return total
 
@@ -179,7 +179,7 @@ def decks(store: Store, campaign: Campaign) -> list[dict]:
     """What is left on each robot deck the campaign runs on (the colour lab): tips per rack, stocks, the plate's free
     wells, whether the robot is out of service, batches in progress and the latest deck events."""
     from retort.orchestrator.campaign import ColourLabConfig
-    from retort.orchestrator.deck_store import DeckStore
+    from retort.orchestrator.store.decks import DeckStore
     from retort.orchestrator.labs.colour import robot_decks
 
     if not isinstance(campaign.lab, ColourLabConfig):

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from retort.orchestrator.users import Session, Users
+from retort.orchestrator.store.users import Session, Users
 
 COOKIE = "retort_session"
 LOGIN_COOKIE = "retort_login"  # double-submit token of the sign-in form (no session yet)

@@ -19,7 +19,7 @@ MAX_UPLOAD = 1_000_000
 
 def folder_for(store: Store) -> Path:
     """Where the UI keeps campaign files and run logs: beside a SQLite store's file, else in the working directory."""
-    base = Path(store._file).parent if store._file else Path.cwd()
+    base = Path(store.file).parent if store.file else Path.cwd()
     return base / "retort-ui"
 
 

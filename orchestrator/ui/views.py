@@ -18,11 +18,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from retort.orchestrator.approvals import Decision, decide
+from retort.orchestrator.decisions.approvals import Decision, decide
+from retort.orchestrator.campaign import StoredConfigError
 from retort.orchestrator.errors import DecisionError
-from retort.orchestrator.export import to_csv
+from retort.orchestrator.campaign.export import to_csv
 from retort.orchestrator.ui import pages
-from retort.orchestrator.ui.app import page
+from retort.orchestrator.ui.render import page
 from retort.orchestrator.ui.security import (COOKIE, LOGIN_COOKIE, Forbidden, check_origin, client, cookie_args, current, deciding,
                                              flash, new_token, read_flash)
 
@@ -108,7 +109,7 @@ def campaign(request: Request, name: str, status: str = "", sort: str = "seq", d
     session = current(request)
     store = request.app.state.store
     record, config = pages.load(store, name)
-    experiments = store.experiment_lines(record.id)
+    experiments = pages.lines(store, record, config)
     models = store.model_versions(record.id)
     table = pages.table(store, record.id, experiments, status, sort, desc, page_no)
     paging = {n: "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in (("status", status), ("sort", sort), ("desc", str(desc).lower()),
@@ -126,7 +127,7 @@ def live(request: Request, name: str):
     session = current(request)
     store = request.app.state.store
     record, config = pages.load(store, name)
-    experiments = store.experiment_lines(record.id)
+    experiments = pages.lines(store, record, config)
     return page(request, "live.html", session, nav=False, name=name, campaign=config,
                 summary=pages.summary(store, record, config, experiments), figures=pages.figures(config, experiments))
 
@@ -135,9 +136,13 @@ def live(request: Request, name: str):
 def export(request: Request, name: str, status: str = ""):
     current(request)
     store = request.app.state.store
-    record, _ = pages.load(store, name)
-    experiments = store.experiments(record.id, statuses=(status,) if status else None)
-    return PlainTextResponse(to_csv(experiments), media_type="text/csv",
+    record = store.campaign(name)
+    try:
+        _, campaign = pages.load(store, name)
+    except StoredConfigError:  # its data are exported all the same, without what needs the configuration
+        campaign = None
+    experiments = store.experiments(record.id, statuses=(status,) if status else None)  # best and front: measured ones only
+    return PlainTextResponse(to_csv(experiments, campaign), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{quote(name)}-experiments.csv"'})
 
 
@@ -228,7 +233,7 @@ def _same_as_proposed(store, campaign_id: int, seq: int, values: dict[str, str])
 @router.post("/campaigns/{name}/record")
 async def record(request: Request, name: str):
     session, form = await _form(request, FORM_BYTES)
-    from retort.orchestrator.approvals import record_by_hand
+    from retort.orchestrator.decisions.approvals import record_by_hand
 
     store = request.app.state.store
     record_, config = pages.load(store, name)
@@ -245,7 +250,7 @@ async def record(request: Request, name: str):
 @router.post("/campaigns/{name}/control")
 async def control(request: Request, name: str):
     session, form = await _form(request, FORM_BYTES)
-    from retort.orchestrator.decision_store import CONTROL_DONE, DecisionStore
+    from retort.orchestrator.store.decisions import CONTROL_DONE, DecisionStore
     from retort.orchestrator.errors import StoreError
 
     store = request.app.state.store
@@ -263,7 +268,7 @@ async def control(request: Request, name: str):
 @router.post("/campaigns/{name}/import")
 async def import_csv(request: Request, name: str):
     session, form = await _form(request, UPLOAD_BYTES)
-    from retort.orchestrator.importing import import_file
+    from retort.orchestrator.decisions.importing import import_file
 
     store = request.app.state.store
     record, config = pages.load(store, name)

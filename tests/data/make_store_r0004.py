@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import load_campaign, with_changes
 from retort.orchestrator.store import Store
-from retort.orchestrator.tables import LeaseRow
+from retort.orchestrator.store.tables import LeaseRow
 
 examples, out = sys.argv[1], sys.argv[2]
 store = Store(f"sqlite:///{out}")
@@ -31,7 +31,7 @@ stuck = loop.open_run(with_changes(branin, "x", name="branin-interrupted"), stor
 b = loop.propose(stuck, 1, None, 2)
 store.set_status([b[0].id], "approved")
 store.set_status([b[0].id], "running", location={b[0].id: "x"})
-with store._session("lease") as s:
+with store.session("lease") as s:
     now = datetime.now(timezone.utc)
     s.add(LeaseRow(campaign_id=stuck.record.id, holder="host:1:0", host="host", pid=1, acquired_at=now, expires_at=now + timedelta(seconds=30)))
     s.commit()

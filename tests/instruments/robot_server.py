@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal, Optional
 
-from retort.orchestrator.prefect_server import free_port
+from retort.orchestrator.flows.server import free_port
 
 Robot = Literal["ot2", "flex"]
 

@@ -18,7 +18,7 @@ from retort.instruments.opentrons.client import (
     RobotUnreachable,
     RunNotPlayable,
 )
-from retort.orchestrator.prefect_server import free_port
+from retort.orchestrator.flows.server import free_port
 
 URL = "http://robot.test:31950"
 OT2_INSTRUMENTS = {

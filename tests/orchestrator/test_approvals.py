@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from retort.orchestrator import loop
-from retort.orchestrator.approvals import TIMEOUT_ACTOR, Decision, decide, settle_overdue
+from retort.orchestrator.decisions.approvals import TIMEOUT_ACTOR, Decision, decide, settle_overdue
 from retort.orchestrator.campaign import Approval, load_campaign
-from retort.orchestrator.decision_store import DecisionStore
+from retort.orchestrator.store.decisions import DecisionStore
 from retort.orchestrator.errors import DecisionError, LabError
 from retort.orchestrator.labs import build_labs
 from retort.orchestrator.store import Store
@@ -21,7 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch):
-    monkeypatch.setattr(loop, "DECISION_POLL", 0.05)
+    monkeypatch.setattr(loop.waits, "DECISION_POLL", 0.05)
 
 
 def person(url, campaign):
@@ -287,7 +287,7 @@ def test_async_with_a_proposal_limit_runs_what_it_planned_and_an_added_experimen
 
 
 def test_a_result_measured_by_hand_is_stored_checked_and_the_loop_does_not_run_it_again(tmp_path):
-    from retort.orchestrator.approvals import record_by_hand
+    from retort.orchestrator.decisions.approvals import record_by_hand
 
     url = f"sqlite:///{tmp_path / 's.db'}"
     campaign = branin_campaign(approval="required", budget=4, initial_design=2, store=url)

@@ -84,10 +84,14 @@ def test_status_and_export(stored):
     assert status.returncode == 0 and "branin-test" in status.stdout
     csv_out = retort("export", "branin.yaml", "--format", "csv", cwd=tmp_path)
     lines = csv_out.stdout.strip().splitlines()
-    assert lines[0].startswith("seq,iteration,status,location,planner") and len(lines) == 5
+    assert lines[0].startswith("seq,iteration,status,best,location,planner") and len(lines) == 5
     assert "param.x1" in lines[0] and "objective.y" in lines[0]
     exported = json.loads(retort("export", "branin-test", "--store", url, "--format", "json", cwd=tmp_path).stdout)
     assert [e["status"] for e in exported] == ["measured"] * 4
+    best = min(exported, key=lambda e: next(m["value"] for m in e["measurements"] if m["name"] == "y"))
+    assert [e["seq"] for e in exported if e["best"]] == [best["seq"]]  # the lowest y (minimised), marked in both formats
+    assert [line.split(",")[0] for line in lines[1:] if line.split(",")[3] == "yes"] == [str(best["seq"])]
+    assert f"#{best['seq']} y " in status.stdout
     missing = retort("export", "nope", "--store", url, cwd=tmp_path)
     assert missing.returncode == 2 and "no campaign 'nope'" in missing.stderr
     nostore = retort("status", cwd=tmp_path / "..")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import load_campaign
-from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.store.decks import DeckStore
 from retort.orchestrator.errors import DeckEmpty
 from retort.orchestrator.store import Store
 

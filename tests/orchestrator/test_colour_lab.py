@@ -8,7 +8,7 @@ import pytest
 from retort.instruments.plan import Plan, RunReport
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import with_changes
-from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.store.decks import DeckStore
 from retort.orchestrator.errors import DeckEmpty
 from retort.orchestrator.store import Store
 from tests.conftest import colour_campaign

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from retort.orchestrator import loop
-from retort.orchestrator.decision_store import DecisionStore
+from retort.orchestrator.store.decisions import DecisionStore
 from retort.orchestrator.errors import StoreError
 from retort.orchestrator.store import Store
 from tests.conftest import branin_campaign
@@ -16,7 +16,7 @@ from tests.orchestrator.test_cli import retort
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch):
-    monkeypatch.setattr(loop, "DECISION_POLL", 0.05)
+    monkeypatch.setattr(loop.waits, "DECISION_POLL", 0.05)
 
 
 def test_pause_holds_the_batch_schedule_resume_lets_it_go_and_stop_ends_it(tmp_path):

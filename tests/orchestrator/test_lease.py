@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from retort.orchestrator import lease
+from retort.orchestrator.store import leases as lease
 from retort.orchestrator.store import Store
-from retort.orchestrator.tables import LeaseRow
+from retort.orchestrator.store.tables import LeaseRow
 
 
 def stored(tmp_path):
@@ -17,7 +17,7 @@ def stored(tmp_path):
 
 
 def put(store, campaign_id, **fields):
-    with store._session("test") as s:
+    with store.session("test") as s:
         row = s.get(LeaseRow, campaign_id) or LeaseRow(campaign_id=campaign_id, holder="", host="", pid=0, expires_at=lease._now())
         for k, v in fields.items():
             setattr(row, k, v)
@@ -37,7 +37,7 @@ def test_a_live_holder_on_another_host_keeps_the_campaign_until_its_lease_expire
 
 def test_a_killed_holder_on_this_host_frees_the_campaign_at_once(tmp_path):
     store, cid = stored(tmp_path)
-    code = f"from retort.orchestrator import lease; from retort.orchestrator.store import Store; lease.acquire(Store({store.url!r}), {cid}, 'demo')"
+    code = f"from retort.orchestrator.store import leases as lease; from retort.orchestrator.store import Store; lease.acquire(Store({store.url!r}), {cid}, 'demo')"
     subprocess.run([sys.executable, "-c", code], check=True)  # takes the lease and exits without releasing (as kill -9 would)
     held = lease.holder_of(store, cid)
     assert held.expires_at.replace(tzinfo=None) > lease._now().replace(tzinfo=None)

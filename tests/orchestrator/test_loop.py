@@ -1,6 +1,7 @@
 """The loop's steps without Prefect: completion, resuming after a crash, failed measurements."""
 
 from retort.orchestrator import loop
+from retort.orchestrator.campaign.results import summarise
 from retort.orchestrator.labs import LabRequest, build_lab
 from retort.orchestrator.store import Store
 from tests.conftest import branin_campaign, colour_campaign
@@ -24,7 +25,7 @@ def test_campaign_runs_to_budget_with_model_provenance(store_url):
     versions = {m.id for m in store.model_versions(run.record.id)}
     model_based = [e for e in experiments if e.provenance.planner == "qLogNEI"]
     assert len(model_based) == 4 and all(e.provenance.model_version in versions for e in model_based)
-    summary = loop.summarise(campaign, store, run.record)
+    summary = summarise(campaign, experiments, store.model_versions(run.record.id))
     assert summary.measured == 8 and summary.best_objectives["y"] == min(e.objectives()["y"] for e in experiments)
 
 
@@ -75,7 +76,7 @@ def test_nan_reading_is_stored_as_failed_and_left_out_of_the_model(tmp_path):
 def test_a_batch_handed_out_twice_runs_once_and_the_second_hand_reserves_nothing(tmp_path):
     import pytest
 
-    from retort.orchestrator.deck_store import DeckStore
+    from retort.orchestrator.store.decks import DeckStore
     from retort.orchestrator.errors import LabError
 
     store = Store(f"sqlite:///{tmp_path / 's.db'}")

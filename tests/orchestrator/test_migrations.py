@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from retort.orchestrator import loop, migrate, tables  # noqa: F401  (tables registers the metadata)
+from retort.orchestrator import loop
+from retort.orchestrator.store import migrate, tables  # noqa: F401  (tables registers the metadata)
 from retort.orchestrator.campaign import load_campaign, with_changes
 from retort.orchestrator.store import Store
 
@@ -61,8 +62,8 @@ def dump_all(reference, path):
 
 
 def test_a_store_written_by_the_previous_release_upgrades_without_losing_a_row_and_its_waiting_batch_is_decided(tmp_path):
-    from retort.orchestrator.approvals import Decision, decide
-    from retort.orchestrator.decision_store import DecisionStore
+    from retort.orchestrator.decisions.approvals import Decision, decide
+    from retort.orchestrator.store.decisions import DecisionStore
 
     path = tmp_path / "retort.db"
     shutil.copy(R0004, path)

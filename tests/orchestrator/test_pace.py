@@ -2,7 +2,7 @@
 then the batches of the busy robots expected to finish during two plans (the one started, and the next, which
 lands only when computed), read from when each began its run, at least one batch, at most one per busy robot."""
 
-from retort.orchestrator.pace import Pace
+from retort.orchestrator.loop.pace import Pace
 
 
 def test_one_batch_ahead_until_a_plan_and_a_run_have_been_timed():

@@ -3,7 +3,7 @@
 import pytest
 
 from retort.errors import RetortError
-from retort.orchestrator.prefect_server import LocalPrefectServer, PrefectServerError
+from retort.orchestrator.flows.server import LocalPrefectServer, PrefectServerError
 
 
 def test_a_server_that_dies_while_booting_is_one_error_naming_its_log(monkeypatch):

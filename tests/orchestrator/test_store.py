@@ -83,7 +83,7 @@ def test_of_two_processes_starting_one_approved_experiment_only_one_can(store_ur
 
     from sqlmodel import Session
 
-    from retort.orchestrator.tables import ExperimentRow
+    from retort.orchestrator.store.tables import ExperimentRow
 
     if store_url.startswith("sqlite"):
         pytest.skip("SQLite lets one writer in at a time; hosts share a campaign only on PostgreSQL")

@@ -99,7 +99,7 @@ def test_store_file_deleted_mid_run_stops_the_loop(tmp_path):
         while loop.remaining(run) > 0:
             loop.run_iteration(run, loop.next_iteration(run))
     with pytest.raises(StoreError, match="deleted or replaced"):  # no summary of rows that are not on disk
-        loop.summarise(campaign, run.store, run.record)
+        run.experiments()
 
 
 def test_read_only_store_raises_store_error_at_the_first_write(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from retort.orchestrator import loop
 from retort.orchestrator.campaign import with_changes
-from retort.orchestrator.deck_store import DeckStore
+from retort.orchestrator.store.decks import DeckStore
 from retort.orchestrator.errors import InstrumentDown, LabNotReady
 from retort.orchestrator.labs import LabRequest
 from retort.orchestrator.store import Store
@@ -31,7 +31,7 @@ def robot_log(tmp_path):
 
 @pytest.fixture
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(loop, "TRANSIENT_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(loop.steps, "TRANSIENT_DELAYS", (0.01, 0.01, 0.01))
 
 
 def test_transient_refusals_are_tried_again_and_nothing_is_dispensed_twice(tmp_path, quick_retries, caplog):

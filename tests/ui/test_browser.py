@@ -12,8 +12,8 @@ import time
 import httpx
 import pytest
 
-from retort.orchestrator.lease import holder_of
-from retort.orchestrator.prefect_server import free_port
+from retort.orchestrator.store.leases import holder_of
+from retort.orchestrator.flows.server import free_port
 from retort.orchestrator.store import Store
 from tests.conftest import branin_campaign
 

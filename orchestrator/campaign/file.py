@@ -1,0 +1,245 @@
+"""The campaign file: a validated, YAML-backed description of one optimisation campaign.
+
+Example:
+    >>> campaign = Campaign.model_validate({
+    ...     "name": "branin-demo", "budget": 8, "batch_size": 2,
+    ...     "parameters": [{"name": "x1", "type": "continuous", "lower": -5, "upper": 10},
+    ...                    {"name": "x2", "type": "continuous", "lower": 0, "upper": 15}],
+    ...     "objectives": [{"name": "y", "goal": "minimize"}],
+    ...     "lab": {"kind": "virtual_analytic", "function": "branin"}})
+    >>> campaign.space.dim, campaign.initial_design
+    (2, 4)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from retort.agents.design import InitialDesign
+from retort.agents.fields import Number, Whole
+from retort.agents.objectives import Goal, Objective, OutcomeConstraint
+from retort.agents.space import LinearConstraint, Parameter, SearchSpace
+from retort.orchestrator.campaign.defaults import DEFAULT_STORE
+from retort.orchestrator.campaign.labs import LabConfig, LookupLabConfig
+from retort.orchestrator.campaign.yamlfile import read_yaml
+from retort.orchestrator.errors import CampaignError
+
+MAX_SEED = 2**32 - 1  # numpy, torch and Sobol seeds all take 32 bits
+MAX_INITIAL_DESIGN = 10_000  # the design is drawn in memory at once
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults")  # lab settings a campaign may change between runs
+# Campaign settings that may change between runs. The initial design's method only chooses where the design goes
+# next (each proposal records which design chose it); campaigns stored while `random` was the default resume unchanged.
+OPERATIONAL_TOP = ("schedule", "on_interrupted", "approval", "initial_design_method")
+
+
+class Approval(_Strict):
+    """Who lets a proposal reach the instruments. `auto`: every proposal is approved as it is made. `required`:
+    proposals wait, `proposed`, until a person decides (``retort approve``); with `wait` (minutes) a proposal
+    nobody decided in time is handled as `then` says (approved, or rejected: a rejection spends no budget)."""
+
+    mode: Literal["auto", "required"] = "auto"
+    wait: Optional[Annotated[Number, Field(gt=0, le=525_600)]] = Field(default=None, description="minutes; none: wait for ever")
+    then: Optional[Literal["approve", "reject"]] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: object) -> object:
+        return {"mode": data} if isinstance(data, str) else data  # approval: required
+
+    @model_validator(mode="after")
+    def _check(self) -> "Approval":
+        if (self.wait is None) != (self.then is None):
+            raise ValueError("give 'wait' (minutes) and 'then' (approve or reject) together: what happens to a proposal "
+                             "nobody decided in time; without them proposals wait for ever")
+        if self.mode == "auto" and self.wait is not None:
+            raise ValueError("'wait' and 'then' apply to mode 'required'; with 'auto' every proposal is approved at once")
+        return self
+
+    def describe(self) -> str:
+        if self.mode == "auto":
+            return "automatic"
+        return "required, waits for ever" if self.wait is None else f"required; after {self.wait:g} min undecided: {self.then}"
+
+
+class Campaign(_Strict):
+    """One campaign: search space, objectives, budget, planner, lab and store."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    description: str = ""
+    parameters: list[Parameter] = Field(min_length=1)
+    constraints: list[LinearConstraint] = Field(default_factory=list)
+    objectives: list[Objective] = Field(min_length=1)
+    trade_off: Literal["weighted", "pareto"] = Field(
+        default="weighted", description="weighted: maximise the weighted sum of the objectives; pareto: find their Pareto front (qLogNEHVI)")
+    reference_point: Optional[dict[str, Number]] = Field(
+        default=None, description="pareto: the worst value of each objective worth having (default: inferred from the data)")
+    outcome_constraints: list[OutcomeConstraint] = Field(
+        default_factory=list, description="outcomes proposals must keep to, e.g. {name: yield, op: '>=', value: 80}")
+    batch_size: Whole = Field(default=4, ge=1, le=96)
+    budget: Whole = Field(ge=1, le=100_000)
+    initial_design: Optional[Whole] = Field(default=None, ge=0, le=MAX_INITIAL_DESIGN)
+    seed: Whole = Field(default=0, ge=0, le=MAX_SEED)
+    planner: Literal["qLogNEI", "random"] = "qLogNEI"
+    initial_design_method: InitialDesign = Field(
+        default="levels", description="how a finite space's initial design is chosen: spread over the options of every parameter "
+                                      "(levels), random draws, or spread over the encoded candidates (maximin distance, or "
+                                      "k-means medoids); continuous spaces use a Sobol sequence")
+    schedule: Literal["batch", "async"] = Field(
+        default="batch", description="batch: propose for every instrument, wait for all; async: propose for each instrument as it frees up")
+    on_interrupted: Literal["leave", "rerun"] = Field(
+        default="leave", description="experiments a stop caught on an instrument, with nothing to collect: failed and left to the operator, "
+                                     "or failed and run again as new experiments (same parameters, fresh well; within the budget)")
+    approval: Approval = Field(default_factory=Approval, description="auto, or required: a person approves each proposal")
+    lab: LabConfig
+    store: str = DEFAULT_STORE
+
+    @model_validator(mode="after")
+    def _check(self) -> "Campaign":
+        names = [o.name for o in self.objectives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"objective names must be unique, got {names}")
+        clash = sorted(set(names) & {p.name for p in self.parameters})
+        if clash:
+            raise ValueError(f"objectives and parameters share names {clash}")
+        if self.initial_design is None:
+            object.__setattr__(self, "initial_design", min(self.budget, max(self.batch_size, 2 * len(self.parameters))))
+        elif self.initial_design > self.budget:
+            raise ValueError(f"initial_design {self.initial_design} is larger than the budget {self.budget}; "
+                             "the design is the first experiments of the budget")
+        _ = self.space  # builds and checks constraints feasibility
+        _ = self.goal  # checks the trade-off and reference point against the objectives
+        known = set(names) | {r for o in self.objectives for r in o.readings}
+        if isinstance(self.lab, LookupLabConfig):
+            known |= set([self.lab.output] if isinstance(self.lab.output, str) else self.lab.output)
+        for c in self.outcome_constraints:
+            if c.name not in known:
+                raise ValueError(f"outcome constraint {c}: {c.name!r} is not an objective or a reading the lab reports; known: {sorted(known)}")
+        return self
+
+    @cached_property
+    def space(self) -> SearchSpace:
+        return SearchSpace(parameters=self.parameters, constraints=self.constraints)
+
+    @cached_property
+    def goal(self) -> Goal:
+        """The objectives, their trade-off and the outcome constraints, as the planner takes them."""
+        return Goal(objectives=self.objectives, trade_off=self.trade_off, reference=self.reference_point, constraints=self.outcome_constraints)
+
+    def utility(self, objectives: dict[str, float]) -> float:
+        """The weighted sum of the objectives (higher is better)."""
+        return self.goal.utility_of(objectives)
+
+    def config_json(self) -> str:
+        return self.model_dump_json(exclude={"store"})
+
+    @staticmethod
+    def normalise_config(config_json: str) -> str:
+        """A configuration in the form two runs of one campaign must agree on: as this release writes it
+        (settings new since it was stored take their defaults, so a campaign stored by an earlier release
+        still matches its unchanged file), without the lab's operational settings (`OPERATIONAL`: where
+        the robot is and how its deck is laid out may change between batches; each batch's plan stores
+        the deck it ran on). As stored if it no longer validates."""
+        try:
+            data = json.loads(Campaign.model_validate_json(config_json).config_json())
+        except (ValidationError, ValueError):
+            try:
+                data = json.loads(config_json)
+            except ValueError:
+                return config_json
+        for key in OPERATIONAL_TOP if isinstance(data, dict) else ():
+            data.pop(key, None)
+        if isinstance(data, dict) and isinstance(data.get("lab"), dict):
+            for key in OPERATIONAL:
+                data["lab"].pop(key, None)
+            if isinstance(data["lab"].get("path"), str):  # the dataset's name: a project moved (or stored relative by an
+                data["lab"]["path"] = Path(data["lab"]["path"]).name  # earlier release) still matches; another file is refused
+        return json.dumps(data)
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign YAML file; every problem becomes one `CampaignError`."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise CampaignError(f"{path}: a campaign file must be a YAML mapping (name:, parameters:, ...), got {type(data).__name__}")
+    _read_deck_file(data, Path(path))
+    _resolve_files(data, Path(path))
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignError(f"{path}: invalid campaign\n" + format_validation_error(exc, data)) from exc
+
+
+def _read_deck_file(data: dict, path: Path) -> None:
+    """`lab.deck` may name a YAML file (relative to the campaign file) holding the deck; read it in place."""
+    lab = data.get("lab")
+    if isinstance(lab, dict) and isinstance(lab.get("deck"), str):
+        deck_path = (path.parent / lab["deck"]).resolve()
+        if not deck_path.is_file():
+            raise CampaignError(f"{path}: lab.deck: no deck file {lab['deck']!r} (looked for {deck_path})")
+        deck = read_yaml(deck_path)
+        if not isinstance(deck, dict):
+            raise CampaignError(f"{deck_path}: a deck file must be a YAML mapping (name:, robot:, pipettes:, ...)")
+        lab["deck"] = deck
+
+
+def _resolve_files(data: dict, path: Path) -> None:
+    """Files the lab names (`lab.path`, a dataset; `lab.faults.log`) are relative to the campaign file, wherever
+    `retort` runs from; stored as absolute paths, so every process of the campaign finds the same file."""
+    lab = data.get("lab")
+    if not isinstance(lab, dict):
+        return
+    for holder, key in ((lab, "path"), (lab.get("faults"), "log")):
+        if isinstance(holder, dict) and isinstance(holder.get(key), str) and holder[key].strip():
+            holder[key] = str((path.parent / Path(holder[key]).expanduser()).resolve())
+
+
+def with_changes(campaign: Campaign, source: str, **changes: object) -> Campaign:
+    """`campaign` with some fields replaced (command-line overrides), validated like the file.
+
+    `source` names where the changes come from in messages (e.g. ``"command line"``).
+    """
+    data = campaign.model_dump(mode="json") | changes
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignError(f"{source}: invalid campaign\n" + format_validation_error(exc, data)) from exc
+
+
+def format_validation_error(exc: ValidationError, data: dict) -> str:
+    """One line per problem, naming the field (and the parameter's name where there is one)."""
+    lines = []
+    for err in exc.errors():
+        loc = _describe_location(err["loc"], data)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling; unknown keys are not ignored)"
+        lines.append(f"  - {loc}: {msg}" if loc else f"  - {msg}")
+    return "\n".join(lines)
+
+
+def _describe_location(loc: tuple, data: object) -> str:
+    parts, node, tagged = [], data, None
+    for key in loc:
+        if isinstance(key, int):
+            name = node[key].get("name") if isinstance(node, list) and key < len(node) and isinstance(node[key], dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]" + (f" ({name!r})" if name else "")]
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+        else:
+            if isinstance(node, dict) and tagged is not node and key in (node.get("type"), node.get("kind")):
+                tagged = node  # pydantic's union tag (once per node: a key spelt like the tag, `kind: colour` + `colour:`, is the user's)
+                continue
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts)

@@ -1,0 +1,159 @@
+"""What a campaign has found, defined once: the best experiment, the best so far after each experiment, the
+Pareto front, how many experiments are done, and the summary a run reports. The CLI (`retort run`, `status`,
+`export`), the report PNG, the operator UI and the benchmarks all read results through here.
+
+The functions take the store's full records (`ExperimentRecord`) or its light rows (`ExperimentLine`) alike:
+anything with ``seq``, ``status``, ``objectives()`` and ``raw()`` (the readings outcome constraints name). This
+module imports neither the store nor torch, so a page or a status line never loads a model to name the best.
+
+Example:
+    >>> from types import SimpleNamespace as E
+    >>> from retort.orchestrator.campaign.file import Campaign
+    >>> campaign = Campaign.model_validate({"name": "c", "budget": 4, "lab": {"kind": "virtual_analytic", "function": "branin"},
+    ...     "parameters": [{"name": "x1", "type": "continuous", "lower": -5, "upper": 10},
+    ...                    {"name": "x2", "type": "continuous", "lower": 0, "upper": 15}],
+    ...     "objectives": [{"name": "y", "goal": "minimize"}]})
+    >>> done = [E(seq=1, status="measured", objectives=lambda: {"y": 3.0}, raw=lambda: {}),
+    ...         E(seq=2, status="measured", objectives=lambda: {"y": 1.0}, raw=lambda: {})]
+    >>> best(campaign, done).seq, [e.seq for e in best_so_far(campaign, done)]
+    (2, [1, 2])
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Optional, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from retort.agents.proposal import Value
+from retort.orchestrator.campaign.file import Campaign
+from retort.orchestrator.campaign.lifecycle import DONE, IMPORTED
+
+
+class Measured(Protocol):
+    """What the results need of an experiment (`ExperimentRecord` and `ExperimentLine` both have it)."""
+
+    seq: int
+    status: str
+
+    def objectives(self) -> dict[str, float]: ...
+
+    def raw(self) -> Mapping[str, Optional[float]]: ...
+
+
+E = TypeVar("E", bound=Measured)
+
+
+def scored(campaign: Campaign, experiments: Sequence[E]) -> list[E]:
+    """The measured experiments with a value for every objective, in the order given."""
+    names = [o.name for o in campaign.objectives]
+    return [e for e in experiments if e.status == "measured" and all(n in e.objectives() for n in names)]
+
+
+def feasible(campaign: Campaign, experiment: Measured) -> bool:
+    """Whether a measured experiment keeps to every outcome constraint (on objectives or on readings)."""
+    return campaign.goal.feasible(experiment.objectives(), _readings(experiment))
+
+
+def best(campaign: Campaign, experiments: Sequence[E]) -> Optional[E]:
+    """The measured experiment with the highest utility (the weighted, signed objectives) of those that keep to the
+    outcome constraints; the earliest of equals; None until one does."""
+    return max((e for e in scored(campaign, experiments) if feasible(campaign, e)), key=lambda e: campaign.utility(e.objectives()),
+               default=None)
+
+
+def best_so_far(campaign: Campaign, experiments: Sequence[E]) -> list[Optional[E]]:
+    """After each experiment in the order given, the `best` of it and those before it (None until there is one)."""
+    top: Optional[E] = None
+    out: list[Optional[E]] = []
+    for e in experiments:
+        if e.status == "measured" and all(o.name in e.objectives() for o in campaign.objectives) and feasible(campaign, e):
+            if top is None or campaign.utility(e.objectives()) > campaign.utility(top.objectives()):
+                top = e
+        out.append(top)
+    return out
+
+
+def pareto_front(campaign: Campaign, experiments: Sequence[E]) -> list[E]:
+    """The measured experiments on the Pareto front of every objective, of those keeping to the outcome constraints."""
+    done = scored(campaign, experiments)
+    return [done[i] for i in campaign.goal.pareto_front([e.objectives() for e in done], [_readings(e) for e in done])]
+
+
+def _readings(e: Measured) -> dict[str, float]:
+    return {k: v for k, v in e.raw().items() if v is not None}
+
+
+def done(counts: Mapping[str, int]) -> int:
+    """Experiments that spent the budget (measured or failed), from `Store.status_counts`."""
+    return sum(counts.get(s, 0) for s in DONE)
+
+
+def allocated(counts: Mapping[str, int]) -> int:
+    """Experiments that take a place in the budget, from `Store.status_counts` (which leaves out imported ones):
+    every status but `rejected`."""
+    return sum(n for status, n in counts.items() if status != "rejected")
+
+
+def constrained_readings(campaign: Campaign) -> list[str]:
+    """The raw readings outcome constraints are checked on (what light rows must carry for `best` and the front)."""
+    return [c.name for c in campaign.outcome_constraints if c.name not in {o.name for o in campaign.objectives}]
+
+
+class CampaignSummary(BaseModel):
+    """What a finished (or stopped) run reports, and what `retort status` and the UI show of a campaign."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    budget: int
+    measured: int
+    failed: int
+    rejected: int = 0
+    imported: int = 0  # measurements imported from a file: used by the model, not counted in the budget
+    iterations: int
+    best_seq: Optional[int]
+    best_params: dict[str, Value]
+    best_objectives: dict[str, float]
+    model_versions: int
+    last_loo_coverage_95: dict[str, float]
+    fit_warnings: dict[str, int] = {}  # over every model version: warning -> times
+    lab_seconds: float
+    front: list[int] = []  # several objectives: the experiments on the Pareto front (numbers)
+
+
+def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) -> CampaignSummary:
+    """The summary of a campaign's stored experiments (full records) and model versions."""
+    top = best(campaign, experiments)
+    return CampaignSummary(
+        name=campaign.name,
+        budget=campaign.budget,
+        measured=sum(e.status == "measured" and e.provenance.planner != IMPORTED for e in experiments),
+        failed=sum(e.status == "failed" for e in experiments),
+        rejected=sum(e.status == "rejected" for e in experiments),
+        imported=sum(e.provenance.planner == IMPORTED for e in experiments),
+        iterations=max((e.iteration for e in experiments), default=0),
+        best_seq=top.seq if top else None,
+        best_params=top.params if top else {},
+        best_objectives=top.objectives() if top else {},
+        model_versions=len(models),
+        last_loo_coverage_95=models[-1].loo_coverage_95 if models else {},
+        fit_warnings=dict(sum((Counter(m.fit_warnings) for m in models), Counter())),
+        lab_seconds=sum(e.lab_seconds or 0.0 for e in experiments),
+        front=[e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
+    )
+
+
+def headline(campaign: Campaign, experiments: Sequence[Measured]) -> str:
+    """The campaign's answer in one line, as every command and page shows it: the best experiment and its
+    objectives (``#12 colour_distance 0.0123``), or with ``trade_off: pareto`` the front (``front #3 #7 #12``);
+    ``-`` while there is none."""
+    if campaign.trade_off == "pareto":
+        front = pareto_front(campaign, experiments)
+        return "front " + " ".join(f"#{e.seq}" for e in front) if front else "-"
+    top = best(campaign, experiments)
+    if top is None:
+        return "-"
+    return f"#{top.seq} " + ", ".join(f"{o.name} {top.objectives()[o.name]:.4g}" for o in campaign.objectives)

@@ -1,0 +1,82 @@
+"""`retort status` (stored campaigns and their progress) and `retort export` (a campaign's experiments as CSV or
+JSON). Both read the store alone; a campaign whose stored configuration this release refuses is listed and
+exported all the same, with a line saying what is refused."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from retort.orchestrator.cli.common import STORE_HELP, err, out, store_and_name
+
+
+def add_parsers(sub) -> None:
+    status = sub.add_parser("status", help="show stored campaigns and their progress")
+    status.add_argument("campaign", nargs="?", help="campaign name or YAML file (default: all)")
+    status.add_argument("--store", help=STORE_HELP)
+    export = sub.add_parser("export", help="export a campaign's experiments")
+    export.add_argument("campaign", help="campaign name or YAML file")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--store", help=STORE_HELP)
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+
+def status_command(args: argparse.Namespace) -> int:
+    from rich import box
+    from rich.table import Table
+
+    from retort.orchestrator.campaign import StoredConfigError, stored_campaign
+    from retort.orchestrator.campaign.lifecycle import IMPORTED
+    from retort.orchestrator.campaign.results import headline
+
+    store, name = store_and_name(args.campaign, args.store)
+    records = [store.campaign(name)] if name else store.campaigns()
+    table = Table(title=f"Campaigns in {store.url}", box=box.SIMPLE_HEAD,
+                  caption="open: proposed / approved / running; rejected and imported spend no budget")
+    table.add_column("campaign", no_wrap=True)
+    for col in ("budget", "measured", "failed", "rejected", "imported", "open"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("best (Pareto: front)", min_width=20)
+    refused = []
+    for record in records:
+        experiments = store.experiments(record.id)
+        counts = store.status_counts(record.id)
+        try:
+            campaign = stored_campaign(record)
+            budget, answer = str(campaign.budget), headline(campaign, experiments)
+        except StoredConfigError as exc:
+            refused.append(exc)
+            budget, answer = "?", "configuration refused (below)"
+        imported = sum(e.provenance.planner == IMPORTED for e in experiments)
+        open_text = "/".join(str(counts.get(s, 0)) for s in ("proposed", "approved", "running"))
+        table.add_row(record.name, budget, *(str(counts.get(s, 0)) for s in ("measured", "failed", "rejected")), str(imported), open_text,
+                      answer)
+    out.print(table)
+    for exc in refused:
+        out.print(f"note: {exc}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from retort.orchestrator.campaign import StoredConfigError, stored_campaign
+    from retort.orchestrator.campaign.export import to_csv, to_json
+
+    store, name = store_and_name(args.campaign, args.store)
+    record = store.campaign(name)
+    experiments = store.experiments(record.id)
+    try:
+        campaign = stored_campaign(record)
+    except StoredConfigError as exc:  # the data are exported all the same, without what needs the configuration
+        err.print(f"note: {exc}; exported without the best and Pareto-front columns", highlight=False, soft_wrap=True)
+        campaign = None
+    text = to_csv(experiments, campaign) if args.format == "csv" else to_json(experiments, campaign)
+    if args.output:
+        Path(args.output).write_text(text)
+        err.print(f"wrote {len(experiments)} experiments to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+COMMANDS = {"status": status_command, "export": export_command}

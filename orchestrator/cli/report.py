@@ -1,0 +1,101 @@
+"""Campaign report (PNG): the best so far by experiment, the model's predictions against measurements and, with
+several objectives, the Pareto front. What it calls the best (or the front) is `results.headline`, written on the
+picture and into the PNG's ``Description``, the same answer `retort status`, `export` and the UI give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from retort.orchestrator.campaign import Campaign  # noqa: E402
+from retort.orchestrator.campaign.results import best_so_far, headline, pareto_front, scored  # noqa: E402
+from retort.orchestrator.store.records import ExperimentRecord  # noqa: E402
+
+COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
+
+
+def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: str | Path) -> Path:
+    """Write the report PNG to `path` (two panels; three with several objectives) and return its absolute path."""
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    several = len(campaign.objectives) > 1
+    fig, axes = plt.subplots(1, 3 if several else 2, figsize=(16.5 if several else 11, 4.8))
+    answer = headline(campaign, experiments)
+    _progress_panel(axes[0], campaign, experiments)
+    _prediction_panel(axes[1], campaign, experiments)
+    if several:
+        _pareto_panel(axes[2], campaign, experiments)
+    fig.suptitle(f"{campaign.name}: {'Pareto ' if campaign.trade_off == 'pareto' else 'best '}{answer}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Description": f"{campaign.name}: {answer}", "Software": "Retort"})
+    plt.close(fig)
+    return path
+
+
+def _progress_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord]) -> None:
+    """Every measured experiment's value, by planner, and the best so far (`results.best_so_far`): the objective's
+    value with one objective, the utility (weighted objectives) with several; with a Pareto trade-off the first
+    objective, the front marked."""
+    measured = scored(campaign, experiments)
+    one = campaign.objectives[0]
+    if len(campaign.objectives) == 1 or campaign.trade_off == "pareto":
+        value, label = (lambda e: e.objectives()[one.name]), f"{one.name} ({one.goal}{', target' if one.goal == 'match' else ''})"
+    else:
+        value, label = (lambda e: campaign.utility(e.objectives())), "utility (weighted objectives, higher is better)"
+    for planner in sorted({e.provenance.planner for e in measured}):
+        mine = [e for e in measured if e.provenance.planner == planner]
+        colour = "tab:gray" if planner.endswith(" design") else COLOURS.get(planner, "tab:blue")  # initial designs in grey
+        ax.scatter([e.seq for e in mine], [value(e) for e in mine], s=18, alpha=0.7, color=colour, label=planner)
+    if campaign.trade_off == "pareto":
+        front = pareto_front(campaign, experiments)
+        ax.scatter([e.seq for e in front], [value(e) for e in front], s=40, facecolors="none", edgecolors="tab:red", label="Pareto front")
+        ax.set_title(f"{campaign.name}: measured")
+    else:
+        tops = [(e.seq, top) for e, top in zip(measured, best_so_far(campaign, measured)) if top is not None]
+        ax.step([seq for seq, _ in tops], [value(top) for _, top in tops], where="post", color="black", label="best so far")
+        ax.set_title(f"{campaign.name}: best so far")
+    ax.set_xlabel("experiment")
+    ax.set_ylabel(label)
+    ax.legend(fontsize=8)
+
+
+def _prediction_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord]) -> None:
+    objective = campaign.objectives[0]
+    predicted = [e for e in scored(campaign, experiments) if objective.name in e.provenance.predicted]
+    if not predicted:
+        ax.text(0.5, 0.5, "no model-based proposals yet", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    mu = [e.provenance.predicted[objective.name].mean for e in predicted]
+    sd = [e.provenance.predicted[objective.name].std for e in predicted]
+    y = [e.objectives()[objective.name] for e in predicted]
+    ax.errorbar(mu, y, xerr=[2 * s for s in sd], fmt="o", ms=4, alpha=0.7, ecolor="tab:blue")
+    lo, hi = min(mu + y), max(mu + y)
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel(f"predicted {objective.name} (mean, ±2 sd)")
+    ax.set_ylabel(f"measured {objective.name}")
+    ax.set_title("model predictions at proposal time")
+
+
+def _pareto_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord]) -> None:
+    """The first two objectives of every measured experiment, the Pareto front (over every objective) marked."""
+    a, b = campaign.objectives[:2]
+    done = scored(campaign, experiments)
+    front = {e.seq for e in pareto_front(campaign, experiments)}
+    rest = [e for e in done if e.seq not in front]
+    on = sorted((e for e in done if e.seq in front), key=lambda e: e.objectives()[a.name])
+    ax.scatter([e.objectives()[a.name] for e in rest], [e.objectives()[b.name] for e in rest], s=16, color="tab:gray", alpha=0.6,
+               label="measured")
+    ax.scatter([e.objectives()[a.name] for e in on], [e.objectives()[b.name] for e in on], s=30, color="tab:red",
+               label=f"Pareto front ({len(on)})")
+    for e in on:
+        ax.annotate(str(e.seq), (e.objectives()[a.name], e.objectives()[b.name]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    over = f" over all {len(campaign.objectives)} objectives" if len(campaign.objectives) > 2 else ""
+    ax.set_title(f"Pareto front{over}")
+    ax.set_xlabel(f"{a.name} ({a.goal})")
+    ax.set_ylabel(f"{b.name} ({b.goal})")
+    ax.legend(fontsize=8)

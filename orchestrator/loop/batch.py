@@ -1,0 +1,65 @@
+"""The batch schedule: one iteration proposes for every instrument in service, waits for people's decisions
+where the campaign asks for them, runs each instrument's share at once and returns when all are done."""
+
+from __future__ import annotations
+
+import contextvars
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Callable
+
+from retort.orchestrator.errors import LabNotReady
+from retort.orchestrator.loop.budget import open_experiments, plannable
+from retort.orchestrator.loop.waits import awaiting, wait_for_decisions, wait_while_paused
+from retort.orchestrator.loop.run import CampaignRun
+from retort.orchestrator.loop.steps import PLAIN, RecordOutcome, Steps
+
+NOTHING = RecordOutcome(measured=[], failed={})
+
+
+def merge(outcomes: list[RecordOutcome]) -> RecordOutcome:
+    return RecordOutcome(measured=sorted(s for o in outcomes for s in o.measured), failed={k: v for o in outcomes for k, v in o.failed.items()})
+
+
+def chunks(seqs: list[int], instruments: list[str], size: int) -> list[tuple[str, list[int]]]:
+    """Up to `size` experiments per instrument, in order."""
+    return [(name, seqs[i * size:(i + 1) * size]) for i, name in enumerate(instruments) if seqs[i * size:(i + 1) * size]]
+
+
+def in_threads(jobs: list[Callable[[], RecordOutcome]]) -> list[RecordOutcome]:
+    """Run jobs at once (one thread each; a single job on this thread), wait for all, then raise the first error."""
+    if len(jobs) == 1:
+        return [jobs[0]()]
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="retort-instrument") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, job) for job in jobs]
+        wait(futures)
+    return [f.result() for f in futures]
+
+
+def in_service(run: CampaignRun) -> list[str]:
+    """The instruments not out of service; raises `LabNotReady` naming each one's reason when none is left."""
+    down = {name: lab.out_of_service() for name, lab in run.labs.items()}
+    working = [name for name, why in down.items() if why is None]
+    if not working:
+        raise LabNotReady("every instrument is out of service: " + "; ".join(f"{name}: {why}" for name, why in down.items())
+                          + ". Nothing was run. Once one is fixed, put it back with 'retort deck release CAMPAIGN.yaml' (--robot N)")
+    return working
+
+
+def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> RecordOutcome:
+    """One pass of the batch schedule, the only place its order is written: open experiments are continued
+    (never re-proposed), else plan `batch_size` per instrument; approve (or wait for a person to decide);
+    each instrument runs, measures and records its share, all at once; returns when all are done."""
+    if wait_while_paused(run) == "stopped":
+        return NOTHING
+    ref, instruments, size = run.ref, in_service(run), run.campaign.batch_size
+    seqs = [e.seq for e in open_experiments(run)][: size * len(instruments)]
+    if not seqs:
+        seqs = steps.plan(ref, iteration, min(size * len(instruments), plannable(run)))
+    if awaiting(run, seqs):  # approval: required; a rejected experiment is not run and spends no budget
+        wait_for_decisions(run, seqs)
+        if wait_while_paused(run) == "stopped":
+            return NOTHING
+        instruments = in_service(run)  # a wait can be long: an instrument may have been taken out of service
+    seqs = steps.approve(ref, seqs)
+    jobs = [lambda name=name, part=part: steps.run_on(ref, name, part) for name, part in chunks(seqs, instruments, size)]
+    return merge(in_threads(jobs)) if jobs else NOTHING

@@ -1,0 +1,154 @@
+"""A campaign run: everything one run of a campaign works with (store, stored record, instruments, planner),
+opened once per process after checking everything that can be checked first, and found again by the steps
+from a `RunRef` (ids only, so a step can run in another process or on another host)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+import weakref
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from retort.agents.planners import BayesianPlanner, Planner, RandomPlanner
+from retort.orchestrator.campaign import Campaign, stored_campaign
+from retort.orchestrator.campaign.lifecycle import IMPORTED
+from retort.orchestrator.errors import CampaignError
+from retort.orchestrator.labs import Lab, build_labs
+from retort.orchestrator.store.core import Store
+from retort.orchestrator.store.records import CampaignRecord, ExperimentRecord
+
+STORE_ENV = "RETORT_STORE_URL"  # where a process started by a Prefect worker finds the store
+
+
+def make_planner(campaign: Campaign, name: Optional[str] = None) -> Planner:
+    name = name or campaign.planner
+    if name == "random":
+        return RandomPlanner(seed=campaign.seed)
+    return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method)
+
+
+class RunRef(BaseModel):
+    """What a task is given to find its campaign run: the store (secret: Prefect records task parameters)
+    and the campaign's name. Tasks take this and experiment numbers, never live objects, so that a task
+    can run in another process or on another host (`attach`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    store_url: SecretStr = SecretStr("")  # empty: this host's `RETORT_STORE_URL`
+    campaign: str
+    planner: Optional[str] = None
+    opened: str = ""  # which opening of the campaign in the process that made the ref (`attach` there finds it)
+
+
+class CampaignRun:
+    """Everything one run of a campaign works with: its store, stored record, instruments (`labs`, by
+    name; `lab` is the first) and planner. Opened once per process (`open_run`, `run_for`, `attach`).
+
+    Slots, not a ``__dict__``: should Prefect ever see one it records ``<CampaignRun>`` rather than
+    walking into the store and writing its URL (password included) to its server.
+    """
+
+    __slots__ = ("campaign", "store", "record", "labs", "lab", "planner", "planner_name", "space", "opened", "__weakref__")
+
+    def __init__(self, campaign: Campaign, store: Store, record: CampaignRecord, labs: dict[str, Lab], planner: Planner,
+                 planner_name: Optional[str] = None) -> None:
+        self.campaign = campaign
+        self.store = store
+        self.record = record
+        self.labs = labs
+        self.lab = next(iter(labs.values()))
+        self.planner = planner
+        self.planner_name = planner_name
+        unavailable = self.lab.unavailable()
+        self.space = campaign.space.model_copy(update={"excluded": unavailable}) if unavailable else campaign.space
+        self.opened = uuid.uuid4().hex
+
+    @property
+    def ref(self) -> RunRef:
+        return RunRef(store_url=self.store.secret_url, campaign=self.record.name, planner=self.planner_name, opened=self.opened)
+
+    def instrument(self, name: Optional[str]) -> Lab:
+        """The lab named `name` (None: the first)."""
+        return self.labs[name] if name else self.lab
+
+    def experiments(self, seqs: Optional[list[int]] = None, statuses: Optional[tuple[str, ...]] = None) -> list[ExperimentRecord]:
+        return self.store.experiments(self.record.id, seqs=seqs, statuses=statuses)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.status_counts(self.record.id)
+
+    @property
+    def approval_required(self) -> bool:
+        return self.campaign.approval.mode == "required"
+
+
+_OPEN: "weakref.WeakValueDictionary[str, CampaignRun]" = weakref.WeakValueDictionary()  # by `opened`
+_OPENING = threading.Lock()
+
+
+def open_run(campaign: Campaign, planner: Optional[str] = None, store: Optional[Store] = None) -> CampaignRun:
+    """Open (or create) the campaign in its store and build its instruments and planner, after checking
+    everything that can be checked first (`check_run`). Tasks of this process then find it (`attach`)."""
+    store = store or Store(campaign.store)
+    labs = check_run(campaign, store)
+    record = store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
+    for lab in labs.values():
+        lab.attach(record.id)
+    run = CampaignRun(campaign=campaign, store=store, record=record, labs=labs, planner=make_planner(campaign, planner), planner_name=planner)
+    _OPEN[run.opened] = run
+    return run
+
+
+def run_for(campaign: Campaign, planner: Optional[str] = None) -> CampaignRun:
+    """The run this process already has open for `campaign` (the CLI opened it to check it), else a new one."""
+    with _OPENING:
+        for run in list(_OPEN.values()):
+            if run.campaign == campaign and run.planner_name == planner:
+                return run
+        return open_run(campaign, planner)
+
+
+def attach(ref: RunRef) -> CampaignRun:
+    """The run `ref` names: the one open in this process, else opened from the campaign as stored (a task in another process)."""
+    with _OPENING:
+        run = _OPEN.get(ref.opened)
+        if run is not None:
+            return run
+        url = ref.store_url.get_secret_value() or os.environ.get(STORE_ENV, "")
+        if not url:
+            raise CampaignError(f"campaign {ref.campaign!r}: no store URL was passed to this process (a Prefect deployment's parameters "
+                                f"cannot carry secrets); set {STORE_ENV} on this host to the campaign's store")
+        store = Store(url)
+        return open_run(stored_campaign(store.campaign(ref.campaign), url), ref.planner, store)
+
+
+def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
+    """Everything a run checks before it stores or dispenses anything; writes nothing.
+
+    The campaign against its lab (`build_labs`), against what its store already holds (the same
+    configuration but for the budget; no store: a new one), and its budget against the candidates
+    left in a finite space. Returns the built instruments (labs by name). Raises a `RetortError` naming the problem.
+    """
+    labs = build_labs(campaign, store)
+    lab = next(iter(labs.values()))
+    if store is not None and store.in_memory and (campaign.schedule == "async" or len(labs) > 1):
+        raise CampaignError("store: an in-memory SQLite store is one connection, which instruments running at once would share; "
+                            "use a file (sqlite:///retort.db) or PostgreSQL")
+    record = store.find_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config) if store else None
+    space = campaign.space
+    if space.is_discrete:
+        experiments = store.experiments(record.id) if record else []
+        spent = sum(e.status != "rejected" and e.provenance.planner != IMPORTED for e in experiments)
+        hole_indices = {space.index_of(p) for p in lab.unavailable()}
+        holes = len(hole_indices)
+        left = space.n_candidates() - holes - len({space.index_of(e.params) for e in experiments} - hole_indices)  # rejected: never again
+        if campaign.budget - spent > left:
+            raise CampaignError(
+                f"budget: {campaign.budget} is more than the space can give: {spent} experiments of the budget are stored and "
+                f"{left} untried candidates are left ({space.n_candidates()} combinations, {holes} of them the lab cannot run); "
+                f"lower the budget to at most {spent + left}"
+            )
+    return labs

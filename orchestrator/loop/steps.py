@@ -1,0 +1,243 @@
+"""The closed loop's steps, as plain functions: fit, propose, approve, execute, measure, record (and recovery
+after a stop), and the three the schedules call on ids: `plan`, `approve_seqs`, `run_on`.
+
+The Prefect flow (`retort.orchestrator.flows`) wraps the three in tasks; the schedules (`batch.py`,
+`asynchronous.py`) call them through `Steps`. Every step reads its inputs from the store and writes its outputs
+there first, so a run that stops anywhere can be continued without losing or repeating an experiment.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from types import SimpleNamespace
+from typing import Optional, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from retort.agents.proposal import Observation, Proposal, Provenance, Value
+from retort.orchestrator.campaign import Campaign
+from retort.orchestrator.campaign.lifecycle import OPEN
+from retort.orchestrator.decisions.approvals import settle_overdue
+from retort.orchestrator.errors import InstrumentDown, LabError, LabRunFailed, LabTransient
+from retort.orchestrator.labs import LabRequest, LabResult
+from retort.orchestrator.loop.budget import next_iteration, unallocated
+from retort.orchestrator.loop.run import CampaignRun, RunRef, attach
+from retort.orchestrator.store.records import ExperimentRecord
+from retort.surrogates import FittedModel
+
+log = logging.getLogger(__name__)
+TRANSIENT_DELAYS = (1.0, 4.0, 16.0)  # s between tries of an instrument run refused before anything moved (`LabTransient`)
+
+INTERRUPTED = (
+    "interrupted: the run stopped while this experiment was on the instruments, so what was dispensed is unknown; "
+    "it is not repeated and its well is not reused"
+)
+
+
+def recover_interrupted(run: CampaignRun) -> list[int]:
+    """Experiments left `running` by a stopped run: each instrument collects what it can (a robot run that
+    went on without us, a stored report), and those are measured and recorded; those nothing reached go
+    back to `approved`; the rest become `failed` (never re-dispensed), and with ``on_interrupted: rerun`` are
+    stored again as new, approved experiments (within the budget). Returns the numbers of those failed."""
+    stuck = run.experiments(statuses=("running",))
+    if not stuck:
+        return []
+    measurable: set[int] = set()
+    requeued: set[int] = set()
+    for lab in run.labs.values():
+        recovery = lab.recover([e.seq for e in stuck if e.seq not in measurable | requeued])
+        requeued |= set(recovery.not_started)
+        if recovery.not_started:
+            run.store.set_status([e.id for e in stuck if e.seq in recovery.not_started], "approved")
+        collected = [e for e in stuck if e.seq in recovery.measurable]
+        measurable |= set(recovery.measurable)
+        if collected:
+            try:
+                record(run, collected, lab.measure([LabRequest(seq=e.seq, params=e.params) for e in collected]))
+            except LabError as exc:
+                run.store.set_status([e.id for e in collected], "failed", reason=f"measurement error after a restart: {exc}")
+    lost = [e for e in stuck if e.seq not in measurable and e.seq not in requeued]
+    if lost:
+        run.store.set_status([e.id for e in lost], "failed", reason=INTERRUPTED)
+    if lost and run.campaign.on_interrupted == "rerun":
+        again = lost[: unallocated(run)]  # within the budget
+        reruns = run.store.add_proposals(run.record.id, next_iteration(run), [
+            Proposal(params=e.params, provenance=Provenance(planner="rerun", note=f"re-run of experiment {e.seq}, interrupted")) for e in again])
+        if not run.approval_required:  # else a person decides on the re-runs like any proposal
+            run.store.set_status([e.id for e in reruns], "approved")
+    return [e.seq for e in lost]
+
+
+def observations(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[Observation]:
+    """Measured experiments as the planner sees them: parameters, objectives and the finite raw readings."""
+    names = [o.name for o in campaign.objectives]
+    out = []
+    for e in experiments:
+        values = e.objectives()
+        if e.status == "measured" and all(n in values for n in names):
+            readings = {k: v for k, v in e.raw().items() if v is not None and math.isfinite(v)}
+            out.append(Observation(params=e.params, objectives={n: values[n] for n in names}, readings=readings))
+    return out
+
+
+def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
+    """Refit the planner's surrogate on every measured experiment and store the model version."""
+    model = run.planner.fit(run.space, observations(run.campaign, run.experiments()))
+    if model is not None:
+        model.version = run.store.add_model_version(run.record.id, iteration, model.summary)
+    return model
+
+
+def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]:
+    """Propose `n` experiments, every open or running one passed as pending and every rejected one as rejected
+    (never proposed again in a finite space; kept away from in a continuous one)."""
+    experiments = run.experiments()
+    pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running")]
+    rejected = [e.params for e in experiments if e.status == "rejected"]
+    proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model, rejected=rejected)
+    return run.store.add_proposals(run.record.id, iteration, proposals)
+
+
+def approve(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentRecord]:
+    """With `approval: auto`, approve the batch's proposed experiments; with `required` a person decides
+    (`approvals.decide`, stored), and proposals undecided for too long are settled by the campaign's policy.
+    Returns the batch's approved experiments (including earlier approvals)."""
+    if run.approval_required:
+        settle_overdue(run.campaign, run.store, run.record.id)
+    else:
+        proposed = [e.id for e in batch if e.status == "proposed"]
+        if proposed:
+            run.store.set_status(proposed, "approved")
+    return run.experiments(seqs=[e.seq for e in batch], statuses=("approved",))
+
+
+def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> None:
+    """Let the instrument (default: the first) plan and reserve the batch (nothing stored changes if it
+    cannot), mark it running with its locations, then run it there."""
+    if not batch:
+        return
+    lab = run.instrument(instrument)
+    requests = [LabRequest(seq=e.seq, params=e.params) for e in batch]
+    try:
+        locations = lab.prepare(requests)
+    except LabError as exc:
+        run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
+        raise
+    run.store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})
+    try:
+        lab.execute(requests)
+    except LabRunFailed as exc:  # part-way: measure what completed, fail what was touched, requeue what was not
+        by_seq = {e.seq: e for e in batch}
+        for seq, reason in exc.failed.items():
+            run.store.set_status([by_seq[seq].id], "failed", reason=f"lab error: {reason}")
+        if exc.not_started:
+            run.store.set_status([by_seq[s].id for s in exc.not_started], "approved")
+        done = [by_seq[s] for s in exc.done]
+        if done:
+            record(run, done, lab.measure([LabRequest(seq=e.seq, params=e.params) for e in done]))
+        raise
+    except LabTransient:  # refused before anything moved: back in the queue, the reservation kept for the next try
+        run.store.set_status([e.id for e in batch], "approved")
+        raise
+    except LabError as exc:
+        run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
+        raise
+
+
+def measure(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> list[LabResult]:
+    if not batch:
+        return []
+    lab = run.instrument(instrument)
+    try:
+        return lab.measure([LabRequest(seq=e.seq, params=e.params) for e in batch])
+    except LabError as exc:
+        run.store.set_status([e.id for e in batch], "failed", reason=f"measurement error: {exc}")
+        raise
+
+
+class RecordOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    measured: list[int]
+    failed: dict[int, str]
+
+
+def record(run: CampaignRun, batch: list[ExperimentRecord], results: list[LabResult]) -> RecordOutcome:
+    """Store readings and derived objectives; an experiment with a non-finite value is failed, with the reason."""
+    by_seq = {r.seq: r for r in results}
+    measured, failed = [], {}
+    for e in batch:
+        result = by_seq[e.seq]
+        bad = [k for k, v in result.readings.items() if not math.isfinite(v)]
+        objectives = {o.name: o.derive(result.readings) for o in run.campaign.objectives} if not bad else {}
+        bad += [k for k, v in objectives.items() if not math.isfinite(v)]
+        failure = None
+        if bad:
+            failure = (
+                f"experiment {e.seq} at {result.location}: {result.instrument} returned non-finite values for "
+                f"{', '.join(bad)}; the experiment is stored as failed and left out of the model"
+            )
+            failed[e.seq] = failure
+        else:
+            measured.append(e.seq)
+        units = dict(result.units) | {o.name: o.unit for o in run.campaign.objectives}
+        run.store.record_result(e.id, result.readings, objectives, units, result.instrument, result.lab_seconds, failure)
+    return RecordOutcome(measured=measured, failed=failed)
+
+
+def plan(ref: RunRef, iteration: int, n: int) -> list[int]:
+    """Fit the model on everything measured, store its version, propose `n` experiments (everything open or
+    running passed as pending) and store them; returns their numbers."""
+    run = attach(ref)
+    return [e.seq for e in propose(run, iteration, fit(run, iteration), n)]
+
+
+def approve_seqs(ref: RunRef, seqs: list[int]) -> list[int]:
+    """`approve` by experiment numbers: the numbers approved."""
+    run = attach(ref)
+    return [e.seq for e in approve(run, run.experiments(seqs=seqs))]
+
+
+def run_on(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
+    """The instrument-side work: run approved experiments `seqs` on `instrument`, measure them and store the results."""
+    run = attach(ref)
+    why = run.labs[instrument].out_of_service()
+    if why:  # taken out of service (by another campaign, host or an operator) since it was handed this batch
+        raise InstrumentDown(f"{instrument} is out of service: {why}; experiments {seqs} wait, approved", instrument, [], {}, [])
+    batch = [e for e in run.experiments(seqs=seqs) if not (e.status == "measured" and e.location == "by hand")]  # a person ran it
+    if not batch:
+        return RecordOutcome(measured=[], failed={})
+    gone = {e.seq: e.status for e in batch if e.status != "approved"}
+    if gone:  # e.g. a flow run scheduled before its campaign flow restarted and handed the batch out again
+        raise LabError(f"experiments {gone} are no longer approved: they were handed to another instrument run; "
+                       f"nothing was run on {instrument}")
+    execute(run, batch, instrument)  # `measure` and `record` need only the numbers, ids and parameters read above
+    return record(run, batch, measure(run, batch, instrument))
+
+
+class Steps(Protocol):
+    """The loop's steps as the drivers call them, on ids: the plain functions here (`PLAIN`), the same
+    wrapped as Prefect tasks (`flows.TASKS`), or wrapped to time them (benchmarks)."""
+
+    def plan(self, ref: RunRef, iteration: int, n: int) -> list[int]: ...
+    def approve(self, ref: RunRef, seqs: list[int]) -> list[int]: ...
+    def run_on(self, ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome: ...
+
+
+def run_on_retrying(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
+    """`run_on`, tried again after `TRANSIENT_DELAYS` when the instrument refuses the run before anything moved
+    (the Prefect task does the same with a retry condition)."""
+    for delay in (*TRANSIENT_DELAYS, None):
+        try:
+            return run_on(ref, instrument, seqs)
+        except LabTransient as exc:
+            if delay is None:
+                raise
+            log.warning("%s; trying again in %g s", exc, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+PLAIN: Steps = SimpleNamespace(plan=plan, approve=approve_seqs, run_on=run_on_retrying)  # type: ignore[assignment]
