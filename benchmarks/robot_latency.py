@@ -94,9 +94,9 @@ def measure(robot: str, url: str, batches: int) -> tuple[list[dict[str, float]],
     for iteration in range(1, batches + 1):
         for what in top_up(DeckStore(store), run.lab.deck.name, campaign):
             refills[what] = refills.get(what, 0) + 1
-        before = len(run.lab.robot.timings)
+        before = len(run.lab.backend.timings)
         loop.run_iteration(run, iteration)
-        stages = run.lab.robot.timings[before] if len(run.lab.robot.timings) > before else {}
+        stages = run.lab.backend.timings[before] if len(run.lab.backend.timings) > before else {}
         batch = [e for e in run.experiments() if e.iteration == iteration]
         lab_run = DeckStore(store).runs(run.record.id)[-1]
         report = RunReport.model_validate_json(lab_run.report_json)

@@ -1,4 +1,4 @@
-"""Instruments: decks, plans, backend Protocols, the plate-reader front end, the Opentrons backend.
+"""Instruments: decks, plans, backend Protocols (with their lifecycle), the plate-reader front end, the Opentrons backend.
 
 This package imports nothing else from Retort. A batch becomes a `Plan` (plain data), checked as a
 whole by `check_plan` against the deck's state; a backend (the virtual bench, an Opentrons robot)
@@ -11,6 +11,8 @@ from retort.instruments.errors import (
     InstrumentError,
     LabwareError,
     MeasurementError,
+    RunLost,
+    RunRefused,
     TipError,
     VolumeError,
 )
@@ -18,7 +20,7 @@ from retort.instruments.labware import PIPETTES, LabwareSpec, PipetteSpec, WellR
 from retort.instruments.ops import DropTip, Mix, PickUpTip, ReadPlate, Transfer
 from retort.instruments.plan import ExperimentPlan, Plan, RunReport, check_plan
 from retort.instruments.plate_reader import PlateReader
-from retort.instruments.protocols import LiquidHandlerBackend, PlateReaderBackend
+from retort.instruments.protocols import LiquidHandlerBackend, PlateReaderBackend, Submission, run_plan
 
 __all__ = [
     "PIPETTES",
@@ -39,10 +41,14 @@ __all__ = [
     "PlateReader",
     "PlateReaderBackend",
     "ReadPlate",
+    "RunLost",
+    "RunRefused",
     "RunReport",
+    "Submission",
     "TipError",
     "Transfer",
     "VolumeError",
     "WellRef",
     "check_plan",
+    "run_plan",
 ]

@@ -32,3 +32,11 @@ class DeckExhausted(InstrumentError):
     def __init__(self, message: str, needs: list[str] | None = None) -> None:
         super().__init__(message)
         self.needs = list(needs or [])
+
+
+class RunRefused(InstrumentError):
+    """A backend refused to start a run before anything moved (busy, a dropped connection): safe to try again."""
+
+
+class RunLost(InstrumentError):
+    """A backend cannot account for a run it was given (it died with the process that drove it, or was forgotten)."""

@@ -209,3 +209,5 @@ class RunReport(_Frozen):
     seconds: float = 0.0
     log: tuple[dict, ...] = Field(default=(), description="the backend's own record (robot commands), stored as is")
     labware: dict[str, str] = Field(default_factory=dict, description="the backend's labware ids in `log` -> deck slot")
+    out_of_service: Optional[str] = Field(default=None, description="the instrument broke down during the run: why (it stays out "
+                                                                    "of service until an operator puts it back)")

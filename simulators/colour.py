@@ -72,6 +72,8 @@ class ColourBench:
         reader_noise: standard deviation of the reader's absolute noise (AU); proportional noise is
             half of it per AU.
         nan_wells: `(plate number, well)` pairs whose reading comes back NaN (fault injection).
+        nan_experiments: experiment numbers whose well reads NaN, wherever they land (fault injection).
+        failing: experiment numbers whose dispense fails after the first transfer (fault injection).
     """
 
     def __init__(
@@ -82,6 +84,8 @@ class ColourBench:
         reader_noise: float = 0.005,
         dyes: dict[str, Dye] | None = None,
         nan_wells: set[tuple[int, str]] | None = None,
+        nan_experiments: set[int] | None = None,
+        failing: set[int] | None = None,
     ) -> None:
         self.rng = np.random.default_rng(seed)
         self.clock = clock
@@ -89,13 +93,20 @@ class ColourBench:
         self.reader_noise = reader_noise
         self.dyes = dict(DYES if dyes is None else dyes)
         self.nan_wells = set(nan_wells or ())
-        self.failing: set[int] = set()  # experiment numbers whose dispense fails (fault injection)
+        self.nan_experiments = set(nan_experiments or ())
+        self.failing: set[int] = set(failing or ())  # experiment numbers whose dispense fails (fault injection)
         self.hang_at: Optional[int] = None  # fault injection: the next run stops answering at this experiment, until `halt` is set
         self.halt = threading.Event()
         self.plate_number: dict[str, int] = {}
         self._wells: dict[str, dict[str, float]] = {}
-        self.liquid_handler = _VirtualLiquidHandler(self)
         self.plate_reader = _VirtualPlateReader(self)
+
+    @property
+    def liquid_handler(self):
+        """This bench as a liquid-handler backend (`robot.VirtualRobot`, without faults)."""
+        from retort.simulators.robot import VirtualRobot
+
+        return VirtualRobot(self)
 
     # -- operator actions ---------------------------------------------------------------
     def replace_plate(self, slot: str, plate_number: int) -> None:
@@ -136,17 +147,21 @@ class ColourBench:
         return total
 
     def run(self, plan: Plan) -> RunReport:
-        """Run a checked plan: every transfer dispenses its stock with the bench's pipetting error. With
-        `hang_at` set, the bench stops answering after that experiment's first transfer until `halt` is set,
-        then reports it failed and the rest not started, as a robot stopped by its operator would."""
+        """Run a checked plan: every transfer dispenses its stock with the bench's pipetting error. `halt` set
+        between experiments (an operator's stop) ends the run there: the rest are not started. With `hang_at`
+        set, the bench stops answering after that experiment's first transfer until `halt` is set, then reports
+        it failed and the rest not started, as a robot stopped by its operator would."""
         start = self.clock.now()
         if self.plate_number.get(plan.deck.plate.slot) != plan.plate:
             self.replace_plate(plan.deck.plate.slot, plan.plate)
         stock_of = {s.well: name for name, s in plan.deck.stocks.items()}
+        self._mark_nan(plan)
         reports: list[ExperimentReport] = []
-        error = None
+        error, stopped = None, False
         for experiment in plan.experiments:
-            if error is not None:
+            if error is None and self.halt.is_set():
+                stopped = True
+            if error is not None or stopped:
                 reports.append(ExperimentReport(seq=experiment.seq, status="not_started"))
                 continue
             dispensed: dict[str, float] = {}
@@ -176,17 +191,24 @@ class ColourBench:
                     self.clock.sleep(DURATIONS["mix_cycle"] * step.repetitions)
             reports.append(ExperimentReport(seq=experiment.seq, status="failed" if error else "done",
                                             dispensed=tuple(Dispensed(liquid=k, volume=v) for k, v in dispensed.items()), error=error))
-        return RunReport(backend="virtual", status="failed" if error else "succeeded", experiments=tuple(reports),
-                         tips_used=tuple(plan.tips()), seconds=self.clock.now() - start, error=error)
+        return RunReport(backend="virtual", status="failed" if error else "stopped" if stopped else "succeeded", experiments=tuple(reports),
+                         tips_used=tuple(plan.tips()), seconds=self.clock.now() - start, error=error or ("stopped by the operator" if stopped else None))
 
     def apply(self, plan: Plan, report: RunReport) -> None:
-        """Put what another backend reports it dispensed into this bench's wells (the plate it reads)."""
+        """Make this bench's wells (the plate it reads) hold what a backend reports it dispensed: each experiment's
+        well holds exactly its report's liquids, so applying a report again, or the report of the bench's own run,
+        changes nothing."""
         if self.plate_number.get(plan.deck.plate.slot) != plan.plate:
             self.replace_plate(plan.deck.plate.slot, plan.plate)
+        self._mark_nan(plan)
         wells = {e.seq: e.well for e in plan.experiments}
         for experiment in report.experiments:
+            self._wells.pop(str(wells[experiment.seq]), None)
             for d in experiment.dispensed:
                 self.receive(wells[experiment.seq], d.liquid, d.volume)
+
+    def _mark_nan(self, plan: Plan) -> None:
+        self.nan_wells |= {(plan.plate, e.well.well) for e in plan.experiments if e.seq in self.nan_experiments}
 
     def _read(self, op: ReadPlate) -> dict[str, dict[int, float]]:
         self.clock.sleep(DURATIONS["read_plate_base"] + DURATIONS["read_per_well_wavelength"] * len(op.wells) * len(op.wavelengths))
@@ -203,14 +225,6 @@ class ColourBench:
                 row[nm] = float("nan") if (plate, well) in self.nan_wells else float(min(SATURATION, noisy))
             out[well] = row
         return out
-
-
-class _VirtualLiquidHandler:
-    def __init__(self, bench: ColourBench) -> None:
-        self.bench = bench
-
-    def run(self, plan: Plan) -> RunReport:
-        return self.bench.run(plan)
 
 
 class _VirtualPlateReader:

@@ -245,12 +245,12 @@ def test_an_instrument_slot_is_held_for_the_run_and_a_second_taker_waits(prefect
 def test_through_the_flow_transient_refusals_are_retried_by_prefect(prefect_harness, tmp_path, monkeypatch):
     from retort.orchestrator import flows
 
-    from retort.orchestrator.labs import faults
+    from retort.simulators import Faults
 
     fast = SimpleNamespace(**vars(flows.TASKS) | {"run_on": flows.run_on_task.with_options(retry_delay_seconds=[0.01] * 3)})
     monkeypatch.setitem(flows.STEPS, "local", fast)
     # every run's first try is refused (drawn faults depend on which robot gets which run: not certain in 3 runs)
-    monkeypatch.setattr(faults, "draw", lambda config, seed, deck, run_id, attempt: ("transient" if attempt == 0 else None, 0))
+    monkeypatch.setattr(Faults, "draw", lambda self, deck, label, attempt: ("transient" if attempt == 0 else None, 0))
     base = robots_campaign(tmp_path, robots=2, budget=12, name="retried")
     lab = base.lab.model_dump(mode="json") | {"faults": {"transient": 0.4, "log": str(tmp_path / "robots.jsonl")}}
     summary = flows.campaign_flow(with_changes(base, "test", lab=lab))

@@ -279,7 +279,7 @@ def test_a_robot_run_created_but_never_played_when_retort_died_reuses_nothing_an
     store = Store(campaign.store)
     run = loop.open_run(campaign, store=store)
     batch = loop.approve(run, loop.propose(run, 1, None, 4))
-    locations = run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])  # reserved, analysed, run created
+    locations = run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch]).locations  # reserved, analysed, run created
     if died == "before playing it":  # loop.execute's next step; then the process dies before the play request
         store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})
     [created] = DeckStore(store).runs(deck="ot2-bench")

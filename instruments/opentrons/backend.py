@@ -11,7 +11,9 @@ A batch runs in steps a caller can record between, so that a crash never leaves 
    experiment (`commands.report_from_commands`); store the report before the robot forgets the
    run (it keeps its last 20).
 
-`OpentronsBackend.run` does all four and satisfies `LiquidHandlerBackend`.
+It implements `retort.instruments.protocols.LiquidHandlerBackend` (`setup` is `check`; `start` plays a run
+unless someone already started it from the robot's screen; `recover` collects a run a stopped process left
+behind); `run_plan` does every step in one call.
 
 Real hardware: Opentrons' hardware simulators report the serial number ``"simulator"`` in
 ``GET /health``; any other robot is real hardware, and the backend refuses to play a run on it
@@ -21,8 +23,8 @@ Example:
     >>> backend = OpentronsBackend("http://127.0.0.1:31950", allow_hardware=False)  # doctest: +SKIP
     >>> backend.check(plan.deck)  # doctest: +SKIP
     >>> submission = backend.submit(plan, title="batch 3")  # doctest: +SKIP
-    >>> backend.play(submission.run_id)  # doctest: +SKIP
-    >>> backend.collect(plan, submission.run_id).status  # doctest: +SKIP
+    >>> backend.start(submission)  # doctest: +SKIP
+    >>> backend.collect(plan, submission).status  # doctest: +SKIP
     'succeeded'
 """
 
@@ -44,11 +46,12 @@ from retort.instruments.opentrons.client import (
     RobotClient,
     RobotError,
     RobotHealth,
-    RobotTimeout,
+    RobotHTTPError,
 )
 from retort.instruments.opentrons.commands import describe_error, report_from_commands
 from retort.instruments.opentrons.protocol import API_LEVEL, digest, render
-from retort.instruments.plan import Plan, RunReport
+from retort.instruments.plan import ExperimentReport, Plan, RunReport
+from retort.instruments.protocols import Submission
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +77,6 @@ class Deadlines(_Frozen):
     busy: float = Field(default=60.0, ge=0, description="another run finishing before ours is created")
     run: float = Field(default=4 * 3600.0, gt=0, description="play -> the run's end")
     poll: float = Field(default=0.5, gt=0, description="between status polls")
-
-
-class Submission(_Frozen):
-    """A plan uploaded, analysed by the robot and ready to play as run `run_id`.
-
-    `seconds` holds the time of each stage: ``render``, ``local_analysis``, ``upload``,
-    ``robot_analysis``, ``create_run``.
-
-    Example:
-        >>> Submission(url="http://robot:31950", protocol_id="p", analysis_id="a", run_id="r",
-        ...     digest="0" * 64, title="batch 1").run_id
-        'r'
-    """
-
-    url: str
-    protocol_id: str
-    analysis_id: str
-    run_id: str
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    title: str
-    seconds: dict[str, float] = Field(default_factory=dict)
 
 
 def _default_analyse(robot: Robot) -> Analyse:
@@ -132,7 +114,7 @@ class OpentronsBackend:
         True
     """
 
-    name = "opentrons"
+    kind = "opentrons"  # the backend named in its reports
 
     def __init__(
         self,
@@ -146,7 +128,9 @@ class OpentronsBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url.rstrip("/")
+        self.name = f"opentrons {self.url}"
         self.allow_hardware = allow_hardware
+        self.timings: list[dict[str, float]] = []  # each submission's stage times (s), in order
         self.deadlines = deadlines
         self._analyse = analyse
         self._clock = clock
@@ -157,6 +141,9 @@ class OpentronsBackend:
     def close(self) -> None:
         self.client.close()
 
+    def teardown(self) -> None:
+        self.close()
+
     def __enter__(self) -> "OpentronsBackend":
         return self
 
@@ -164,6 +151,10 @@ class OpentronsBackend:
         self.close()
 
     # -- 1. check --
+
+    def setup(self, deck: DeckConfig) -> None:
+        """`check` the robot against `deck`."""
+        self.check(deck)
 
     def _require_allowed(self, health: RobotHealth) -> None:
         if health.simulating or self.allow_hardware:
@@ -236,8 +227,9 @@ class OpentronsBackend:
             )
         return analysis
 
-    def submit(self, plan: Plan, title: Optional[str] = None) -> Submission:
-        """Render `plan`, pass both analyses, upload it and create its run (not played).
+    def submit(self, plan: Plan, label: str = "", title: Optional[str] = None) -> Submission:
+        """Render `plan`, pass both analyses, upload it and create its run (not played). The protocol is named
+        `title` (default: the deck, plate and experiments; `label` is not part of it, so one plan is one protocol).
 
         Raises:
             ProtocolRejected: the local or the robot's analysis found errors (nothing runs).
@@ -275,17 +267,29 @@ class OpentronsBackend:
         run_id = self.client.create_run(uploaded.protocol_id, busy_timeout=self.deadlines.busy)
         lap("create_run")
         log.info("run %s created on %s for %s (protocol %s)", run_id, self.url, title, uploaded.protocol_id)
-        return Submission(
-            url=self.url,
-            protocol_id=uploaded.protocol_id,
-            analysis_id=uploaded.analysis_id,
-            run_id=run_id,
-            digest=protocol_digest,
-            title=title,
-            seconds=seconds,
-        )
+        self.timings.append(seconds)
+        return Submission(run_id=run_id, protocol_id=uploaded.protocol_id, digest=protocol_digest, title=title, seconds=seconds)
 
-    # -- 3. play, stop --
+    def held(self, submission: Submission) -> bool:
+        """Whether the robot still holds the run (it forgets runs when restarted, and keeps only its last 20)."""
+        try:
+            self.client.run(submission.run_id)
+        except RobotHTTPError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # -- 3. start (play), stop --
+
+    def start(self, submission: Submission) -> None:
+        """Play the submitted run, unless someone started it already (from the robot's screen): it is then collected,
+        never started twice."""
+        state = self.client.run(submission.run_id)
+        if state.status == "idle" and not state.actions:
+            self.play(submission.run_id)
+        else:
+            log.warning("robot run %s was started outside Retort (%s); collecting it, not starting it again", submission.run_id, state.status)
 
     def play(self, run_id: str) -> None:
         """Start run `run_id` (checks again that the robot is a simulator or hardware is allowed).
@@ -297,14 +301,14 @@ class OpentronsBackend:
         self._require_allowed(self.client.health())
         self.client.play(run_id)
 
-    def stop(self, run_id: str) -> None:
-        """Stop run `run_id` (nothing happens if it already ended)."""
-        self.client.stop(run_id)
+    def stop(self, submission: Submission) -> None:
+        """Stop the submitted run (nothing happens if it already ended)."""
+        self.client.stop(submission.run_id)
 
     # -- 4. collect --
 
-    def collect(self, plan: Plan, run_id: str, timeout: Optional[float] = None) -> RunReport:
-        """Wait for run `run_id` to end, then report what it did to each experiment of `plan`.
+    def collect(self, plan: Plan, submission: Submission, timeout: Optional[float] = None) -> RunReport:
+        """Wait for the submitted run to end, then report what it did to each experiment of `plan`.
 
         A Flex run waiting for error recovery is stopped; its report says so.
 
@@ -314,30 +318,29 @@ class OpentronsBackend:
         Raises:
             RobotTimeout: the run is still going after `timeout` (it is left running; collect again or stop it).
         """
-        started = self._clock()
+        started, run_id = self._clock(), submission.run_id
         state = self.client.wait_run(run_id, self.deadlines.run if timeout is None else timeout)
         commands = self.client.commands(run_id)
         seconds = state.seconds if state.seconds is not None else self._clock() - started
-        report = report_from_commands(plan, commands, state.status, state.errors, run_id, seconds, labware=state.labware, backend=self.name)
+        report = report_from_commands(plan, commands, state.status, state.errors, run_id, seconds, labware=state.labware, backend=self.kind)
         if state.has_ever_entered_error_recovery and state.status == "stopped":
             note = "the run met an error the robot could recover from, and Retort stopped it rather than wait for a person"
             report = report.model_copy(update={"error": f"{report.error}; {note}" if report.error else note})
         return report
 
-    # -- all of it --
+    # -- 5. after a restart --
 
-    def run(self, plan: Plan) -> RunReport:
-        """Check, submit, play and collect `plan` in one call. A run that outlasts the `run` deadline is stopped and reported."""
-        self.check(plan.deck)
-        submission = self.submit(plan)
-        self.play(submission.run_id)
+    def recover(self, plan: Plan, submission: Submission, started: bool) -> RunReport:
+        """A run a stopped process left behind: wait for it on the robot and collect it (a run never played is stopped:
+        its experiments are not started). Whether the process recorded it as started does not matter: the robot says."""
         try:
-            return self.collect(plan, submission.run_id)
-        except RobotTimeout:
-            log.warning("run %s outlasted %s s; stopping it", submission.run_id, self.deadlines.run)
-            self.stop(submission.run_id)
-            return self.collect(plan, submission.run_id, timeout=max(60.0, 10 * self.deadlines.poll))
-        except RobotError:
-            log.error("run %s on %s was playing when collecting it failed; collect it again with collect(plan, %r)",
-                      submission.run_id, self.url, submission.run_id)
+            state = self.client.run(submission.run_id)
+        except RobotHTTPError as exc:
+            if exc.status == 404:
+                why = "the robot no longer holds this run (it keeps only its last runs)"
+                return RunReport(backend=self.kind, run_id=submission.run_id, status="failed", error=why,
+                                 experiments=tuple(ExperimentReport(seq=e.seq, status="failed", error=why) for e in plan.experiments))
             raise
+        if state.status == "idle":
+            self.stop(submission)
+        return self.collect(plan, submission)

@@ -87,10 +87,11 @@ def _cancel(decks, deck, args: argparse.Namespace) -> None:
         line = f"cancelled lab run {run.id} (experiments {run.seqs})"
         if run.robot_run_id:
             from retort.instruments.opentrons.backend import OpentronsBackend
+            from retort.instruments.protocols import Submission
 
             url = run.backend.removeprefix("opentrons ")
             with OpentronsBackend(url) as robot:
-                robot.stop(run.robot_run_id)
+                robot.stop(Submission(run_id=run.robot_run_id))
             line += f"; robot run {run.robot_run_id} at {url} stopped"
         out.print(line, highlight=False)
     if not cancelled:

@@ -20,25 +20,14 @@ class VirtualAnalyticLab(SimpleLab):
         if missing:
             raise CampaignError(f"lab {config.function!r} needs parameters {sorted(self.sim.domain)}; the campaign lacks {missing}")
         check_readings(campaign, self.readings, config.function)
-        self._results: dict[int, LabResult] = {}
 
     def location(self, seq: int) -> str:
         return f"evaluation {seq}"
 
-    def execute(self, batch: list[LabRequest]) -> None:
-        for request in batch:
-            start = self.clock.now()
-            y = self.sim.evaluate({k: float(v) for k, v in request.params.items()})
-            if request.seq in self.nan_at:
-                y = float("nan")
-            self._results[request.seq] = LabResult(
-                seq=request.seq,
-                readings={"y": y},
-                units={"y": ""},
-                instrument="analytic",
-                location=self.location(request.seq),
-                lab_seconds=self.clock.now() - start,
-            )
-
-    def measure(self, batch: list[LabRequest]) -> list[LabResult]:
-        return [self._results.pop(r.seq) for r in batch]
+    def result(self, request: LabRequest) -> LabResult:
+        start = self.clock.now()
+        y = self.sim.evaluate({k: float(v) for k, v in request.params.items()})
+        if request.seq in self.nan_at:
+            y = float("nan")
+        return LabResult(seq=request.seq, readings={"y": y}, units={"y": ""}, instrument="analytic", location=self.location(request.seq),
+                         lab_seconds=self.clock.now() - start)

@@ -1,8 +1,9 @@
-"""Labs: what the campaign flow runs experiments on.
+"""What the loop asks of a lab (`Lab`), and what it hands over: a batch prepared on a lab (`LabRun`, the handle
+`execute` and `measure` take), the results, and what a lab recovers after a stop.
 
-A lab turns an experiment's parameters into instrument operations (a pure function), executes
-them through instrument front ends, and measures. The same lab code runs a virtual bench or, with
-other backends, real instruments.
+A lab turns an experiment's parameters into instrument operations (a pure function), executes them through
+instrument front ends, and measures. The same lab code runs a virtual bench or, with other backends, real
+instruments.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from typing import TYPE_CHECKING, Optional, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from retort.agents.proposal import Value
+from retort.instruments.plan import Plan
+from retort.instruments.protocols import Submission
 from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, EmulatorLabConfig, LookupLabConfig
-
+from retort.orchestrator.errors import CampaignError, LabError
+from retort.orchestrator.store.records import LabRunRecord
 
 if TYPE_CHECKING:
     from retort.orchestrator.store import Store
@@ -41,32 +45,62 @@ class LabResult(BaseModel):
     lab_seconds: Optional[float] = None
 
 
+class LabRun(BaseModel):
+    """A batch prepared on a lab: its experiments, where each runs, and for labs that keep instrument state the
+    stored lab run, its plan and its submission to the backend. `prepare` makes it; `execute` and `measure` take it;
+    nothing a later step needs is kept anywhere else (a report is read back from the stored lab run)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requests: tuple[LabRequest, ...]
+    locations: dict[int, str]
+    record: Optional[LabRunRecord] = None
+    plan: Optional[Plan] = None
+    submission: Optional[Submission] = None  # what the backend gave for it (its ids), once submitted
+
+    @property
+    def seqs(self) -> list[int]:
+        return [r.seq for r in self.requests]
+
+    def only(self, seqs: list[int]) -> "LabRun":
+        """The same lab run, for the experiments `seqs` of it (e.g. those it completed)."""
+        keep = set(seqs)
+        return self.model_copy(update={"requests": tuple(r for r in self.requests if r.seq in keep),
+                                       "locations": {s: w for s, w in self.locations.items() if s in keep}})
+
+
 class Recovery(BaseModel):
     """What a lab could collect of experiments a stopped run left running."""
 
     model_config = ConfigDict(frozen=True)
 
-    measurable: list[int] = []
+    collected: list[LabRun] = []  # lab runs whose report says these experiments completed: they can be measured
     not_started: list[int] = []  # nothing reached them: they go back to the queue
+
+    @property
+    def measurable(self) -> list[int]:
+        return [s for run in self.collected for s in run.seqs]
 
 
 class Lab(Protocol):
-    """What the flow asks of a lab."""
+    """What the loop asks of a lab."""
 
     readings: list[str]
 
     def attach(self, campaign_id: int) -> None:
         """The stored campaign this lab runs for (labs keeping instrument state store it under it)."""
 
-    def prepare(self, batch: list[LabRequest]) -> dict[int, str]:
-        """Plan the batch and reserve what it uses; returns where each experiment runs (e.g. a plate well).
-        Raises before anything moves when the lab cannot take the batch now (`DeckEmpty`) or at all (`LabError`)."""
+    def prepare(self, batch: list[LabRequest]) -> LabRun:
+        """Plan the batch and reserve what it uses; returns the prepared lab run (with where each experiment runs,
+        e.g. a plate well). Raises before anything moves when the lab cannot take the batch now (`DeckEmpty`,
+        `LabNotReady`) or at all (`LabError`)."""
 
-    def execute(self, batch: list[LabRequest]) -> None:
-        """Run a prepared batch (dispense, react). Raises `LabError` naming the experiments."""
+    def execute(self, run: LabRun) -> None:
+        """Run a prepared batch (dispense, react). Raises `LabError` naming the experiments (`LabRunFailed` with what
+        completed), or `LabTransient` when the instrument refused the run before anything moved."""
 
-    def measure(self, batch: list[LabRequest]) -> list[LabResult]:
-        """Read every executed experiment of the batch."""
+    def measure(self, run: LabRun) -> list[LabResult]:
+        """Read every experiment of an executed (or recovered) lab run."""
 
     def recover(self, seqs: list[int]) -> Recovery:
         """Experiments a stopped run left running: collect what can be; says which can still be measured
@@ -84,16 +118,27 @@ class Lab(Protocol):
 
 
 class SimpleLab:
-    """Defaults for labs that keep no instrument state: each experiment runs at `location(seq)`; nothing survives a stop."""
+    """Defaults for labs that keep no instrument state, whose experiment is its evaluation: each runs at
+    `location(seq)`, is evaluated when measured (`result`), and nothing survives a stop."""
 
     def location(self, seq: int) -> str:
+        raise NotImplementedError
+
+    def result(self, request: LabRequest) -> LabResult:
+        """The experiment's readings. Raises `LabError` naming it when the lab cannot answer."""
         raise NotImplementedError
 
     def attach(self, campaign_id: int) -> None:
         pass
 
-    def prepare(self, batch: list[LabRequest]) -> dict[int, str]:
-        return {r.seq: self.location(r.seq) for r in batch}
+    def prepare(self, batch: list[LabRequest]) -> LabRun:
+        return LabRun(requests=tuple(batch), locations={r.seq: self.location(r.seq) for r in batch})
+
+    def execute(self, run: LabRun) -> None:
+        pass  # nothing to dispense: the evaluation is the measurement
+
+    def measure(self, run: LabRun) -> list[LabResult]:
+        return [self.result(r) for r in run.requests]
 
     def recover(self, seqs: list[int]) -> Recovery:
         return Recovery()
@@ -103,28 +148,27 @@ class SimpleLab:
 
     def check(self, params: dict[str, Value]) -> None:
         if params in self.unavailable():
-            from retort.orchestrator.errors import LabError
-
             raise LabError(f"{params} is a combination this lab cannot run (it has no measurement for it)")
 
     def out_of_service(self) -> Optional[str]:
         return None
 
 
-def build_lab(campaign: Campaign, store: Optional["Store"] = None) -> Lab:
-    """The lab a campaign names, checked against the campaign's parameters and objectives.
+def build_labs(campaign: Campaign, store: Optional["Store"] = None) -> dict[str, Lab]:
+    """The campaign's instruments, by name, each checked against the campaign's parameters and objectives: one lab,
+    or with several (virtual) robots one per robot, each with its own deck.
 
     `store` keeps instrument state (decks) for labs that have it; without one such a lab can be checked, not run.
     """
     config = campaign.lab
     if isinstance(config, ColourLabConfig):
-        from retort.orchestrator.labs.colour import build_colour_lab
+        from retort.orchestrator.labs.colour import build_colour_labs
 
-        lab: Lab = build_colour_lab(config, campaign, store)
-    elif isinstance(config, AnalyticLabConfig):
+        return dict(build_colour_labs(config, campaign, store))
+    if isinstance(config, AnalyticLabConfig):
         from retort.orchestrator.labs.analytic import VirtualAnalyticLab
 
-        lab = VirtualAnalyticLab(config, campaign)
+        lab: Lab = VirtualAnalyticLab(config, campaign)
     elif isinstance(config, LookupLabConfig):
         from retort.orchestrator.labs.lookup import LookupLab
 
@@ -135,23 +179,16 @@ def build_lab(campaign: Campaign, store: Optional["Store"] = None) -> Lab:
         lab = EmulatorLab(config, campaign)
     else:  # pragma: no cover - the config union is closed
         raise TypeError(config)
-    return lab
+    return {"lab": lab}
 
 
-def build_labs(campaign: Campaign, store: Optional["Store"] = None) -> dict[str, Lab]:
-    """The campaign's instruments, by name: a lab each (several virtual robots: one per robot, each with its own deck)."""
-    config = campaign.lab
-    if isinstance(config, ColourLabConfig):
-        from retort.orchestrator.labs.colour import build_colour_labs
-
-        return dict(build_colour_labs(config, campaign, store))
-    return {"lab": build_lab(campaign, store)}
+def build_lab(campaign: Campaign, store: Optional["Store"] = None) -> Lab:
+    """The campaign's (first) instrument (`build_labs`)."""
+    return next(iter(build_labs(campaign, store).values()))
 
 
 def check_readings(campaign: Campaign, readings: list[str], lab_name: str) -> None:
     """Every objective must be computed from readings the lab produces."""
-    from retort.orchestrator.errors import CampaignError
-
     for objective in campaign.objectives:
         missing = [r for r in objective.readings if r not in readings]
         if missing:

@@ -54,7 +54,6 @@ class EmulatorLab(SimpleLab):
         self.columns, self.simplex = columns, {p.name: p for p in simplex}
         self.noise, self.seed = config.noise, campaign.seed
         self.instrument = self.emulator.describe()
-        self._results: dict[int, LabResult] = {}
 
     def inputs(self, params: dict) -> dict[str, float]:
         """The emulator's inputs for a point: numeric values by column, fractions by component."""
@@ -72,20 +71,11 @@ class EmulatorLab(SimpleLab):
     def location(self, seq: int) -> str:
         return f"emulated experiment {seq}"
 
-    def execute(self, batch: list[LabRequest]) -> None:
-        for r in batch:
-            try:
-                answer = self.emulator.measure(self.inputs(r.params), seed=self.seed * 1_000_003 + r.seq)
-            except ValueError as exc:
-                raise LabError(f"experiment {r.seq}: {exc}") from exc
-            value = answer.value if self.noise else answer.mean
-            self._results[r.seq] = LabResult(
-                seq=r.seq,
-                readings={self.readings[0]: value, self.readings[1]: answer.std},
-                units={},
-                instrument=self.instrument,
-                location=self.location(r.seq),
-            )
-
-    def measure(self, batch: list[LabRequest]) -> list[LabResult]:
-        return [self._results.pop(r.seq) for r in batch]
+    def result(self, request: LabRequest) -> LabResult:
+        try:
+            answer = self.emulator.measure(self.inputs(request.params), seed=self.seed * 1_000_003 + request.seq)
+        except ValueError as exc:
+            raise LabError(f"experiment {request.seq}: {exc}") from exc
+        value = answer.value if self.noise else answer.mean
+        return LabResult(seq=request.seq, readings={self.readings[0]: value, self.readings[1]: answer.std}, units={},
+                         instrument=self.instrument, location=self.location(request.seq))

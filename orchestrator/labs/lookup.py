@@ -49,7 +49,6 @@ class LookupLab(SimpleLab):
                 raise CampaignError(f"parameter {p.name!r}: values {off} are not in grid {source!r} (column {self.column[p.name]!r})")
         check_readings(campaign, self.readings, "dataset_lookup")
         self.parameters = campaign.parameters
-        self._results: dict[int, LabResult] = {}
 
     def unavailable(self) -> list[dict[str, Value]]:
         by_column = {c: name for name, c in self.column.items()}
@@ -66,17 +65,12 @@ class LookupLab(SimpleLab):
     def location(self, seq: int) -> str:
         return f"grid row for experiment {seq}"
 
-    def execute(self, batch: list[LabRequest]) -> None:
-        for r in batch:
-            try:
-                readings = self.grid.lookup_all({self.column[k]: self._text(k, v) for k, v in r.params.items()})
-            except SimulationInputError as exc:
-                raise LabError(f"experiment {r.seq}: {exc}") from exc
-            self._results[r.seq] = LabResult(seq=r.seq, readings=readings, units={}, instrument="dataset_lookup",
-                                             location=self.location(r.seq))
-
-    def measure(self, batch: list[LabRequest]) -> list[LabResult]:
-        return [self._results.pop(r.seq) for r in batch]
+    def result(self, request: LabRequest) -> LabResult:
+        try:
+            readings = self.grid.lookup_all({self.column[k]: self._text(k, v) for k, v in request.params.items()})
+        except SimulationInputError as exc:
+            raise LabError(f"experiment {request.seq}: {exc}") from exc
+        return LabResult(seq=request.seq, readings=readings, units={}, instrument="dataset_lookup", location=self.location(request.seq))
 
 
 def _number(text: str) -> float | None:

@@ -21,7 +21,7 @@ from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.campaign.lifecycle import OPEN
 from retort.orchestrator.decisions.approvals import settle_overdue
 from retort.orchestrator.errors import InstrumentDown, LabError, LabRunFailed, LabTransient
-from retort.orchestrator.labs import LabRequest, LabResult
+from retort.orchestrator.labs import LabRequest, LabResult, LabRun
 from retort.orchestrator.loop.budget import next_iteration, unallocated
 from retort.orchestrator.loop.run import CampaignRun, RunRef, attach
 from retort.orchestrator.store.records import ExperimentRecord
@@ -51,13 +51,13 @@ def recover_interrupted(run: CampaignRun) -> list[int]:
         requeued |= set(recovery.not_started)
         if recovery.not_started:
             run.store.set_status([e.id for e in stuck if e.seq in recovery.not_started], "approved")
-        collected = [e for e in stuck if e.seq in recovery.measurable]
         measurable |= set(recovery.measurable)
-        if collected:
+        for collected in recovery.collected:
+            batch = [e for e in stuck if e.seq in collected.seqs]
             try:
-                record(run, collected, lab.measure([LabRequest(seq=e.seq, params=e.params) for e in collected]))
+                record(run, batch, lab.measure(collected))
             except LabError as exc:
-                run.store.set_status([e.id for e in collected], "failed", reason=f"measurement error after a restart: {exc}")
+                run.store.set_status([e.id for e in batch], "failed", reason=f"measurement error after a restart: {exc}")
     lost = [e for e in stuck if e.seq not in measurable and e.seq not in requeued]
     if lost:
         run.store.set_status([e.id for e in lost], "failed", reason=INTERRUPTED)
@@ -113,30 +113,28 @@ def approve(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentR
     return run.experiments(seqs=[e.seq for e in batch], statuses=("approved",))
 
 
-def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> None:
+def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> Optional[LabRun]:
     """Let the instrument (default: the first) plan and reserve the batch (nothing stored changes if it
-    cannot), mark it running with its locations, then run it there."""
+    cannot), mark it running with its locations, then run it there; returns the lab run, for `measure`."""
     if not batch:
-        return
+        return None
     lab = run.instrument(instrument)
-    requests = [LabRequest(seq=e.seq, params=e.params) for e in batch]
     try:
-        locations = lab.prepare(requests)
+        prepared = lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
         raise
-    run.store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})
+    run.store.set_status([e.id for e in batch], "running", location={e.id: prepared.locations[e.seq] for e in batch})
     try:
-        lab.execute(requests)
+        lab.execute(prepared)
     except LabRunFailed as exc:  # part-way: measure what completed, fail what was touched, requeue what was not
         by_seq = {e.seq: e for e in batch}
         for seq, reason in exc.failed.items():
             run.store.set_status([by_seq[seq].id], "failed", reason=f"lab error: {reason}")
         if exc.not_started:
             run.store.set_status([by_seq[s].id for s in exc.not_started], "approved")
-        done = [by_seq[s] for s in exc.done]
-        if done:
-            record(run, done, lab.measure([LabRequest(seq=e.seq, params=e.params) for e in done]))
+        if exc.done:
+            record(run, [by_seq[s] for s in exc.done], lab.measure(prepared.only(exc.done)))
         raise
     except LabTransient:  # refused before anything moved: back in the queue, the reservation kept for the next try
         run.store.set_status([e.id for e in batch], "approved")
@@ -144,14 +142,15 @@ def execute(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optiona
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"lab error: {exc}")
         raise
+    return prepared
 
 
-def measure(run: CampaignRun, batch: list[ExperimentRecord], instrument: Optional[str] = None) -> list[LabResult]:
-    if not batch:
+def measure(run: CampaignRun, batch: list[ExperimentRecord], prepared: Optional[LabRun], instrument: Optional[str] = None) -> list[LabResult]:
+    """Read the executed lab run `prepared` of `batch` on its instrument; a reading that fails fails the batch."""
+    if not batch or prepared is None:
         return []
-    lab = run.instrument(instrument)
     try:
-        return lab.measure([LabRequest(seq=e.seq, params=e.params) for e in batch])
+        return run.instrument(instrument).measure(prepared)
     except LabError as exc:
         run.store.set_status([e.id for e in batch], "failed", reason=f"measurement error: {exc}")
         raise
@@ -213,8 +212,8 @@ def run_on(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
     if gone:  # e.g. a flow run scheduled before its campaign flow restarted and handed the batch out again
         raise LabError(f"experiments {gone} are no longer approved: they were handed to another instrument run; "
                        f"nothing was run on {instrument}")
-    execute(run, batch, instrument)  # `measure` and `record` need only the numbers, ids and parameters read above
-    return record(run, batch, measure(run, batch, instrument))
+    prepared = execute(run, batch, instrument)  # `measure` and `record` need only the lab run and the ids read above
+    return record(run, batch, measure(run, batch, prepared, instrument))
 
 
 class Steps(Protocol):

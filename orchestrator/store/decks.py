@@ -176,6 +176,14 @@ class DeckStore:
             s.refresh(run)
             return _run(run, s.get(DeckRow, run.deck_id).name)
 
+    def run(self, run_id: int) -> LabRunRecord:
+        """Lab run `run_id`, as stored now."""
+        with self.store.session(f"read lab run {run_id}") as s:
+            row = s.get(LabRunRow, run_id)
+            if row is None:
+                raise StoreError(f"no lab run with id {run_id}")
+            return _run(row, s.get(DeckRow, row.deck_id).name)
+
     def runs(self, campaign_id: Optional[int] = None, deck: Optional[str] = None, active: bool = False) -> list[LabRunRecord]:
         with self.store.session("read lab runs") as s:
             query = select(LabRunRow, DeckRow.name).join(DeckRow, DeckRow.id == LabRunRow.deck_id).order_by(LabRunRow.id)

@@ -18,6 +18,7 @@ from retort.instruments.opentrons.analysis import analyse
 from retort.instruments.opentrons.backend import Deadlines, OpentronsBackend
 from retort.instruments.opentrons.client import PipetteMismatch, RobotBusy, RobotClient, RobotHTTPError
 from retort.instruments.plan import Plan
+from retort.instruments.protocols import run_plan
 from tests.instruments.opentrons_fakes import deck, long_plan, plan
 from tests.instruments.robot_server import RobotServer
 
@@ -60,7 +61,7 @@ def wait_for_marker(client: RobotClient, run_id: str, seq: int, timeout: float =
 
 def test_a_plan_runs_end_to_end(backend: OpentronsBackend, robot_server: RobotServer):
     p = plan(deck(robot_server.robot), experiments=3, transfers=3)
-    report = backend.run(p)
+    report = run_plan(backend, p)
     assert report.status == "succeeded", report.error
     assert [e.status for e in report.experiments] == ["done"] * 3
     for got, planned in zip(report.experiments, p.experiments):
@@ -85,7 +86,7 @@ def test_unchecked_the_robot_itself_fails_the_run_at_load_pipette(backend: Opent
     p = plan(deck(robot_server.robot, swap_mounts=True), experiments=2, transfers=1)
     submission = backend.submit(p)
     backend.play(submission.run_id)
-    report = backend.collect(p, submission.run_id)
+    report = backend.collect(p, submission)
     assert report.status == "failed"
     assert [e.status for e in report.experiments] == ["not_started", "not_started"]
     assert "FailedToLoadPipetteError (error 3010): mount LEFT: expected instrument" in report.error
@@ -129,8 +130,8 @@ def test_stopping_a_playing_run(backend: OpentronsBackend, robot_server: RobotSe
     submission = backend.submit(p)
     backend.play(submission.run_id)
     wait_for_marker(backend.client, submission.run_id, 3)
-    backend.stop(submission.run_id)
-    report = backend.collect(p, submission.run_id, timeout=60)
+    backend.stop(submission)
+    report = backend.collect(p, submission, timeout=60)
     assert report.status == "stopped" and report.error == "the run was stopped"
     statuses = [e.status for e in report.experiments]
     done = statuses.count("done")

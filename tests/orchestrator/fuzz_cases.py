@@ -1152,8 +1152,7 @@ def run_in_process(path: str | Path, store_url: str) -> Outcome:
             return Outcome("error", stage, f"proposed points outside the search space: {outside[:2]}", "InfeasibleProposal")
         stage = "run"
         batch = loop.approve(run, batch)
-        loop.execute(run, batch)
-        loop.record(run, batch, loop.measure(run, batch))
+        loop.record(run, batch, loop.measure(run, batch, loop.execute(run, batch)))
     except RetortError as exc:
         return Outcome("refused", stage, _unpath(str(exc), path), type(exc).__name__)
     except KeyboardInterrupt:

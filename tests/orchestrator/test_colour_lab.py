@@ -129,7 +129,7 @@ def test_experiments_stopped_before_their_batch_was_sent_anywhere_go_back_to_the
     batch = loop.approve(run, loop.propose(run, 1, None, 4))
     from retort.orchestrator.labs import LabRequest
 
-    locations = run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch])
+    locations = run.lab.prepare([LabRequest(seq=e.seq, params=e.params) for e in batch]).locations
     store.set_status([e.id for e in batch], "running", location={e.id: locations[e.seq] for e in batch})  # and the process dies
     again = loop.open_run(deck_campaign(), store=Store(store.url))
     assert loop.recover_interrupted(again) == []

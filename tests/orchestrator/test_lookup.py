@@ -27,11 +27,10 @@ def test_lookup_answers_the_grid_and_refuses_points_off_it():
     lab = build_lab(campaign)
     hole = lab.unavailable()[0]
     point = campaign.space.point_at(0)
-    lab.execute([LabRequest(seq=1, params=point)])
-    (result,) = lab.measure([LabRequest(seq=1, params=point)])
+    (result,) = lab.measure(lab.prepare([LabRequest(seq=1, params=point)]))
     assert 0 <= result.readings["yield"] <= 100
     with pytest.raises(LabError, match="this combination was never measured"):
-        lab.execute([LabRequest(seq=2, params=hole)])
+        lab.measure(lab.prepare([LabRequest(seq=2, params=hole)]))
 
 
 def test_campaign_values_outside_the_grid_are_refused(tmp_path):
@@ -91,7 +90,7 @@ def test_a_dataset_path_is_relative_to_the_campaign_file_and_a_store_from_the_la
     campaign = load_campaign(project / "c.yaml")
     assert campaign.lab.path == str(project / "data" / "grid.csv")
     lab = build_lab(campaign)
-    lab.execute([LabRequest(seq=1, params=campaign.space.point_at(0))])
+    lab.measure(lab.prepare([LabRequest(seq=1, params=campaign.space.point_at(0))]))
     # the last release stored the path as written and read it from the working directory
     monkeypatch.chdir(project)
     stored = json.loads(campaign.config_json()) | {}
