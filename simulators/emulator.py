@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -206,31 +205,18 @@ class DatasetEmulator:
 
     @cached_property
     def fit(self) -> "EmulatorFit":
-        """The GP fitted to the data (once), its noise level and its leave-one-out accuracy."""
-        X, y = self._data
+        """The GP fitted to the data (once, by the surrogates' `fit_gp`), its noise level and its leave-one-out
+        accuracy (the surrogates' closed-form `loo_residuals`)."""
         import torch
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms.input import Normalize
-        from botorch.models.transforms.outcome import Standardize
-        from gpytorch.mlls import ExactMarginalLogLikelihood
 
+        from retort.surrogates.calibration import loo_residuals
+        from retort.surrogates.gp import fit_gp
+
+        X, y = self._data
         bounds = torch.tensor(list(zip(*self.bounds.values())), dtype=torch.double)
-        train_X, train_Y = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(-1)
-        model = SingleTaskGP(train_X, train_Y, input_transform=Normalize(d=X.shape[1], bounds=bounds), outcome_transform=Standardize(m=1))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        model.eval()
-        scale = float(model.outcome_transform.stdvs.reshape(-1)[0])
-        noise_sd = math.sqrt(float(model.likelihood.noise.detach().reshape(-1)[0])) * scale
-        # Leave-one-out residuals in closed form (Rasmussen & Williams eq. 5.12), in the output's units.
-        model.train()
-        with torch.no_grad():
-            prior = model(*model.train_inputs)
-            K = model.likelihood(prior).covariance_matrix
-            Kinv = torch.cholesky_inverse(torch.linalg.cholesky(K))
-            resid = (Kinv @ (model.train_targets - prior.mean)) / torch.diagonal(Kinv) * scale
-        model.eval()
+        model = fit_gp(torch.from_numpy(X), torch.from_numpy(y).unsqueeze(-1), bounds, [self.output]).model
+        [(resid, _, scale)] = loo_residuals(model)
+        resid = resid * scale  # in the output's units
+        noise_sd = math.sqrt(float(model.likelihood.noise.detach().reshape(-1)[0])) * float(scale)
         return EmulatorFit(model=model, noise_sd=noise_sd, loo_rmse=float(resid.pow(2).mean().sqrt()),
                            loo_r2=1.0 - float(resid.pow(2).sum()) / float(((y - y.mean()) ** 2).sum()))

@@ -23,6 +23,17 @@ def loo_calibration(model: SingleTaskGP) -> tuple[list[float], list[float]]:
     Returns:
         ``(coverage, log_likelihood)``, each a list with one float per output.
     """
+    coverage, loglik = [], []
+    for resid, var, scale in loo_residuals(model):
+        coverage.append(float((resid.abs() <= Z95 * var.sqrt()).double().mean()))
+        lpd = -0.5 * (torch.log(2 * math.pi * var) + resid**2 / var) - torch.log(scale)
+        loglik.append(float(lpd.mean()))
+    return coverage, loglik
+
+
+def loo_residuals(model: SingleTaskGP) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per output, on the model's standardised scale: each point's leave-one-out residual ``y_i - mu_loo_i`` and
+    variance (``n`` each), and the outcome's scale (its standard deviation: residual x scale is in its units)."""
     was_training = model.training
     model.train()  # in train mode `train_inputs` are the raw inputs the transforms expect
     try:
@@ -39,22 +50,13 @@ def loo_calibration(model: SingleTaskGP) -> tuple[list[float], list[float]]:
     tf = getattr(model, "outcome_transform", None)
     if tf is not None and hasattr(tf, "stdvs"):
         scale = tf.stdvs.detach().reshape(-1).to(y)
-    coverage, loglik = [], []
-    for j in range(y.shape[0]):
-        coverage_j, loglik_j = _loo_one(K[j], y[j], mean[j], scale[j])
-        coverage.append(coverage_j)
-        loglik.append(loglik_j)
-    return coverage, loglik
+    return [(*_loo_one(K[j], y[j], mean[j]), scale[j]) for j in range(y.shape[0])]
 
 
 @torch.no_grad()
-def _loo_one(K: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> tuple[float, float]:
+def _loo_one(K: torch.Tensor, y: torch.Tensor, mean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     L = torch.linalg.cholesky(K)
     Kinv = torch.cholesky_inverse(L)
     alpha = Kinv @ (y - mean)
     diag = torch.diagonal(Kinv)
-    var = 1.0 / diag
-    resid = alpha / diag  # y_i - mu_loo_i
-    coverage = float((resid.abs() <= Z95 * var.sqrt()).double().mean())
-    lpd = -0.5 * (torch.log(2 * math.pi * var) + resid**2 / var) - torch.log(scale)
-    return coverage, float(lpd.mean())
+    return alpha / diag, 1.0 / diag  # y_i - mu_loo_i, and its variance
