@@ -183,7 +183,7 @@ def test_a_pareto_campaign_through_retort_run_lists_its_front_and_plots_it(tmp_p
     assert [e.provenance.planner for e in experiments] == ["levels design"] * 4 + ["qLogNEHVI"] * 4
     assert all(set(e.provenance.predicted) == {"drug_loading", "encap_efficiency", "particle_diameter"} for e in experiments[4:])
     from retort.orchestrator.campaign import load_campaign
-    from retort.orchestrator.loop import pareto_front
+    from retort.orchestrator.campaign.results import pareto_front
 
     front = pareto_front(load_campaign(campaign_file), experiments)
     assert front and all(e.objectives()["particle_diameter"] <= 400 for e in front)

@@ -1,9 +1,21 @@
 """Prefect: the campaign flows and tasks (`campaign.py`), each instrument's concurrency slot (`limits.py`), the
-local Prefect server a `retort run` owns (`server.py`) and the settings it needs (`settings.py`). Deployments
-name the flows by this package (``retort.orchestrator.flows:campaign_file_flow``, ``...:instrument_flow``)."""
+local Prefect server a `retort run` owns (`server.py`) and the settings it needs before Prefect is imported
+(`settings.py`). Deployments name the flows by their module (``retort.orchestrator.flows.campaign:campaign_file_flow``).
 
-from retort.orchestrator.flows.campaign import (DEPLOYED, STEPS, TASKS, approve_task, campaign_file_flow, campaign_flow, instrument_flow,
-                                                iteration_flow, plan_task, run_on_deployment, run_on_task)
+Importing this package does not import Prefect (its settings are read when it is imported, so `retort run` sets
+them first): the flows below are loaded when first used.
+"""
 
-__all__ = ["DEPLOYED", "STEPS", "TASKS", "approve_task", "campaign_file_flow", "campaign_flow", "instrument_flow", "iteration_flow",
-           "plan_task", "run_on_deployment", "run_on_task"]
+from __future__ import annotations
+
+import importlib
+
+_FLOWS = ("DEPLOYED", "STEPS", "TASKS", "approve_task", "campaign_file_flow", "campaign_flow", "instrument_flow", "iteration_flow",
+          "plan_task", "run_on_deployment", "run_on_task")
+__all__ = list(_FLOWS)
+
+
+def __getattr__(name: str):
+    if name not in _FLOWS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.campaign"), name)

@@ -279,7 +279,7 @@ def test_pages_show_mixtures_and_a_campaign_whose_stored_settings_broke(tmp_path
                                                            "v.solvent": '{"water": 0.75, "ethanol": 0.25}'})
     assert approved.status_code == 200 and "mix: experiment 2 approved by olga" in approved.text
     overview = client.get("/")
-    assert overview.status_code == 200 and "mix" in overview.text and "campaign &#39;broken&#39;: its stored configuration no longer validates" in overview.text
+    assert overview.status_code == 200 and "mix" in overview.text and "campaign &#39;broken&#39;: its stored configuration is refused by this release of Retort" in overview.text
 
 
 def test_a_result_measured_by_hand_is_entered_from_the_approvals_page(lab):
