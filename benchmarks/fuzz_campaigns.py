@@ -145,7 +145,7 @@ def _run_case(path: Path, folder: Path, in_subprocess: bool, timeout: float) -> 
     argv = ["run", str(path), "--store", store, "--iterations", "1", "--report", str(folder / "report.png")]
     if in_subprocess:
         return _subprocess([sys.executable, "-m", "retort.orchestrator.cli", *argv], path, folder, store, timeout)
-    from retort.orchestrator import cli
+    from retort.orchestrator.cli import main as cli
 
     return _in_process(lambda: cli.main(argv), path, folder, store, timeout)
 

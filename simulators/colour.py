@@ -62,7 +62,7 @@ DYES: dict[str, Dye] = {
 class ColourBench:
     """The virtual bench: liquid-handler and plate-reader backends sharing one physical state.
 
-    `liquid_handler` and `plate_reader` implement `retort.instruments`' backend Protocols.
+    `plate_reader` implements `retort.instruments`' reader Protocol; `robot.VirtualRobot` makes the bench a liquid-handler backend.
     Operator actions (`replace_plate`) clear a slot, as a person swapping the plate would.
 
     Args:
@@ -100,13 +100,6 @@ class ColourBench:
         self.plate_number: dict[str, int] = {}
         self._wells: dict[str, dict[str, float]] = {}
         self.plate_reader = _VirtualPlateReader(self)
-
-    @property
-    def liquid_handler(self):
-        """This bench as a liquid-handler backend (`robot.VirtualRobot`, without faults)."""
-        from retort.simulators.robot import VirtualRobot
-
-        return VirtualRobot(self)
 
     # -- operator actions ---------------------------------------------------------------
     def replace_plate(self, slot: str, plate_number: int) -> None:

@@ -1,4 +1,4 @@
-"""Flat exports of a campaign's experiments (CSV, JSON), each marked with what the campaign has found: the best
+"""Flat exports of a campaign's experiments (the store's `ExperimentRecord`s: CSV, JSON), each marked with what the campaign has found: the best
 experiment (`results.best`) and, with several objectives, those on the Pareto front (`results.pareto_front`)."""
 
 from __future__ import annotations
@@ -6,18 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Sequence
+from typing import Optional
 
+from retort.orchestrator.campaign.file import Campaign
 from retort.orchestrator.campaign.results import best, pareto_front
-
-if TYPE_CHECKING:
-    from retort.orchestrator.campaign.file import Campaign
-    from retort.orchestrator.store.records import ExperimentRecord
 
 FOUND = ("best", "pareto_front")  # the columns marking what the campaign found ("yes" or empty)
 
 
-def found(campaign: Optional["Campaign"], experiments: list["ExperimentRecord"]) -> dict[int, dict[str, bool]]:
+def found(campaign: Optional[Campaign], experiments: Sequence) -> dict[int, dict[str, bool]]:
     """Per experiment number, whether it is the campaign's best and whether it is on the Pareto front (several
     objectives only); nothing without the campaign (a stored configuration this release refuses)."""
     if campaign is None:
@@ -28,7 +26,7 @@ def found(campaign: Optional["Campaign"], experiments: list["ExperimentRecord"])
             for e in experiments}
 
 
-def rows(experiments: list["ExperimentRecord"], campaign: Optional["Campaign"] = None) -> list[dict[str, object]]:
+def rows(experiments: Sequence, campaign: Optional[Campaign] = None) -> list[dict[str, object]]:
     """One flat row per experiment: parameters, raw readings, objectives, what the campaign found, provenance, timestamps."""
     marks = found(campaign, experiments)
     out = []
@@ -60,12 +58,12 @@ def rows(experiments: list["ExperimentRecord"], campaign: Optional["Campaign"] =
     return out
 
 
-def to_json(experiments: list["ExperimentRecord"], campaign: Optional["Campaign"] = None) -> str:
+def to_json(experiments: Sequence, campaign: Optional[Campaign] = None) -> str:
     marks = found(campaign, experiments)
     return json.dumps([e.model_dump(mode="json") | marks.get(e.seq, {}) for e in experiments], indent=2)
 
 
-def to_csv(experiments: list["ExperimentRecord"], campaign: Optional["Campaign"] = None) -> str:
+def to_csv(experiments: Sequence, campaign: Optional[Campaign] = None) -> str:
     flat = rows(experiments, campaign)
     columns: list[str] = []
     for row in flat:

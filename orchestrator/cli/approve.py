@@ -46,7 +46,7 @@ def add_parsers(sub) -> None:
 
 def approve_command(args: argparse.Namespace) -> int:
     from retort.orchestrator.decisions.approvals import Decision, decide
-    from retort.orchestrator.labs import build_labs
+    from retort.orchestrator.labs.build import build_labs
 
     campaign, store, record = _stored(args)
     decisions = [Decision(action="approve", seq=n, reason=args.reason) for n in args.approve]

@@ -8,19 +8,16 @@ instruments.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from retort.agents.proposal import Value
 from retort.instruments.plan import Plan
 from retort.instruments.protocols import Submission
-from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, EmulatorLabConfig, LookupLabConfig
+from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.errors import CampaignError, LabError
 from retort.orchestrator.store.records import LabRunRecord
-
-if TYPE_CHECKING:
-    from retort.orchestrator.store import Store
 
 
 class LabRequest(BaseModel):
@@ -152,39 +149,6 @@ class SimpleLab:
 
     def out_of_service(self) -> Optional[str]:
         return None
-
-
-def build_labs(campaign: Campaign, store: Optional["Store"] = None) -> dict[str, Lab]:
-    """The campaign's instruments, by name, each checked against the campaign's parameters and objectives: one lab,
-    or with several (virtual) robots one per robot, each with its own deck.
-
-    `store` keeps instrument state (decks) for labs that have it; without one such a lab can be checked, not run.
-    """
-    config = campaign.lab
-    if isinstance(config, ColourLabConfig):
-        from retort.orchestrator.labs.colour import build_colour_labs
-
-        return dict(build_colour_labs(config, campaign, store))
-    if isinstance(config, AnalyticLabConfig):
-        from retort.orchestrator.labs.analytic import VirtualAnalyticLab
-
-        lab: Lab = VirtualAnalyticLab(config, campaign)
-    elif isinstance(config, LookupLabConfig):
-        from retort.orchestrator.labs.lookup import LookupLab
-
-        lab = LookupLab(config, campaign)
-    elif isinstance(config, EmulatorLabConfig):
-        from retort.orchestrator.labs.emulator import EmulatorLab
-
-        lab = EmulatorLab(config, campaign)
-    else:  # pragma: no cover - the config union is closed
-        raise TypeError(config)
-    return {"lab": lab}
-
-
-def build_lab(campaign: Campaign, store: Optional["Store"] = None) -> Lab:
-    """The campaign's (first) instrument (`build_labs`)."""
-    return next(iter(build_labs(campaign, store).values()))
 
 
 def check_readings(campaign: Campaign, readings: list[str], lab_name: str) -> None:

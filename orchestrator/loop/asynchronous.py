@@ -14,7 +14,7 @@ from typing import Callable, Optional
 from retort.orchestrator.campaign.lifecycle import OPEN
 from retort.orchestrator.decisions.approvals import settle_overdue
 from retort.orchestrator.errors import InstrumentDown, LabError, RetortError
-from retort.orchestrator.loop import waits
+import retort.orchestrator.loop.waits as waits
 from retort.orchestrator.loop.batch import chunks, in_service, merge
 from retort.orchestrator.loop.budget import next_iteration, open_experiments, plannable, unallocated
 from retort.orchestrator.loop.waits import awaiting, control, wait_for_decisions, wait_while_paused

@@ -16,7 +16,8 @@ from retort.agents.planners import BayesianPlanner, Planner, RandomPlanner
 from retort.orchestrator.campaign import Campaign, stored_campaign
 from retort.orchestrator.campaign.lifecycle import IMPORTED
 from retort.orchestrator.errors import CampaignError
-from retort.orchestrator.labs import Lab, build_labs
+from retort.orchestrator.labs.base import Lab
+from retort.orchestrator.labs.build import build_labs
 from retort.orchestrator.store.core import Store
 from retort.orchestrator.store.records import CampaignRecord, ExperimentRecord
 

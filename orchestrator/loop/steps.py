@@ -21,7 +21,7 @@ from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.campaign.lifecycle import OPEN
 from retort.orchestrator.decisions.approvals import settle_overdue
 from retort.orchestrator.errors import InstrumentDown, LabError, LabRunFailed, LabTransient
-from retort.orchestrator.labs import LabRequest, LabResult, LabRun
+from retort.orchestrator.labs.base import LabRequest, LabResult, LabRun
 from retort.orchestrator.loop.budget import next_iteration, unallocated
 from retort.orchestrator.loop.run import CampaignRun, RunRef, attach
 from retort.orchestrator.store.records import ExperimentRecord

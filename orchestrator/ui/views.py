@@ -316,7 +316,7 @@ def _file_name(name: Optional[str], default: str) -> str:
 
 def _labs(request: Request, config, store):
     """The campaign's instruments, built once per configuration (an edit or an add is checked against their limits)."""
-    from retort.orchestrator.labs import build_labs
+    from retort.orchestrator.labs.build import build_labs
 
     key = config.config_json()
     cache = request.app.state.labs

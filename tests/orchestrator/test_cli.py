@@ -127,7 +127,7 @@ def test_run_refuses_a_store_that_keeps_nothing(tmp_path, url):
 
 
 def test_an_unexpected_error_is_one_line_naming_its_log(stored, monkeypatch, capsys):
-    from retort.orchestrator import cli
+    from retort.orchestrator.cli import main as cli
 
     tmp_path, url = stored
 

@@ -74,7 +74,7 @@ def test_robots_that_break_down_go_out_of_service_until_released(tmp_path):
     with pytest.raises(LabNotReady, match="every instrument is out of service"):  # a new run refuses before anything runs
         loop.run_async(loop.open_run(campaign, store=Store(campaign.store)))
 
-    from retort.orchestrator.cli import main
+    from retort.orchestrator.cli.main import main
 
     file = tmp_path / "c.yaml"
     file.write_text(json.dumps(campaign.model_dump(mode="json") | {"lab": campaign.lab.model_dump(mode="json") | {"faults": {}}}))
@@ -152,7 +152,7 @@ def test_a_batch_planned_again_on_another_robot_cancels_its_old_reservation(tmp_
 
 
 def test_a_paused_robot_takes_no_new_batch_and_its_experiments_wait(tmp_path):
-    from retort.orchestrator.cli import main
+    from retort.orchestrator.cli.main import main
 
     campaign = faulty(tmp_path, robots=2, budget=8)
     file = tmp_path / "c.yaml"
