@@ -8,7 +8,7 @@ without the campaign's models.
 
 from __future__ import annotations
 
-import importlib
+from retort.lazy import lazy_exports
 from typing import TYPE_CHECKING
 
 _EXPORTS = {
@@ -27,9 +27,4 @@ if TYPE_CHECKING:
     from retort.orchestrator.campaign.labs import (AnalyticLabConfig, ColourLabConfig, EmulatorLabConfig, LabConfig, LookupLabConfig,
                                                    VirtualFaults)
     from retort.orchestrator.campaign.stored import StoredConfigError, stored_campaign
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,14 +8,9 @@ them first): the flows below are loaded when first used.
 
 from __future__ import annotations
 
-import importlib
+from retort.lazy import lazy_exports
 
-_FLOWS = ("DEPLOYED", "STEPS", "TASKS", "approve_task", "campaign_file_flow", "campaign_flow", "instrument_flow", "iteration_flow",
-          "plan_task", "run_on_deployment", "run_on_task")
-__all__ = list(_FLOWS)
-
-
-def __getattr__(name: str):
-    if name not in _FLOWS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.campaign"), name)
+_EXPORTS = dict.fromkeys(("DEPLOYED", "STEPS", "TASKS", "approve_task", "campaign_file_flow", "campaign_flow", "instrument_flow",
+                          "iteration_flow", "plan_task", "run_on_deployment", "run_on_task"), "campaign")
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -7,14 +7,9 @@ The names below are loaded when first used: importing `labs.base` does not load 
 
 from __future__ import annotations
 
-import importlib
+from retort.lazy import lazy_exports
 
 _EXPORTS = {"Lab": "base", "LabRequest": "base", "LabResult": "base", "LabRun": "base", "Recovery": "base", "SimpleLab": "base",
             "check_readings": "base", "build_lab": "build", "build_labs": "build"}
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

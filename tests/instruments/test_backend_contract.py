@@ -104,10 +104,7 @@ def test_a_stop_ends_the_run_part_way_and_the_report_says_what_never_started(bac
 
 def test_a_run_submitted_but_never_started_is_recovered_with_nothing_started(backends):
     make, deck = backends
-    lh = make()
-    lh.setup(deck)
-    plan = plan_for(deck, RECIPES)
-    submission = lh.submit(plan, label="contract 5")
+    lh, plan, submission = _submitted(make, deck, "contract 5")
     again = make()  # the process that submitted it stopped; another takes over
     assert again.held(submission) == submission.durable  # only a backend that keeps runs beyond a process still has it
     report = again.recover(plan, submission, started=False)
@@ -116,10 +113,7 @@ def test_a_run_submitted_but_never_started_is_recovered_with_nothing_started(bac
 
 def test_a_finished_run_is_accounted_for_after_its_process_stopped(backends):
     make, deck = backends
-    lh = make()
-    lh.setup(deck)
-    plan = plan_for(deck, RECIPES)
-    submission = lh.submit(plan, label="contract 6")
+    lh, plan, submission = _submitted(make, deck, "contract 6")
     lh.start(submission)
     lh.collect(plan, submission)
     report = make().recover(plan, submission, started=True)  # the process died before it stored the report
@@ -128,6 +122,14 @@ def test_a_finished_run_is_accounted_for_after_its_process_stopped(backends):
         assert report.status == "succeeded" and {e.status for e in report.experiments} == {"done"}
     else:  # what a process-bound run dispensed died with it: never taken for done, never for not started
         assert {e.status for e in report.experiments} == {"failed"}
+
+
+def _submitted(make, deck, label):
+    """A new backend, set up, with the three recipes' plan submitted under `label`."""
+    lh = make()
+    lh.setup(deck)
+    plan = plan_for(deck, RECIPES)
+    return lh, plan, lh.submit(plan, label=label)
 
 
 def _run(lh, plan, label):
