@@ -26,7 +26,7 @@ from pathlib import Path
 from campaign_runs import run_campaign, variant
 from paired import sign_test
 from retort.agents.planners import BayesianPlanner
-from retort.orchestrator import loop
+from retort.orchestrator.campaign.results import best
 from retort.orchestrator.campaign import load_campaign
 from retort.simulators import ColourBench, VirtualClock
 from retort.surrogates.gp import GPSettings

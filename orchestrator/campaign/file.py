@@ -14,10 +14,9 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -168,24 +167,43 @@ class Campaign(_Strict):
         return json.dumps(data)
 
 
-def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign YAML file; every problem becomes one `CampaignError`."""
+def load_campaign(path: str | Path, files_in: Optional[Path] = None) -> Campaign:
+    """Read and validate a campaign YAML file; every problem becomes one `CampaignError`.
+
+    The files the campaign names (a dataset, a deck file, a fault log) are relative to the campaign file; with
+    `files_in` (a campaign uploaded to the UI) they are relative to that folder and must lie inside it: an absolute
+    path, ``..`` or a link out of it is refused before anything is opened, with the same message whether or not
+    such a file exists.
+    """
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise CampaignError(f"{path}: a campaign file must be a YAML mapping (name:, parameters:, ...), got {type(data).__name__}")
-    _read_deck_file(data, Path(path))
-    _resolve_files(data, Path(path))
+    base = Path(path).parent if files_in is None else Path(files_in)
+    _read_deck_file(data, Path(path), base, files_in is not None)
+    _resolve_files(data, base, files_in is not None)
     try:
         return Campaign.model_validate(data)
     except ValidationError as exc:
         raise CampaignError(f"{path}: invalid campaign\n" + format_validation_error(exc, data)) from exc
 
 
-def _read_deck_file(data: dict, path: Path) -> None:
-    """`lab.deck` may name a YAML file (relative to the campaign file) holding the deck; read it in place."""
+def _named_file(value: str, field: str, base: Path, confined: bool) -> Path:
+    """The absolute path of a file a campaign names, relative to `base`; `confined`: only one inside `base`."""
+    if not confined:
+        return (base / Path(value).expanduser()).resolve()
+    given = Path(value)
+    inside = base.resolve()
+    if given.is_absolute() or ".." in given.parts or value.startswith("~") or not (inside / given).resolve().is_relative_to(inside):
+        raise CampaignError(f"{field}: {value!r} is not a file of this server's data folder; an uploaded campaign names its files "
+                            "relative to that folder ('retort ui --data-dir'), and only files inside it are read")
+    return (inside / given).resolve()
+
+
+def _read_deck_file(data: dict, path: Path, base: Path, confined: bool) -> None:
+    """`lab.deck` may name a YAML file (relative to `base`) holding the deck; read it in place."""
     lab = data.get("lab")
     if isinstance(lab, dict) and isinstance(lab.get("deck"), str):
-        deck_path = (path.parent / lab["deck"]).resolve()
+        deck_path = _named_file(lab["deck"], "lab.deck", base, confined)
         if not deck_path.is_file():
             raise CampaignError(f"{path}: lab.deck: no deck file {lab['deck']!r} (looked for {deck_path})")
         deck = read_yaml(deck_path)
@@ -194,15 +212,15 @@ def _read_deck_file(data: dict, path: Path) -> None:
         lab["deck"] = deck
 
 
-def _resolve_files(data: dict, path: Path) -> None:
-    """Files the lab names (`lab.path`, a dataset; `lab.faults.log`) are relative to the campaign file, wherever
-    `retort` runs from; stored as absolute paths, so every process of the campaign finds the same file."""
+def _resolve_files(data: dict, base: Path, confined: bool) -> None:
+    """Files the lab names (`lab.path`, a dataset; `lab.faults.log`) are relative to `base` (the campaign file's folder),
+    wherever `retort` runs from; stored as absolute paths, so every process of the campaign finds the same file."""
     lab = data.get("lab")
     if not isinstance(lab, dict):
         return
-    for holder, key in ((lab, "path"), (lab.get("faults"), "log")):
+    for holder, key, field in ((lab, "path", "lab.path"), (lab.get("faults"), "log", "lab.faults.log")):
         if isinstance(holder, dict) and isinstance(holder.get(key), str) and holder[key].strip():
-            holder[key] = str((path.parent / Path(holder[key]).expanduser()).resolve())
+            holder[key] = str(_named_file(holder[key], field, base, confined))
 
 
 def with_changes(campaign: Campaign, source: str, **changes: object) -> Campaign:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 
 from retort.orchestrator.campaign.defaults import DEFAULT_STORE
@@ -20,6 +21,8 @@ def add_parsers(sub) -> None:
     ui.add_argument("--session-hours", type=float, default=8.0, help="a sign-in lasts this long (default 8, at most 720)")
     ui.add_argument("--public-origin", action="append", default=[], metavar="URL",
                     help="behind a reverse proxy: the address browsers use, e.g. https://lab.example (repeatable)")
+    ui.add_argument("--data-dir", metavar="DIR", help="the only folder whose files (datasets, deck files) an uploaded campaign may "
+                                                     "name (default: retort-ui/data beside the store)")
     ui.add_argument("--forwarded-allow-ips", metavar="IPS",
                     help="behind a reverse proxy: the proxy's address(es), whose X-Forwarded-For/-Proto headers are trusted")
     users = sub.add_parser("users", help="people who sign in to the UI")
@@ -60,10 +63,15 @@ def ui_command(args: argparse.Namespace) -> int:
         raise CampaignError(f"--session-hours {args.session_hours:g}: give more than 0 and at most 720")
     if not Users(store).all():
         err.print("note: no user can sign in yet; add one with 'retort users add NAME --role operator'", highlight=False)
-    app = create_app(store.secret_url.get_secret_value(), session_hours=args.session_hours, public_origins=tuple(args.public_origin))
+    app = create_app(store.secret_url.get_secret_value(), session_hours=args.session_hours, public_origins=tuple(args.public_origin),
+                     data_dir=args.data_dir)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        err.print("warning: the UI runs as root: a mistake in it could reach every file of this machine; run it as a user of its "
+                  "own that can read the store and its data folder only (docs/operator-ui.md)", highlight=False)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"warning: listening on {args.host}: other machines can reach the sign-in page; put it behind HTTPS", highlight=False)
-    err.print(f"Retort UI on http://{args.host}:{args.port}/ (store {store.url}); Ctrl-C stops it", highlight=False)
+    err.print(f"Retort UI on http://{args.host}:{args.port}/ (store {store.url}; uploaded campaigns read files in {app.state.data_dir}); "
+              "Ctrl-C stops it", highlight=False)
     proxy = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {"proxy_headers": False}
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **proxy)
     return 0

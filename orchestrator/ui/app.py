@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Optional
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -25,14 +26,17 @@ from retort.orchestrator.store.users import SESSION_HOURS, Users
 from retort.orchestrator.ui import views
 from retort.orchestrator.ui.render import HEADERS, problem
 from retort.orchestrator.ui.security import LoginLimiter, SignIn
+from retort.orchestrator.ui.starting import data_folder
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
 
 
-def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_origins: tuple[str, ...] = ()) -> FastAPI:
+def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_origins: tuple[str, ...] = (),
+               data_dir: Optional[Path] = None) -> FastAPI:
     """The UI on the store at `store_url`. `public_origins`: the addresses browsers reach it at through a reverse
-    proxy (e.g. ``https://lab.example``), accepted as the origin of its forms."""
+    proxy (e.g. ``https://lab.example``), accepted as the origin of its forms. `data_dir`: the only folder whose
+    files an uploaded campaign may name (default: ``retort-ui/data`` beside the store; created)."""
     import secrets
 
     if not 0 < session_hours <= 24 * 30:
@@ -42,6 +46,8 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_orig
     app.state.origins = tuple(o.rstrip("/") for o in public_origins)
     app.state.store = Store(store_url)
     app.state.users = Users(app.state.store)
+    app.state.data_dir = Path(data_dir or data_folder(app.state.store)).resolve()
+    app.state.data_dir.mkdir(parents=True, exist_ok=True)
     app.state.limiter = LoginLimiter()
     app.state.session_hours = session_hours
     app.state.labs = {}  # campaign configuration -> its instruments, built once (edits are checked against them)

@@ -1,9 +1,11 @@
 """Starting a campaign from the UI: an uploaded campaign file is checked as `retort validate` checks it, kept
 beside the store, and run by a `retort run` process of its own (it outlives the UI; a stop from the UI or
-`retort control` ends it)."""
+`retort control` ends it). The files an uploaded campaign names (a dataset, a deck file) are read only from the
+UI's data folder (`data_folder`, or ``retort ui --data-dir``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,9 +25,15 @@ def folder_for(store: Store) -> Path:
     return base / "retort-ui"
 
 
-def check_upload(store: Store, filename: str, data: bytes) -> tuple[Campaign, Path]:
-    """The uploaded campaign, run against this UI's store, checked before anything is stored; and the file kept
-    for its run. Raises `CampaignError` listing every problem, one per field."""
+def data_folder(store: Store) -> Path:
+    """The default folder whose files uploaded campaigns may name: ``retort-ui/data`` beside the store."""
+    return folder_for(store) / "data"
+
+
+def check_upload(store: Store, filename: str, data: bytes, files_in: Path) -> tuple[Campaign, Path]:
+    """The uploaded campaign, run against this UI's store and reading files only from `files_in`, checked before
+    anything is stored; and the file kept for its run (the campaign as checked: its files by absolute path).
+    Raises `CampaignError` listing every problem, one per field."""
     from retort.orchestrator.loop import check_run
 
     if len(data) > MAX_UPLOAD:
@@ -38,7 +46,7 @@ def check_upload(store: Store, filename: str, data: bytes) -> tuple[Campaign, Pa
     draft = campaigns / f".upload-{os.getpid()}-{datetime.now():%H%M%S%f}-{name}"
     draft.write_bytes(data)
     try:
-        campaign = load_campaign(draft)
+        campaign = load_campaign(draft, files_in=files_in)
     except CampaignError as exc:
         raise CampaignError(str(exc).replace(str(draft), name)) from None
     finally:
@@ -49,7 +57,7 @@ def check_upload(store: Store, filename: str, data: bytes) -> tuple[Campaign, Pa
                             "continue that campaign from its page)")
     check_run(campaign, store)
     path = campaigns / f"{campaign.name}.yaml"
-    path.write_bytes(data)
+    path.write_text(json.dumps(campaign.model_dump(mode="json", exclude={"store"}), indent=1))  # JSON is YAML; the run reads what was checked
     os.chmod(path, 0o600)
     return campaign, path
 

@@ -297,7 +297,8 @@ async def start_campaign(request: Request):
     store = request.app.state.store
     data = await upload.read()
     try:
-        campaign, path = await run_in_threadpool(check_upload, store, _file_name(upload.filename, "campaign.yaml"), data)
+        campaign, path = await run_in_threadpool(check_upload, store, _file_name(upload.filename, "campaign.yaml"), data,
+                                                  request.app.state.data_dir)
     except CampaignError as exc:
         lines = str(exc).splitlines()
         problems = [line.strip()[2:] for line in lines[1:] if line.strip().startswith("- ")] or [str(exc)]

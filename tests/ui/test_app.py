@@ -306,3 +306,39 @@ def test_a_colour_campaign_page_shows_what_is_left_on_its_deck(tmp_path):
     deck = run.lab.deck.name
     assert f"Deck {deck}" in page.text and "tips, slot" in page.text and "free wells, next" in page.text
     assert re.search(r"<td>plate 1 \(slot \d+\)</td><td>92 free wells, next ", page.text)  # a batch of 4 used 4 wells
+
+
+def test_an_uploaded_campaign_reads_files_only_from_the_data_folder_and_no_error_shows_a_files_content(lab, tmp_path):
+    """An operator's upload naming a server file (an absolute path, '..', a link out of the data folder) is refused
+    before the file is opened, with one message whether or not it exists; nothing of it reaches the page."""
+    from retort.orchestrator.ui.starting import check_upload
+
+    url, _ = lab
+    secret = tmp_path / "shadow"
+    secret.write_text("root:*:19000:0:99999:7:::\nolga:$y$j9T$secret:19000\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "grid.csv").write_text("ligand,y\na,1.0\nb,2.0\n")
+    (data / "out.csv").symlink_to(secret)
+    client = signed_in(url, "olga", data_dir=data)
+    token = csrf_of(client.get("/new"))
+
+    def upload(path):
+        text = ("name: leak\nparameters: [{name: ligand, type: categorical, values: [a, b]}]\nobjectives: [{name: y, goal: maximize}]\n"
+                f"budget: 2\nbatch_size: 1\nlab: {{kind: dataset_lookup, path: '{path}', output: y}}\n").encode()
+        return client.post("/new", data={"csrf": token}, files={"file": ("leak.yaml", text, "application/yaml")})
+
+    messages = set()
+    for path in (secret, tmp_path / "no-such-file", "../shadow", "out.csv", "~/.bashrc"):
+        refused = upload(path)
+        assert refused.status_code == 400, path
+        assert "root:" not in refused.text and "secret" not in refused.text and "No such file" not in refused.text, path
+        problems = re.search(r'<ul class="problems">(.*?)</ul>', refused.text, re.S).group(1)
+        messages.add(re.sub(r"&#39;.*?&#39; is not a file", "PATH is not a file", problems, count=1))
+    assert messages == {"<li><code>lab.path</code>: PATH is not a file of this server&#39;s data folder; an uploaded campaign names its "
+                        "files relative to that folder (&#39;retort ui --data-dir&#39;), and only files inside it are read</li>"}
+    assert [c.name for c in Store(url).campaigns()] == ["branin-test"]
+    text = (b"name: fine\nparameters: [{name: ligand, type: categorical, values: [a, b]}]\nobjectives: [{name: y, goal: maximize}]\n"
+            b"budget: 2\nbatch_size: 1\nlab: {kind: dataset_lookup, path: grid.csv, output: y}\n")
+    campaign, kept = check_upload(Store(url), "fine.yaml", text, data)  # a file inside the data folder is read
+    assert campaign.lab.path == str(data / "grid.csv") and str(data / "grid.csv") in kept.read_text()

@@ -51,6 +51,9 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
     port = free_port()
     ui = retort(tmp_path, "ui", "--store", url, "--port", str(port), background=True)
     (tmp_path / "bad.yaml").write_text(campaign.model_dump_json().replace('"budget":4', '"budget":-4'))
+    (tmp_path / "shadow").write_text("root:*:19000:0:99999:7:::\n")
+    (tmp_path / "leak.yaml").write_text("name: leak\nparameters: [{name: x, type: categorical, values: [a]}]\nbudget: 1\nbatch_size: 1\n"
+                                        f"objectives: [{{name: y, goal: maximize}}]\nlab: {{kind: dataset_lookup, path: '{tmp_path / 'shadow'}', output: y}}\n")
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -72,6 +75,10 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.set_input_files("input[type=file]", str(tmp_path / "bad.yaml"))
         page.click("text=Check and start")
         assert "budget: Input should be greater than or equal to 1" in page.locator("[role=alert]").inner_text()
+        page.set_input_files("input[type=file]", str(tmp_path / "leak.yaml"))  # a server file named by an upload
+        page.click("text=Check and start")
+        refusal = page.locator("[role=alert]").inner_text()
+        assert "is not a file of this server's data folder" in refusal and "root:" not in page.content()
         page.set_input_files("input[type=file]", str(tmp_path / "c.yaml"))
         page.click("text=Check and start")
         page.wait_for_url(f"{base}/campaigns/branin-test?**")
