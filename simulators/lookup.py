@@ -22,6 +22,7 @@ PACKAGED = {  # name -> file under the package's data/ (each folder has its READ
     "deoxyfluorination_nielsen2018": "hte/deoxyfluorination_nielsen2018.csv",
     "amide_coupling_wang2024": "hte/amide_coupling_wang2024.csv",
     "ni_borylation_stevens2022": "hte/ni_borylation_stevens2022.csv",
+    "aryl_scope_ligand_wang2024": "hte/aryl_scope_ligand_wang2024.csv",
     "lnp3": "olympus/lnp3_grid.csv",
 }
 

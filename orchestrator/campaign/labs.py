@@ -122,14 +122,15 @@ class LookupLabConfig(_Strict):
     """A lab that answers from a measured grid (every combination measured once).
 
     `dataset` names a packaged grid (``suzuki_perera2018``, ``buchwald_hartwig_ahneman2018``,
-    ``deoxyfluorination_nielsen2018``, ``amide_coupling_wang2024``, ``ni_borylation_stevens2022``, ``lnp3``) or
+    ``deoxyfluorination_nielsen2018``, ``amide_coupling_wang2024``, ``ni_borylation_stevens2022``,
+    ``aryl_scope_ligand_wang2024``, ``lnp3``) or
     `path` a CSV file with a header row. `columns` maps parameter names to CSV columns (default:
     the same names). The readings are named after `output`: one column, or a list of them.
     """
 
     kind: Literal["dataset_lookup"]
     dataset: Optional[Literal["suzuki_perera2018", "buchwald_hartwig_ahneman2018", "deoxyfluorination_nielsen2018",
-                              "amide_coupling_wang2024", "ni_borylation_stevens2022", "lnp3"]] = None
+                              "amide_coupling_wang2024", "ni_borylation_stevens2022", "aryl_scope_ligand_wang2024", "lnp3"]] = None
     path: Optional[str] = None
     output: Union[str, Annotated[list[str], Field(min_length=1)]] = "yield"
     columns: dict[str, str] = Field(default_factory=dict)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from tests.orchestrator import fuzz_cases as fc
 
 CHEAP = ["branin", "colour_match", "colour_match_lab", "colour_match_ot2", "colour_match_flex", "suzuki", "buchwald_hartwig",
-         "deoxyfluorination", "amide_coupling", "ni_borylation", "lnp3_pareto"]  # open in milliseconds (robot examples fuzzed on the virtual backend)
+         "deoxyfluorination", "amide_coupling", "ni_borylation", "aryl_scope_ligand", "lnp3_pareto"]  # open in milliseconds (robot examples fuzzed on the virtual backend)
 EMULATED = ["snar_emulated", "flow_suzuki_emulated", "alloy_hardness_emulated"]  # fit a GP emulator at open (seconds)
 assert sorted(CHEAP + EMULATED) == fc.example_names(), "a new example: add it to CHEAP or EMULATED"
 

@@ -22,6 +22,16 @@ def test_grids_load_with_their_holes_and_thresholds():
     assert len(suzuki.table) == 3696 and suzuki.missing() == []
 
 
+def test_the_aryl_scope_ligand_grid_is_complete_and_its_example_names_every_level():
+    grid = GridLookup.from_packaged("aryl_scope_ligand_wang2024")
+    assert len(grid.table) == 24 * 8 * 8 and grid.missing() == [] and grid.quantile(0.99) == pytest.approx(98.01, abs=0.01)
+    campaign = load_campaign(EXAMPLES / "aryl_scope_ligand.yaml")
+    lab = build_lab(campaign)  # refuses any campaign value that is not in the grid
+    assert [len(p.values) for p in campaign.parameters] == [24, 8, 8] and lab.unavailable() == []
+    (result,) = lab.measure(lab.prepare([LabRequest(seq=1, params=campaign.space.point_at(0))]))
+    assert result.readings["yield"] in set(grid.table.values())
+
+
 def test_lookup_answers_the_grid_and_refuses_points_off_it():
     campaign = load_campaign(EXAMPLES / "buchwald_hartwig.yaml")
     lab = build_lab(campaign)

@@ -45,6 +45,10 @@ def main(shared: Path) -> None:
     write("ni_borylation_stevens2022", [f"{role}_smiles" for role in keys],
           [[smiles[(role, r[key])] for role, key in keys.items()] + [r["yield"]] for r in rows])
 
+    rows = read(shared / "doyle_aryl_scope_ligand" / "aryl_scope_ligand.csv")
+    cols = ["ligand_smiles", "electrophile_smiles", "nucleophile_smiles"]
+    write("aryl_scope_ligand_wang2024", cols, [[r[c] for c in cols] + [r["yield"]] for r in rows])
+
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[2] / ".." / "shared" / "datasets")
