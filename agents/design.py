@@ -27,6 +27,7 @@ from retort.agents.errors import PlanningError
 from retort.agents.parameters import Value
 from retort.agents.space import SearchSpace
 
+BatchSelection = Literal["sequential", "joint"]  # how a model-based batch is chosen in a continuous space (`BayesianPlanner`)
 POOL = 4096  # candidates drawn at random to choose from, in a larger space
 
 InitialDesign = Literal["random", "levels", "maximin", "kmeans"]

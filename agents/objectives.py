@@ -244,3 +244,40 @@ class Goal(_Strict):
             if not any(all(x >= y for x, y in zip(signed[j], a)) and signed[j] != a for j in front):
                 front.append(i)
         return sorted(front)
+
+    def outlook(self, samples: "torch.Tensor", observed: "torch.Tensor", readings: list[str]) -> list[tuple[float, bool]]:
+        """For each candidate, the probability that it improves on what is measured, and whether the model rules
+        that out: ``s x n x r`` posterior samples of the readings at ``n`` candidates, ``N x r`` observed readings.
+
+        Improving means, for ``weighted``, a feasible utility above the best feasible one measured (any feasible
+        result, if none is); for ``pareto``, a feasible result no measured point on the front dominates. Ruled out:
+        even its optimistic prediction (mean + 3 sd of each objective, larger is better) does not improve.
+        """
+        import torch
+
+        checks = self.constraint_functions(readings)
+        feasible_obs = torch.ones(observed.shape[0], dtype=torch.bool)
+        feasible = torch.ones(samples.shape[:-1], dtype=torch.bool)
+        for c in checks:
+            feasible_obs &= c(observed) <= 0
+            feasible &= c(samples) <= 0
+        if self.trade_off == "pareto":
+            values, measured = self.signed(samples, readings), self.signed(observed, readings)[feasible_obs]
+
+            def improves(v):  # ... x k -> ...: no measured feasible point is at least as good in every objective
+                if measured.shape[0] == 0:
+                    return torch.ones(v.shape[:-1], dtype=torch.bool)
+                return ~(measured >= v.unsqueeze(-2)).all(-1).any(-1)
+
+            optimistic = values.mean(0) + 3 * values.std(0)
+        else:
+            utility, measured = self.utility(samples, readings), self.utility(observed, readings)[feasible_obs]
+            best = measured.max() if measured.numel() else torch.tensor(-torch.inf, dtype=samples.dtype)
+
+            def improves(v):
+                return v > best
+
+            values, optimistic = utility, utility.mean(0) + 3 * utility.std(0)
+        probability = (improves(values) & feasible).double().mean(0)
+        ruled_out = ~improves(optimistic)
+        return [(float(p), bool(r)) for p, r in zip(probability, ruled_out)]

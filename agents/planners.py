@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence, Protocol
+from typing import Literal, Protocol, Sequence
 
 import torch
 
-from retort.agents.design import InitialDesign, space_filling
+from retort.agents.design import BatchSelection, InitialDesign, space_filling
 from retort.agents.errors import PlanningError
 from retort.agents.objectives import Goal
 from retort.agents.proposal import Observation, Prediction, Proposal, Provenance, Value
 from retort.agents.space import SearchSpace
-from retort.surrogates import FittedModel, build_qlognehvi, build_qlognei, fit_gp
+from retort.surrogates import FittedModel, build_log_ei, build_qlognehvi, fit_gp
 from retort.surrogates.gp import GPSettings
 
 
@@ -100,6 +100,16 @@ class BayesianPlanner:
             away from points already measured, pending or rejected. Other spaces start with a scrambled Sobol sequence.
         composite: model the raw readings and score the objectives computed from them (default), or (False)
             model each objective's stored value, as a model of a distance has to.
+        batch_selection: in a continuous space, ``sequential`` (default): each member of the batch is optimised in
+            turn with the members already picked as pending experiments (BoTorch's sequential greedy), so each one
+            must add something of its own; ``joint``: the q-batch at once (once one member carries the batch's
+            improvement the others get no gradient and stay where the optimiser left them: measured on the
+            colour campaign, benchmarks/colour_match.py). Discrete and mixed spaces are always greedy.
+        member_iterations: with ``sequential``, the optimiser's iterations for each member (``joint``: the batch's
+            200); the fewer, the cheaper a batch (benchmarks/colour_match.py measures 60 against 200).
+        acquisition: for one utility, ``qLogNEI`` (default: noisy expected improvement, integrating over what the
+            measured results may truly be) or ``qLogEI`` (improvement over the best posterior mean measured, as
+            BayBE 0.15 does; benchmarks/reaction_grids.py compares them). A Pareto front always uses qLogNEHVI.
     """
 
     name = "qLogNEI"
@@ -118,6 +128,9 @@ class BayesianPlanner:
         gp: GPSettings = GPSettings(),
         initial: InitialDesign = "levels",
         composite: bool = True,
+        batch_selection: BatchSelection = "sequential",
+        member_iterations: int = 60,
+        acquisition: Literal["qLogNEI", "qLogEI"] = "qLogNEI",
     ) -> None:
         if not goal:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -133,6 +146,17 @@ class BayesianPlanner:
         self.gp = gp
         self.initial = initial
         self.composite = composite
+        if batch_selection not in ("sequential", "joint"):
+            raise PlanningError(f"batch_selection {batch_selection!r}: choose sequential or joint")
+        self.batch_selection = batch_selection
+        self.member_iterations = member_iterations
+        if acquisition not in ("qLogNEI", "qLogEI"):
+            raise PlanningError(f"acquisition {acquisition!r}: choose qLogNEI or qLogEI")
+        if acquisition == "qLogEI" and self.goal.trade_off == "pareto":
+            raise PlanningError("acquisition 'qLogEI' scores one utility; a Pareto front is searched with qLogNEHVI")
+        if acquisition == "qLogEI" and self.goal.constraints:
+            raise PlanningError("acquisition 'qLogEI' takes no outcome constraints here; use qLogNEI")
+        self.name = acquisition
 
     def modelled(self, space: SearchSpace, observations: list[Observation]) -> Goal:
         """The goal as the model sees it: over the raw readings, or over the objectives' stored values where
@@ -189,7 +213,8 @@ class BayesianPlanner:
             used += f"; {', '.join(composite)} computed from the predicted readings {', '.join(goal.readings)}"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # jitter notes from sampling the posterior; the fit's warnings are counted where it is fitted
-            return self._with_provenance(space, X, acq, model, goal, used, planner=name if name == "qLogNEHVI" else self.name)
+            return self._with_provenance(space, X, acq, model, goal, used, Y_baseline,
+                                         planner=name if name == "qLogNEHVI" else self.name)
 
     def _acquisition(self, goal: Goal, model: FittedModel, X_baseline, Y_baseline, X_pending, seed: int):
         """The acquisition function for `goal` over the model's outputs (`goal.readings`), and its name."""
@@ -206,10 +231,12 @@ class BayesianPlanner:
                 ref = infer_reference_point(signed[is_non_dominated(signed)])
             return build_qlognehvi(model.model, X_baseline, lambda Y: goal.signed(Y, outputs), ref, X_pending, seed,
                                    constraints=constraints), "qLogNEHVI"
+        noisy = self.name == "qLogNEI"
         if goal.linear:
-            return build_qlognei(model.model, X_baseline, goal.reading_weights(), X_pending, seed, constraints=constraints), "qLogNEI"
-        return build_qlognei(model.model, X_baseline, None, X_pending, seed, utility=lambda Y: goal.utility(Y, outputs),
-                             constraints=constraints), "qLogNEI"
+            return build_log_ei(model.model, X_baseline, goal.reading_weights(), X_pending, seed, constraints=constraints,
+                                noisy=noisy), self.name
+        return build_log_ei(model.model, X_baseline, None, X_pending, seed, utility=lambda Y: goal.utility(Y, outputs),
+                            constraints=constraints, noisy=noisy), self.name
 
     def _initial_discrete(self, space: SearchSpace, taken: list[dict[str, Value]], position: int, batch_size: int) -> list[Proposal]:
         """A finite space's initial design: seeded by position in the campaign (a resumed campaign draws what it
@@ -247,7 +274,11 @@ class BayesianPlanner:
             if inequality or equality:  # raw samples by rejection in the box: BoTorch's hit-and-run took most of a proposal's time (measured)
                 seed = self.seed + X_baseline.shape[0]
                 effort["generator"] = lambda n, q, _: space.sample_columns(n * q, seed).view(n, q, space.dim)
-            return optimize_acqf(acq, **effort)[0].detach(), "joint over the batch, pending experiments in its posterior"
+            if self.batch_selection == "joint":
+                return optimize_acqf(acq, **effort)[0].detach(), "joint over the batch, pending experiments in its posterior"
+            effort["options"] = {"maxiter": self.member_iterations}
+            return (optimize_acqf(acq, sequential=True, **effort)[0].detach(),
+                    "greedy over the batch, pending and picked experiments in its posterior")
         greedy = "greedy over the batch, pending and picked experiments in its posterior"
         candidates = space.encode(space.sample(self.discrete_candidates, seed=self.seed + X_baseline.shape[0], method="uniform"))
         discrete = space.discrete_columns()
@@ -367,15 +398,20 @@ class BayesianPlanner:
         return best_index
 
     def _with_provenance(self, space: SearchSpace, X: torch.Tensor, acq, model: FittedModel, goal: Goal, used: str,
-                         planner: str) -> list[Proposal]:
+                         Y_baseline: torch.Tensor, planner: str) -> list[Proposal]:
+        """The proposals, each with what the model expects of it: predictions per objective, its own acquisition value
+        (with the pending experiments, not the rest of its batch), its probability of improving on what is measured,
+        and whether the model rules that out (`Goal.outlook`); a ruled-out member says so in its note."""
         points = space.decode(X)
         X_exact = space.encode(points)
         outputs = goal.readings
         with torch.no_grad():
             posterior = model.model.posterior(X_exact)
             mean, std = posterior.mean, posterior.variance.clamp_min(0).sqrt()
-            samples = goal.objective_values(posterior.rsample(torch.Size([512])), outputs)  # 512 x n x k, for composite objectives
+            readings = posterior.rsample(torch.Size([512]))  # 512 x n x r
+            samples = goal.objective_values(readings, outputs)  # 512 x n x k, for composite objectives
             values = [float(acq(X_exact[i : i + 1].unsqueeze(0))) for i in range(len(points))]
+            outlook = goal.outlook(readings, Y_baseline, outputs)
         proposals = []
         for i, point in enumerate(points):
             space.validate_point(point)
@@ -386,8 +422,11 @@ class BayesianPlanner:
                     predicted[o.name] = Prediction(mean=float(mean[i, k]), std=float(std[i, k]))
                 else:  # a function of several outputs: from posterior samples
                     predicted[o.name] = Prediction(mean=float(samples[:, i, j].mean()), std=float(samples[:, i, j].std()))
+            chance, ruled_out = outlook[i]
+            note = ("the model rules out improving on what is measured here (not even at mean + 3 sd): the optimiser found "
+                    "nothing better to try" if ruled_out else "")
             provenance = Provenance(planner=planner, model_version=model.version, predicted=predicted, acquisition_value=values[i],
-                                    acquisition=used)
+                                    acquisition=used, improvement_probability=chance, ruled_out=ruled_out, note=note)
             proposals.append(Proposal(params=point, provenance=provenance))
         return proposals
 

@@ -34,6 +34,8 @@ class Provenance(BaseModel):
     predicted: dict[str, Prediction] = Field(default_factory=dict)
     acquisition_value: Optional[float] = None
     acquisition: Optional[str] = None  # the acquisition function that chose it, as used (None: no model)
+    improvement_probability: Optional[float] = None  # the model's probability that it beats what is measured
+    ruled_out: Optional[bool] = None  # the model's own mean + 3 sd does not beat what is measured (a dead member)
     note: str = ""
 
 

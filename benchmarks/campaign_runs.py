@@ -43,6 +43,12 @@ class Finished:
         """After each experiment, the campaign's best so far (`results.best_so_far`)."""
         return best_so_far(self.campaign, self.experiments)
 
+    def waste(self) -> tuple[int, int]:
+        """Model-based proposals the model itself ruled out when it proposed them (its mean + 3 sd did not beat
+        what was measured: `Provenance.ruled_out`), and model-based proposals in all."""
+        modelled = [e.provenance for e in self.experiments if e.provenance.model_version is not None]
+        return sum(bool(p.ruled_out) for p in modelled), len(modelled)
+
     def trace(self) -> list[Optional[float]]:
         """The first objective's value of the best so far after each experiment."""
         name = self.campaign.objectives[0].name

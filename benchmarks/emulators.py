@@ -25,7 +25,8 @@ point, experiments until the best-so-far is within 1 % of the dataset's range of
 value (threshold fixed before any run: best - 0.01 x (max - min) when maximising, best + 0.01 x (max - min)
 when minimising; median and worst over seeds, '>50' = not reached, and how many seeds never got there), and
 mean CPU seconds per model-based proposal (fit + propose; BayBE: per `recommend` after its random first batch;
-`time.process_time()` with one torch thread in every process). Then paired sign tests (over seeds) of Retort
+`time.process_time()` with one torch thread in every process), and the share of Retort's model-based proposals its
+model ruled out when it proposed them (mean + 3 sd not better than the best measured). Then paired sign tests (over seeds) of Retort
 default against BayBE and against random on the final best-so-far.
 """
 
@@ -66,6 +67,7 @@ class Result:
     values: list[float]  # as measured (with the emulator's noise), in the order measured
     means: list[float]  # the emulator's latent mean at the same points
     cpu_seconds: list[float]  # per model-based proposal
+    waste: Optional[list[int]] = None  # Retort: [model-based proposals its model ruled out when proposing them, all model-based]
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def run_retort(name: str, planner: str, seed: int) -> Result:
     expected = [answer(name, seed, e.seq, p) for e, p in zip(done.experiments, points)]
     if [e.seq for e in done.experiments] != list(range(1, BUDGET + 1)) or any(abs(a - b) > 1e-9 * max(1, abs(a)) for a, b in zip(values, expected)):
         raise RuntimeError(f"{name} seed {seed}: the emulator lab's answers differ from the benchmark's seed rule")
-    return Result(name, planner, seed, values, latent(name, points), done.proposal_seconds)
+    return Result(name, planner, seed, values, latent(name, points), done.proposal_seconds, list(done.waste()))
 
 
 def baybe_job(name: str, seeds: list[int], budget: int = BUDGET) -> dict:
@@ -212,7 +214,7 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
               f"batch {BATCH}, budget {BUDGET}, {len(seeds)} seeds")
         print(f"  {emulator(name).describe()}")
         print(f"{'planner':<15} | " + " | ".join(f"{'best@' + str(k) + ' mean/med':>17}" for k in CHECKPOINTS)
-              + f" | {'latent@50':>9} | {'to threshold med/worst':>22} | never | CPU s/proposal")
+              + f" | {'latent@50':>9} | {'to threshold med/worst':>22} | never | dead | CPU s/proposal")
         for planner in PLANNERS:
             runs = [by.get((name, planner, s)) for s in seeds]
             if planner == RETORT_FTOL and not any(runs):
@@ -226,9 +228,12 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
             lat = statistics.mean(r.means[best_index(r.values, data.sign)] for r in runs)
             steps = [reached(r.values, data) for r in runs]
             cpu = [c for r in runs for c in r.cpu_seconds]
+            dead = "-" if any(r.waste is None for r in runs) else _share([r.waste for r in runs])
             print(f"{planner:<15} | " + " | ".join(cells) + f" | {f(lat):>9} | "
-                  f"{steps_text(statistics.median(steps)) + ' / ' + steps_text(max(steps)):>22} | {sum(v > BUDGET for v in steps):>5} | "
+                  f"{steps_text(statistics.median(steps)) + ' / ' + steps_text(max(steps)):>22} | {sum(v > BUDGET for v in steps):>5} | {dead:>4} | "
                   + (f"{statistics.mean(cpu):.2f}" if cpu else "-"))
+    print("\ndead: the share of model-based proposals the planner's own model ruled out when it proposed them (mean + 3 sd "
+          "not better than the best measured; '-': not known, e.g. BayBE's model is not asked)")
     print(f"\nPaired sign tests on the best-so-far after {BUDGET} experiments (as measured), {RETORT} against each: better-worse "
           "(ties dropped), two-sided p")
     for other in [p for p in (BAYBE, RANDOM, RETORT_FTOL) if any(r.planner == p for r in results)]:
@@ -245,6 +250,11 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
             pooled_b += b
         w, l, p = sign_test(pooled_a, pooled_b)
         print(f"  vs {other:<11}: " + "; ".join(per) + f"; pooled {w}-{l} p = {p:.3g}")
+
+
+def _share(counts: list[list[int]]) -> str:
+    dead, modelled = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    return f"{dead / modelled:.0%}" if modelled else "-"
 
 
 # -- the run ----------------------------------------------------------------------------------------------

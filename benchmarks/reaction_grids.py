@@ -1,9 +1,10 @@
-"""Planners on five complete reaction grids, Retort's settings side by side with BayBE 0.15 in one run.
+"""Planners on six complete reaction grids, Retort's settings side by side with BayBE 0.15 in one run.
 
 Batch 5, budget 50, answers looked up in the measured grid, seeds 0..N-1 (the same seeds for every
 planner, so results pair by seed). Prints per grid and planner: experiments until the best-so-far first
 reaches the grid's top 1 % (99th-percentile yield; median and worst over seeds, '>50' = not reached),
-how many seeds never got there, mean best yield after 5, 10, 20, 30 and 50 experiments, and mean CPU
+how many seeds never got there, mean best yield after 5, 10, 20, 30 and 50 experiments, the share of
+Retort's model-based proposals its model ruled out when it proposed them ("dead"), and mean CPU
 seconds per model-based proposal (fit + propose; BayBE: per `recommend`). Then the aggregate over grids
 (geometric mean of the per-grid medians, mean rank), paired sign tests of the default against every
 other planner, and the leave-one-grid-out choice among Retort's settings (`--select`).
@@ -14,10 +15,14 @@ other planner, and the leave-one-grid-out choice among Retort's settings (`--sel
 
 A Retort setting is written ENCODING[+FLAG...]: the molecule encoding (`default`: what a campaign that
 names none gets; `descriptors`, `mordred`, `morgan_count`, `onehot`), then `gamma` (Matern-5/2 with
-EDBO's dimension-aware Gamma priors instead of BoTorch's defaults), `additive` (one kernel per
+EDBO's dimension-aware Gamma priors instead of BoTorch's defaults), `chen` (Matern-5/2 with the adaptive
+Gamma priors BayBE 0.15 uses for substances, `GPSettings.priors`), `logei` (qLogEI over the best posterior
+mean instead of qLogNEI, as BayBE), `additive` (one kernel per
 component, summed), `ftol6` (the GP fit stops at a relative tolerance of 1e-6), `levels` / `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
 random sampling without replacement. CPU seconds are `time.process_time()` with one torch thread per
-process, as in ../shared/notes/measured-peers.md.
+process, as in ../shared/notes/measured-peers.md. `asbaybe` is BayBE 0.15's pipeline for substances built from
+Retort's parts: mordred+chen+logei+random0 (Mordred decorrelated at 0.7, inputs min-max scaled, the CHEN kernel
+and likelihood, qLogEI, a random first batch, greedy discrete batches over every untried candidate).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -45,9 +50,11 @@ GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid
     "deoxyfluorination": "deoxyfluorination.yaml",
     "amide_coupling": "amide_coupling.yaml",
     "ni_borylation": "ni_borylation.yaml",
+    "aryl_scope_ligand": "aryl_scope_ligand.yaml",
 }
 ENCODINGS = ("default", "descriptors", "mordred", "morgan_count", "onehot")
-FLAGS = ("gamma", "additive", "ftol6", "levels", "maximin", "kmeans", "random0")
+FLAGS = ("gamma", "chen", "logei", "additive", "ftol6", "levels", "maximin", "kmeans", "random0")
+AS_BAYBE = "mordred+chen+logei+random0"  # BayBE 0.15's pipeline for substances, built from Retort's parts
 BAYBE = ("MORDRED", "ONEHOT")
 CHECKPOINTS = (5, 10, 20, 30, 50)
 BUDGET, BATCH = 50, 5
@@ -60,6 +67,7 @@ class Result:
     seed: int
     yields: list[float]  # in the order measured
     cpu_seconds: list[float]  # per model-based proposal
+    waste: Optional[list[int]] = None  # Retort: [model-based proposals its model ruled out when proposing them, all model-based]
 
     def trace(self) -> list[float]:
         best, out = -math.inf, []
@@ -80,7 +88,7 @@ def set_budget(budget: int) -> None:
 
 
 def parse_setting(text: str) -> tuple[str, set[str]]:
-    encoding, *flags = text.split("+")
+    encoding, *flags = (AS_BAYBE if text == "asbaybe" else text).split("+")
     if encoding not in ENCODINGS or not set(flags) <= set(FLAGS):
         raise SystemExit(f"unknown Retort setting {text!r}: ENCODING[+FLAG...], encodings {ENCODINGS}, flags {FLAGS}")
     return encoding, set(flags)
@@ -112,9 +120,10 @@ def planner_for(campaign, setting: str):
     _, flags = parse_setting(setting)
     initial = next((f for f in ("levels", "maximin", "kmeans", "random0") if f in flags), None)
     options = {"initial": {"random0": "random"}.get(initial, initial)} if initial else {}
+    priors = next((f for f in ("gamma", "chen") if f in flags), "botorch")
     return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed,
-                           gp=GPSettings(priors="gamma" if "gamma" in flags else "botorch", additive="additive" in flags,
-                                                 ftol=1e-6 if "ftol6" in flags else None), **options)
+                           acquisition="qLogEI" if "logei" in flags else "qLogNEI",
+                           gp=GPSettings(priors=priors, additive="additive" in flags, ftol=1e-6 if "ftol6" in flags else None), **options)
 
 
 def run_retort(grid: str, setting: str, seed: int, budget: int = BUDGET) -> Result:
@@ -127,7 +136,7 @@ def run_retort(grid: str, setting: str, seed: int, budget: int = BUDGET) -> Resu
     campaign = campaign_for(grid, setting, seed)
     done = run_campaign(campaign, planner=planner_for(campaign, setting))
     yields = [e.objectives()["yield"] for e in done.experiments]
-    return Result(grid, setting, seed, yields, done.proposal_seconds)
+    return Result(grid, setting, seed, yields, done.proposal_seconds, list(done.waste()))
 
 
 def run_baybe(grid: str, encoding: str, seeds: list[int], budget: int = BUDGET) -> list[Result]:
@@ -218,15 +227,20 @@ def report(results: list[Result], grids: list[str], planners: list[str], seeds: 
     for grid in grids:
         top = threshold(grid)
         print(f"\n{grid}: top 1 % = yield >= {top:.2f}, batch {BATCH}, budget {BUDGET}, {len(seeds)} seeds")
-        print(f"{'planner':<28} | {'to top-1 % median / worst':>25} | never | " + " | ".join(f"best@{k:<2}" for k in CHECKPOINTS) + " | CPU s/proposal")
+        print(f"{'planner':<28} | {'to top-1 % median / worst':>25} | never | " + " | ".join(f"best@{k:<2}" for k in CHECKPOINTS) + " | dead | CPU s/proposal")
         for planner in planners:
             runs = [by[(grid, planner, s)] for s in seeds]
             steps[grid, planner] = [r.reached(top) for r in runs]
             cpu = [c for r in runs for c in r.cpu_seconds]
             at = {k: statistics.mean(r.trace()[k - 1] for r in runs) for k in CHECKPOINTS}
             median, per = statistics.median(steps[grid, planner]), f"{statistics.mean(cpu):.2f}" if cpu else "-"
+            counts = [r.waste for r in runs]
+            modelled = sum(c[1] for c in counts) if all(counts) else 0
+            dead = f"{sum(c[0] for c in counts) / modelled:.0%}" if modelled else "-"
             print(f"{planner:<28} | {text(median) + ' / ' + text(max(steps[grid, planner])):>25} | {sum(v > BUDGET for v in steps[grid, planner]):>5} | "
-                  + " | ".join(f"{at[k]:7.1f}" for k in CHECKPOINTS) + f" | {per}")
+                  + " | ".join(f"{at[k]:7.1f}" for k in CHECKPOINTS) + f" | {dead:>4} | {per}")
+    print("\ndead: the share of model-based proposals the planner's own model ruled out when it proposed them (mean + 3 sd "
+          "not better than the best measured; '-': not known, e.g. BayBE's model is not asked)")
     print(f"\nAggregate over {len(grids)} grids (>{BUDGET} counted as {BUDGET + 1}): geometric mean of median experiments to top 1 %, mean rank")
     ranks = {p: [] for p in planners}
     for grid in grids:

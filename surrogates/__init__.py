@@ -13,19 +13,19 @@ from retort.surrogates.errors import SurrogateError
 from retort.surrogates.summary import ModelSummary
 
 if TYPE_CHECKING:
-    from retort.surrogates.acquisition import build_qlognehvi, build_qlognei
+    from retort.surrogates.acquisition import build_log_ei, build_qlognehvi
     from retort.surrogates.calibration import loo_calibration
     from retort.surrogates.gp import FittedModel, fit_gp
 
 _LAZY = {
-    "build_qlognei": "retort.surrogates.acquisition",
+    "build_log_ei": "retort.surrogates.acquisition",
     "build_qlognehvi": "retort.surrogates.acquisition",
     "loo_calibration": "retort.surrogates.calibration",
     "FittedModel": "retort.surrogates.gp",
     "fit_gp": "retort.surrogates.gp",
 }
 
-__all__ = ["FittedModel", "ModelSummary", "SurrogateError", "build_qlognehvi", "build_qlognei", "fit_gp", "loo_calibration"]
+__all__ = ["FittedModel", "ModelSummary", "SurrogateError", "build_log_ei", "build_qlognehvi", "fit_gp", "loo_calibration"]
 
 
 def __getattr__(name: str):

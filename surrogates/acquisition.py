@@ -1,4 +1,4 @@
-"""Acquisition builders: batch log noisy expected improvement of one utility, or of the hypervolume of several
+"""Acquisition builders: batch log (noisy) expected improvement of one utility, or of the hypervolume of several
 objectives, each optionally under outcome constraints. Objectives and constraints are callables on posterior
 samples of the model's outputs (``... x m`` -> ``...``), so a utility may be any differentiable function of
 what the model predicts (composite Bayesian optimisation)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence
 
 import torch
-from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.logei import qLogExpectedImprovement, qLogNoisyExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.objective import GenericMCMultiOutputObjective
 from botorch.acquisition.objective import GenericMCObjective, ScalarizedPosteriorTransform
@@ -18,7 +18,7 @@ from botorch.sampling import SobolQMCNormalSampler
 Samples = Callable[..., torch.Tensor]
 
 
-def build_qlognei(
+def build_log_ei(
     model: Model,
     X_baseline: torch.Tensor,
     weights: Optional[list[float]] = None,
@@ -27,8 +27,11 @@ def build_qlognei(
     mc_samples: int = 128,
     utility: Optional[Samples] = None,
     constraints: Sequence[Samples] = (),
-) -> qLogNoisyExpectedImprovement:
-    """Batch log noisy expected improvement of a utility of the model's outputs.
+    noisy: bool = True,
+) -> qLogNoisyExpectedImprovement | qLogExpectedImprovement:
+    """Batch log expected improvement of a utility of the model's outputs: noisy (qLogNEI, integrating over what
+    the measured results may truly be) or, with ``noisy=False``, over the best posterior mean at the observed inputs
+    (qLogEI with BayBE 0.15's `best_f`; no outcome constraints).
 
     Args:
         model: a fitted model with ``m`` outputs.
@@ -42,12 +45,19 @@ def build_qlognei(
     """
     if (weights is None) == (utility is None):
         raise ValueError("give either weights or a utility")
+    if constraints and not noisy:
+        raise ValueError("qLogEI is built here without outcome constraints")
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed)
     w = torch.tensor(weights, dtype=torch.double) if weights is not None else None
+    function = utility if utility is not None else (lambda Y, X=None: Y @ w)
+    if not noisy:
+        with torch.no_grad():
+            best_f = float(function(model.posterior(X_baseline).mean).max())  # the utility of the mean (exact for weights)
+        return qLogExpectedImprovement(model=model, best_f=best_f, sampler=sampler, X_pending=X_pending,
+                                       objective=GenericMCObjective(lambda Y, X=None: function(Y)))
     if weights is not None and not constraints:  # a transform of the posterior: no samples of each output needed
         return qLogNoisyExpectedImprovement(model=model, X_baseline=X_baseline, sampler=sampler, X_pending=X_pending,
                                             posterior_transform=ScalarizedPosteriorTransform(weights=w), prune_baseline=True)
-    function = utility if utility is not None else (lambda Y, X=None: Y @ w)
     return qLogNoisyExpectedImprovement(model=model, X_baseline=X_baseline, sampler=sampler, X_pending=X_pending,
                                         objective=GenericMCObjective(lambda Y, X=None: function(Y)), prune_baseline=True,
                                         constraints=list(constraints) or None)

@@ -50,14 +50,16 @@ class GPSettings:
     """How the GP is built (inputs are scaled to the unit cube and outcomes standardised either way).
 
     priors: ``botorch``: BoTorch's `SingleTaskGP` default (RBF, lengthscale prior scaled with the dimension);
-        ``gamma``: Matern-5/2 with EDBO's dimension-aware Gamma priors on lengthscales, output scale and noise.
+        ``gamma``: Matern-5/2 with EDBO's dimension-aware Gamma priors on lengthscales, output scale and noise;
+        ``chen``: Matern-5/2 with Gamma priors whose means grow with the square root of the input width (Chen et
+        al.'s adaptive hyperpriors, BayBE 0.15's default for spaces with substances; `kernels.chen_matern`).
     additive: one kernel per parameter, on that parameter's columns, summed (the outcome as a sum of
         per-component effects), instead of one kernel over every column. Needs `groups` in `fit_gp`.
     ftol: the fit's relative tolerance on the marginal likelihood (L-BFGS-B's ``ftol``; None: SciPy's default,
         about 2.2e-9).
     """
 
-    priors: Literal["botorch", "gamma"] = "botorch"
+    priors: Literal["botorch", "gamma", "chen"] = "botorch"
     additive: bool = False
     ftol: float | None = None
 
@@ -160,13 +162,16 @@ def _kernel(settings: GPSettings, groups: list[list[int]] | None, d: int, m: int
     from gpytorch.kernels import AdditiveKernel, ScaleKernel
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior, get_gaussian_likelihood_with_lognormal_prior
 
-    from retort.surrogates.kernels import gamma_likelihood, gamma_matern
+    from retort.surrogates.kernels import chen_likelihood, chen_matern, gamma_likelihood, gamma_matern
 
     batch = torch.Size([m]) if m > 1 else torch.Size()
     parts = groups or [list(range(d))]
     if settings.priors == "gamma":
         kernels = [gamma_matern(cols, batch) for cols in parts]
         likelihood = gamma_likelihood(d, batch)
+    elif settings.priors == "chen":
+        kernels = [chen_matern(cols, batch) for cols in parts]
+        likelihood = chen_likelihood(batch)
     else:
         kernels = [get_covar_module_with_dim_scaled_prior(len(cols), batch, active_dims=cols) for cols in parts]
         kernels = [ScaleKernel(k, batch_shape=batch) for k in kernels] if len(parts) > 1 else kernels

@@ -76,3 +76,29 @@ def gamma_likelihood(d: int, batch_shape: torch.Size = torch.Size()):
     likelihood = GaussianLikelihood(noise_prior=GammaPrior(_between(d, 1.05, 1.5), _between(d, 0.5, 0.1)), batch_shape=batch_shape)
     likelihood.noise = _between(d, 0.1, 5.0)
     return likelihood
+
+
+def chen_matern(columns: list[int], batch_shape: torch.Size = torch.Size()):
+    """A scaled ARD Matern-5/2 kernel on `columns` with the adaptive hyperpriors of Chen et al. (2026), as BayBE 0.15
+    builds them for a space with substances (its ``CHEN`` preset, `_ChenNumericalKernelFactory`): with
+    ``l = 0.4 sqrt(d) + 4`` for ``d`` columns, lengthscales ~ Gamma(2 l, 2) and output scale ~ Gamma(l, 1) (both
+    with mean ``l``, where they start): long lengthscales, a smooth function, the more columns there are."""
+    import math
+
+    from gpytorch.kernels import MaternKernel, ScaleKernel
+    from gpytorch.priors import GammaPrior
+
+    scale = 0.4 * math.sqrt(len(columns)) + 4.0
+    matern = MaternKernel(nu=2.5, ard_num_dims=len(columns), active_dims=torch.tensor(columns), batch_shape=batch_shape,
+                          lengthscale_prior=GammaPrior(2.0 * scale, 2.0))
+    kernel = ScaleKernel(matern, batch_shape=batch_shape, outputscale_prior=GammaPrior(scale, 1.0))
+    matern.lengthscale = scale
+    kernel.outputscale = scale
+    return kernel
+
+
+def chen_likelihood(batch_shape: torch.Size = torch.Size()):
+    """The likelihood that goes with `chen_matern` in BayBE's preset: GPyTorch's Gaussian likelihood, no noise prior."""
+    from gpytorch.likelihoods import GaussianLikelihood
+
+    return GaussianLikelihood(batch_shape=batch_shape)

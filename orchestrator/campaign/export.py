@@ -41,6 +41,8 @@ def rows(experiments: Sequence, campaign: Optional[Campaign] = None) -> list[dic
             "model_version": e.provenance.model_version,
             "acquisition_value": e.provenance.acquisition_value,
             "acquisition": e.provenance.acquisition,
+            "improvement_probability": e.provenance.improvement_probability,
+            "ruled_out": {True: "yes", False: "no", None: ""}[e.provenance.ruled_out],
         }
         row |= {f"param.{k}": json.dumps(v) if isinstance(v, dict) else v for k, v in e.params.items()}  # a mixture: JSON
         row |= {f"raw.{m.name}": m.value for m in e.measurements if m.kind == "raw"}

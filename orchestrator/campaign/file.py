@@ -20,7 +20,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from retort.agents.design import InitialDesign
+from retort.agents.design import BatchSelection, InitialDesign
 from retort.agents.fields import Number, Whole
 from retort.agents.objectives import Goal, Objective, OutcomeConstraint
 from retort.agents.space import LinearConstraint, Parameter, SearchSpace
@@ -40,7 +40,7 @@ class _Strict(BaseModel):
 OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults")  # lab settings a campaign may change between runs
 # Campaign settings that may change between runs. The initial design's method only chooses where the design goes
 # next (each proposal records which design chose it); campaigns stored while `random` was the default resume unchanged.
-OPERATIONAL_TOP = ("schedule", "on_interrupted", "approval", "initial_design_method")
+OPERATIONAL_TOP = ("schedule", "on_interrupted", "approval", "initial_design_method", "batch_selection")
 
 
 class Approval(_Strict):
@@ -95,6 +95,10 @@ class Campaign(_Strict):
         default="levels", description="how a finite space's initial design is chosen: spread over the options of every parameter "
                                       "(levels), random draws, or spread over the encoded candidates (maximin distance, or "
                                       "k-means medoids); continuous spaces use a Sobol sequence")
+    batch_selection: BatchSelection = Field(
+        default="sequential", description="continuous spaces: each member of a batch optimised in turn with those already picked as "
+                                          "pending (sequential), or the batch at once (joint: most members end up ones the model "
+                                          "itself rules out); discrete and mixed spaces are always chosen greedily")
     schedule: Literal["batch", "async"] = Field(
         default="batch", description="batch: propose for every instrument, wait for all; async: propose for each instrument as it frees up")
     on_interrupted: Literal["leave", "rerun"] = Field(
@@ -118,6 +122,9 @@ class Campaign(_Strict):
             raise ValueError(f"initial_design {self.initial_design} is larger than the budget {self.budget}; "
                              "the design is the first experiments of the budget")
         _ = self.space  # builds and checks constraints feasibility
+        if self.batch_selection == "joint" and not self.space.is_continuous:
+            raise ValueError("batch_selection 'joint' applies to continuous spaces only; this one has integer, categorical or molecule "
+                             "parameters, whose batches are always chosen greedily: leave batch_selection out")
         _ = self.goal  # checks the trade-off and reference point against the objectives
         known = set(names) | {r for o in self.objectives for r in o.readings}
         if isinstance(self.lab, LookupLabConfig):

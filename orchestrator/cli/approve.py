@@ -130,13 +130,15 @@ def _show(campaign, store, record) -> None:
         return
     count = "1 proposal waits" if len(waiting) == 1 else f"{len(waiting)} proposals wait"
     table = Table(title=f"{campaign.name}: {count} for a decision (approval: {policy})", box=box.SIMPLE_HEAD)
-    for col in ("#", "iteration", "parameters", "predicted (mean ± sd)", "acquisition", "planner"):
+    for col in ("#", "iteration", "parameters", "predicted (mean ± sd)", "acquisition", "P(beats best)", "planner"):
         table.add_column(col, overflow="fold")
     for e in waiting:
         predicted = ", ".join(f"{k} {p.mean:.4g} ± {p.std:.2g}" for k, p in e.provenance.predicted.items()) or "-"
         value = e.provenance.acquisition_value
+        chance = e.provenance.improvement_probability
+        chance = "-" if chance is None else f"{chance:.0%}" + (" (ruled out)" if e.provenance.ruled_out else "")
         table.add_row(str(e.seq), str(e.iteration), params(e.params), predicted, "-" if value is None else f"{value:.3g}",
-                      e.provenance.planner)
+                      chance, e.provenance.planner)
     out.print(table)
     out.print(f"decide: retort approve {campaign.name} --all | --approve N ... | --reject N ... --reason TEXT | --edit N NAME=VALUE ...",
               highlight=False, soft_wrap=True)

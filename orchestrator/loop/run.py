@@ -28,7 +28,8 @@ def make_planner(campaign: Campaign, name: Optional[str] = None) -> Planner:
     name = name or campaign.planner
     if name == "random":
         return RandomPlanner(seed=campaign.seed)
-    return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method)
+    return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method,
+                           batch_selection=campaign.batch_selection)
 
 
 class RunRef(BaseModel):

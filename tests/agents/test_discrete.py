@@ -148,7 +148,7 @@ def test_lazy_believer_picks_equal_a_full_scan_in_every_round():
 def test_mixed_space_optimises_the_continuous_part_per_discrete_combination():
     from retort.agents.parameters import IntegerParameter
     from retort.agents.space import LinearConstraint
-    from retort.surrogates import build_qlognei
+    from retort.surrogates import build_log_ei
 
     s = SearchSpace(parameters=[MoleculeParameter(name="solvent", values=SOLVENTS, encoding="descriptors"),
                                 ContinuousParameter(name="temp", lower=20, upper=80),
@@ -163,7 +163,7 @@ def test_mixed_space_optimises_the_continuous_part_per_discrete_combination():
         s.validate_point(p.params)  # the constraint holds with the integer fixed
         assert isinstance(p.params["equivalents"], int)
     X_baseline = s.encode([o.params for o in obs])
-    acq = build_qlognei(model.model, X_baseline, [1.0], seed=planner.seed + len(obs))  # as the planner built it
+    acq = build_log_ei(model.model, X_baseline, [1.0], seed=planner.seed + len(obs))  # as the planner built it
     with torch.no_grad():
         screen = acq(s.encode(s.sample(256, seed=planner.seed + len(obs), method="uniform")).unsqueeze(-2)).max()
         first = acq(s.encode([batch[0].params]).unsqueeze(0))

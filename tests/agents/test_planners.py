@@ -48,7 +48,7 @@ def test_bayesian_planner_proposes_feasible_points_with_provenance_away_from_pen
         assert p.params not in pending
         assert p.provenance.planner == "qLogNEI" and p.provenance.model_version == 7
         assert p.provenance.predicted["y"].std > 0 and p.provenance.acquisition_value is not None
-        assert p.provenance.acquisition == "qLogNEI (joint over the batch, pending experiments in its posterior)"
+        assert p.provenance.acquisition == "qLogNEI (greedy over the batch, pending and picked experiments in its posterior)"
     assert len({tuple(p.params.values()) for p in batch}) == 3
 
 
@@ -86,3 +86,22 @@ def test_planner_without_objectives_is_an_error():
 
     with pytest.raises(PlanningError):
         BayesianPlanner({}, n_initial=2, seed=0)
+
+
+def test_qlogei_as_baybe_proposes_with_its_name_and_refuses_what_it_cannot_score():
+    from retort.agents.errors import PlanningError
+    from retort.agents.objectives import Goal, Objective, OutcomeConstraint
+
+    planner = BayesianPlanner({"y": -1.0}, n_initial=8, seed=1, num_restarts=2, raw_samples=64, acquisition="qLogEI")
+    obs = observe(SPACE.sample(10, seed=3))
+    batch = planner.propose(SPACE, obs, [], 2, planner.fit(SPACE, obs))
+    assert len(batch) == 2 and all(SPACE.is_feasible(p.params) for p in batch)
+    assert all(p.provenance.planner == "qLogEI" and p.provenance.acquisition.startswith("qLogEI (greedy") for p in batch)
+    with pytest.raises(PlanningError, match="acquisition 'qLogUCB'"):
+        BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, acquisition="qLogUCB")
+    pareto = Goal(objectives=[Objective(name="a", goal="maximize"), Objective(name="b", goal="minimize")], trade_off="pareto")
+    with pytest.raises(PlanningError, match="Pareto front is searched with qLogNEHVI"):
+        BayesianPlanner(pareto, n_initial=4, seed=0, acquisition="qLogEI")
+    constrained = Goal(objectives=[Objective(name="y", goal="maximize")], constraints=[OutcomeConstraint(name="y", op="<=", value=3)])
+    with pytest.raises(PlanningError, match="takes no outcome constraints"):
+        BayesianPlanner(constrained, n_initial=4, seed=0, acquisition="qLogEI")

@@ -133,3 +133,19 @@ def test_a_looser_fit_tolerance_stops_the_fit_sooner_near_the_same_likelihood():
     X, Y = data(n=20, seed=3)  # two outputs: BoTorch fits them with its batched L-BFGS-B, which takes the tolerance too
     two = fit_gp(X, torch.cat([Y, -2 * Y], dim=1), BOUNDS, ["a", "b"], settings=GPSettings(ftol=1e-3))
     assert two.summary.outputs == ["a", "b"]
+
+
+def test_the_chen_preset_builds_baybes_kernel_for_the_input_width():
+    """BayBE 0.15's kernel for spaces with substances: Matern-5/2, lengthscales ~ Gamma(2 l, 2) and output scale ~
+    Gamma(l, 1) with l = 0.4 sqrt(d) + 4, both starting at l; a Gaussian likelihood with no noise prior."""
+    from retort.surrogates.gp import GPSettings
+
+    X, Y = data(n=12, seed=2)
+    model = fit_gp(X, Y, BOUNDS, ["y"], settings=GPSettings(priors="chen")).model
+    kernel, scale = model.covar_module, 0.4 * math.sqrt(2) + 4
+    assert kernel.base_kernel.nu == 2.5 and kernel.base_kernel.lengthscale.shape[-1] == 2
+    assert float(kernel.base_kernel.lengthscale_prior.concentration) == pytest.approx(2 * scale)
+    assert float(kernel.base_kernel.lengthscale_prior.rate) == 2.0
+    assert float(kernel.outputscale_prior.concentration) == pytest.approx(scale) and float(kernel.outputscale_prior.rate) == 1.0
+    assert not any("noise_prior" in name for name, *_ in model.likelihood.named_priors())
+    assert model.posterior(X).mean.shape == (12, 1)
