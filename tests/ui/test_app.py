@@ -342,3 +342,23 @@ def test_an_uploaded_campaign_reads_files_only_from_the_data_folder_and_no_error
             b"budget: 2\nbatch_size: 1\nlab: {kind: dataset_lookup, path: grid.csv, output: y}\n")
     campaign, kept = check_upload(Store(url), "fine.yaml", text, data)  # a file inside the data folder is read
     assert campaign.lab.path == str(data / "grid.csv") and str(data / "grid.csv") in kept.read_text()
+
+
+def test_the_approvals_page_shows_each_proposals_chance_and_says_when_the_model_rules_it_out(lab):
+    from sqlmodel import select
+
+    from retort.agents.proposal import Provenance
+    from retort.orchestrator.store.tables import ExperimentRow
+
+    url, run = lab
+    chances = {1: Provenance(planner="qLogNEI", acquisition_value=-1.5, improvement_probability=0.42, ruled_out=False),
+               2: Provenance(planner="qLogNEI", acquisition_value=-9.0, improvement_probability=0.0, ruled_out=True,
+                             note="the model rules out improving on what is measured here")}
+    with run.store.session("setting the proposals' provenance") as s:
+        for row in s.exec(select(ExperimentRow)).all():
+            row.provenance_json = chances[row.seq].model_dump_json()
+            s.add(row)
+        s.commit()
+    page = signed_in(url, "olga").get("/approvals").text
+    assert "chance to beat the best measured 42 %" in page and "chance to beat the best measured 0 %" in page
+    assert page.count("the model rules out improving on what is measured here") == 1
