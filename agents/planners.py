@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol, Sequence, get_args
 
 import torch
 
@@ -26,6 +26,9 @@ from retort.agents.proposal import Observation, Prediction, Proposal, Provenance
 from retort.agents.space import SearchSpace
 from retort.surrogates import FittedModel, build_log_ei, build_qlognehvi, fit_gp
 from retort.surrogates.gp import GPSettings
+
+Acquisition = Literal["qLogNEI", "qLogEI"]  # for one utility (a Pareto front: qLogNEHVI)
+GREEDY = "greedy over the batch, pending and picked experiments in its posterior"  # how a batch was chosen, for provenance
 
 
 class Planner(Protocol):
@@ -130,7 +133,7 @@ class BayesianPlanner:
         composite: bool = True,
         batch_selection: BatchSelection = "sequential",
         member_iterations: int = 60,
-        acquisition: Literal["qLogNEI", "qLogEI"] = "qLogNEI",
+        acquisition: Acquisition = "qLogNEI",
     ) -> None:
         if not goal:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -146,11 +149,11 @@ class BayesianPlanner:
         self.gp = gp
         self.initial = initial
         self.composite = composite
-        if batch_selection not in ("sequential", "joint"):
+        if batch_selection not in get_args(BatchSelection):
             raise PlanningError(f"batch_selection {batch_selection!r}: choose sequential or joint")
         self.batch_selection = batch_selection
         self.member_iterations = member_iterations
-        if acquisition not in ("qLogNEI", "qLogEI"):
+        if acquisition not in get_args(Acquisition):
             raise PlanningError(f"acquisition {acquisition!r}: choose qLogNEI or qLogEI")
         if acquisition == "qLogEI" and self.goal.trade_off == "pareto":
             raise PlanningError("acquisition 'qLogEI' scores one utility; a Pareto front is searched with qLogNEHVI")
@@ -204,7 +207,7 @@ class BayesianPlanner:
                     used = "LogEI, greedy over the batch with Kriging-believer fantasies of pending and picked experiments"
                 else:
                     X = self._optimise_discrete(acq, space, batch_size, X_pending, avoid)
-                    used = f"{name} (greedy over the batch, pending and picked experiments in its posterior)"
+                    used = f"{name} ({GREEDY})"
             else:
                 X, how = self._optimise(acq, space, batch_size, X_baseline)
                 used = f"{name} ({how})"
@@ -277,13 +280,11 @@ class BayesianPlanner:
             if self.batch_selection == "joint":
                 return optimize_acqf(acq, **effort)[0].detach(), "joint over the batch, pending experiments in its posterior"
             effort["options"] = {"maxiter": self.member_iterations}
-            return (optimize_acqf(acq, sequential=True, **effort)[0].detach(),
-                    "greedy over the batch, pending and picked experiments in its posterior")
-        greedy = "greedy over the batch, pending and picked experiments in its posterior"
+            return optimize_acqf(acq, sequential=True, **effort)[0].detach(), GREEDY
         candidates = space.encode(space.sample(self.discrete_candidates, seed=self.seed + X_baseline.shape[0], method="uniform"))
         discrete = space.discrete_columns()
         if len(discrete) == space.dim:
-            return optimize_acqf_discrete(acq, q=q, choices=candidates, unique=True, X_avoid=X_baseline)[0].detach(), greedy
+            return optimize_acqf_discrete(acq, q=q, choices=candidates, unique=True, X_avoid=X_baseline)[0].detach(), GREEDY
         with torch.no_grad():
             scores = acq(candidates.unsqueeze(-2))
         best: dict[tuple[float, ...], float] = {}
@@ -292,7 +293,7 @@ class BayesianPlanner:
         combinations = sorted(best, key=best.__getitem__, reverse=True)[: self.mixed_combinations]
         fixed = [dict(zip(discrete, key)) for key in combinations]
         effort |= dict(num_restarts=max(2, self.num_restarts // 2), raw_samples=max(32, self.raw_samples // 4))
-        return optimize_acqf_mixed(acq, fixed_features_list=fixed, **effort)[0].detach(), greedy
+        return optimize_acqf_mixed(acq, fixed_features_list=fixed, **effort)[0].detach(), GREEDY
 
     def _optimise_discrete(self, acq, space: SearchSpace, q: int, X_pending, avoid: set[int]) -> torch.Tensor:
         """Sequential greedy batch over the whole candidate product, scored in chunks.

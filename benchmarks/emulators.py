@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from paired import load, sign_test  # noqa: E402
+from paired import DEAD_NOTE, dead_share, load, sign_test  # noqa: E402
 
 EMULATORS = {"snar": "snar_emulated.yaml", "suzuki": "flow_suzuki_emulated.yaml"}  # dataset -> example campaign
 RETORT, BAYBE, RANDOM = "Retort default", "BayBE 0.15", "random"
@@ -228,12 +228,11 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
             lat = statistics.mean(r.means[best_index(r.values, data.sign)] for r in runs)
             steps = [reached(r.values, data) for r in runs]
             cpu = [c for r in runs for c in r.cpu_seconds]
-            dead = "-" if any(r.waste is None for r in runs) else _share([r.waste for r in runs])
+            dead = dead_share([r.waste for r in runs])
             print(f"{planner:<15} | " + " | ".join(cells) + f" | {f(lat):>9} | "
                   f"{steps_text(statistics.median(steps)) + ' / ' + steps_text(max(steps)):>22} | {sum(v > BUDGET for v in steps):>5} | {dead:>4} | "
                   + (f"{statistics.mean(cpu):.2f}" if cpu else "-"))
-    print("\ndead: the share of model-based proposals the planner's own model ruled out when it proposed them (mean + 3 sd "
-          "not better than the best measured; '-': not known, e.g. BayBE's model is not asked)")
+    print("\n" + DEAD_NOTE)
     print(f"\nPaired sign tests on the best-so-far after {BUDGET} experiments (as measured), {RETORT} against each: better-worse "
           "(ties dropped), two-sided p")
     for other in [p for p in (BAYBE, RANDOM, RETORT_FTOL) if any(r.planner == p for r in results)]:
@@ -250,11 +249,6 @@ def report(results: list[Result], names: list[str], seeds: list[int]) -> None:
             pooled_b += b
         w, l, p = sign_test(pooled_a, pooled_b)
         print(f"  vs {other:<11}: " + "; ".join(per) + f"; pooled {w}-{l} p = {p:.3g}")
-
-
-def _share(counts: list[list[int]]) -> str:
-    dead, modelled = sum(c[0] for c in counts), sum(c[1] for c in counts)
-    return f"{dead / modelled:.0%}" if modelled else "-"
 
 
 # -- the run ----------------------------------------------------------------------------------------------

@@ -21,6 +21,19 @@ def sign_test(a: Sequence[float], b: Sequence[float], lower_is_better: bool = Fa
     return wins, losses, p
 
 
+DEAD_NOTE = ("dead: the share of model-based proposals the planner's own model ruled out when it proposed them (mean + 3 sd "
+             "not better than the best measured; '-': not known, e.g. BayBE's model is not asked)")
+
+
+def dead_share(counts: Sequence[Optional[Sequence[int]]]) -> str:
+    """Over runs, each ``[ruled out, model-based proposals]`` (`campaign_runs.Finished.waste`), the share ruled out;
+    '-' when a run does not know (a peer's) or none was model-based."""
+    if any(c is None for c in counts):
+        return "-"
+    modelled = sum(c[1] for c in counts)
+    return f"{sum(c[0] for c in counts) / modelled:.0%}" if modelled else "-"
+
+
 def load(path: Optional[Path], kind: type[T]) -> list[T]:
     """The results kept in a JSON-lines file (one `kind(**line)` each); none when there is no file."""
     if path is None or not path.exists():

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from paired import load, sign_test  # noqa: E402
+from paired import DEAD_NOTE, dead_share, load, sign_test  # noqa: E402
 
 GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid)
     "suzuki": "suzuki.yaml",
@@ -234,13 +234,10 @@ def report(results: list[Result], grids: list[str], planners: list[str], seeds: 
             cpu = [c for r in runs for c in r.cpu_seconds]
             at = {k: statistics.mean(r.trace()[k - 1] for r in runs) for k in CHECKPOINTS}
             median, per = statistics.median(steps[grid, planner]), f"{statistics.mean(cpu):.2f}" if cpu else "-"
-            counts = [r.waste for r in runs]
-            modelled = sum(c[1] for c in counts) if all(counts) else 0
-            dead = f"{sum(c[0] for c in counts) / modelled:.0%}" if modelled else "-"
+            dead = dead_share([r.waste for r in runs])
             print(f"{planner:<28} | {text(median) + ' / ' + text(max(steps[grid, planner])):>25} | {sum(v > BUDGET for v in steps[grid, planner]):>5} | "
                   + " | ".join(f"{at[k]:7.1f}" for k in CHECKPOINTS) + f" | {dead:>4} | {per}")
-    print("\ndead: the share of model-based proposals the planner's own model ruled out when it proposed them (mean + 3 sd "
-          "not better than the best measured; '-': not known, e.g. BayBE's model is not asked)")
+    print("\n" + DEAD_NOTE)
     print(f"\nAggregate over {len(grids)} grids (>{BUDGET} counted as {BUDGET + 1}): geometric mean of median experiments to top 1 %, mean rank")
     ranks = {p: [] for p in planners}
     for grid in grids:
