@@ -113,6 +113,8 @@ class BayesianPlanner:
         acquisition: for one utility, ``qLogNEI`` (default: noisy expected improvement, integrating over what the
             measured results may truly be) or ``qLogEI`` (improvement over the best posterior mean measured, as
             BayBE 0.15 does; benchmarks/reaction_grids.py compares them). A Pareto front always uses qLogNEHVI.
+        mc_samples: quasi-Monte-Carlo samples of the posterior that estimate qLogNEI or qLogEI (BayBE 0.15 uses
+            BoTorch's 512; benchmarks/reaction_grids.py flag ``mc512`` measures the difference).
     """
 
     name = "qLogNEI"
@@ -134,6 +136,7 @@ class BayesianPlanner:
         batch_selection: BatchSelection = "sequential",
         member_iterations: int = 60,
         acquisition: Acquisition = "qLogNEI",
+        mc_samples: int = 128,
     ) -> None:
         if not goal:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -160,6 +163,9 @@ class BayesianPlanner:
         if acquisition == "qLogEI" and self.goal.constraints:
             raise PlanningError("acquisition 'qLogEI' takes no outcome constraints here; use qLogNEI")
         self.name = acquisition
+        if mc_samples < 1:
+            raise PlanningError(f"mc_samples {mc_samples}: at least 1 posterior sample is needed")
+        self.mc_samples = mc_samples
 
     def modelled(self, space: SearchSpace, observations: list[Observation]) -> Goal:
         """The goal as the model sees it: over the raw readings, or over the objectives' stored values where
@@ -237,9 +243,9 @@ class BayesianPlanner:
         noisy = self.name == "qLogNEI"
         if goal.linear:
             return build_log_ei(model.model, X_baseline, goal.reading_weights(), X_pending, seed, constraints=constraints,
-                                noisy=noisy), self.name
+                                noisy=noisy, mc_samples=self.mc_samples), self.name
         return build_log_ei(model.model, X_baseline, None, X_pending, seed, utility=lambda Y: goal.utility(Y, outputs),
-                            constraints=constraints, noisy=noisy), self.name
+                            constraints=constraints, noisy=noisy, mc_samples=self.mc_samples), self.name
 
     def _initial_discrete(self, space: SearchSpace, taken: list[dict[str, Value]], position: int, batch_size: int) -> list[Proposal]:
         """A finite space's initial design: seeded by position in the campaign (a resumed campaign draws what it

@@ -17,12 +17,14 @@ A Retort setting is written ENCODING[+FLAG...]: the molecule encoding (`default`
 names none gets; `descriptors`, `mordred`, `morgan_count`, `onehot`), then `gamma` (Matern-5/2 with
 EDBO's dimension-aware Gamma priors instead of BoTorch's defaults), `chen` (Matern-5/2 with the adaptive
 Gamma priors BayBE 0.15 uses for substances, `GPSettings.priors`), `logei` (qLogEI over the best posterior
-mean instead of qLogNEI, as BayBE), `additive` (one kernel per
+mean instead of qLogNEI, as BayBE), `mc512` (512 quasi-Monte-Carlo posterior samples in the acquisition, BoTorch's
+default, which BayBE keeps, instead of Retort's 128), `balanced` (BoTorch's dimension-scaled lengthscale prior
+counted per parameter, not per column: `GPSettings.balanced`), `additive` (one kernel per
 component, summed), `ftol6` (the GP fit stops at a relative tolerance of 1e-6), `levels` / `maximin` / `kmeans` / `random0` (the first batch's design). `random` is uniform
 random sampling without replacement. CPU seconds are `time.process_time()` with one torch thread per
 process, as in ../shared/notes/measured-peers.md. `asbaybe` is BayBE 0.15's pipeline for substances built from
-Retort's parts: mordred+chen+logei+random0 (Mordred decorrelated at 0.7, inputs min-max scaled, the CHEN kernel
-and likelihood, qLogEI, a random first batch, greedy discrete batches over every untried candidate).
+Retort's parts: mordred+chen+logei+mc512+random0 (Mordred decorrelated at 0.7, inputs min-max scaled, the CHEN kernel
+and likelihood, qLogEI from 512 samples, a random first batch, greedy discrete batches over every untried candidate).
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid
     "aryl_scope_ligand": "aryl_scope_ligand.yaml",
 }
 ENCODINGS = ("default", "descriptors", "mordred", "morgan_count", "onehot")
-FLAGS = ("gamma", "chen", "logei", "additive", "ftol6", "levels", "maximin", "kmeans", "random0")
-AS_BAYBE = "mordred+chen+logei+random0"  # BayBE 0.15's pipeline for substances, built from Retort's parts
+FLAGS = ("gamma", "chen", "logei", "mc512", "balanced", "additive", "ftol6", "levels", "maximin", "kmeans", "random0")
+AS_BAYBE = "mordred+chen+logei+mc512+random0"  # BayBE 0.15's pipeline for substances, built from Retort's parts
 BAYBE = ("MORDRED", "ONEHOT")
 CHECKPOINTS = (5, 10, 20, 30, 50)
 BUDGET, BATCH = 50, 5
@@ -122,8 +124,9 @@ def planner_for(campaign, setting: str):
     options = {"initial": {"random0": "random"}.get(initial, initial)} if initial else {}
     priors = next((f for f in ("gamma", "chen") if f in flags), "botorch")
     return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed,
-                           acquisition="qLogEI" if "logei" in flags else "qLogNEI",
-                           gp=GPSettings(priors=priors, additive="additive" in flags, ftol=1e-6 if "ftol6" in flags else None), **options)
+                           acquisition="qLogEI" if "logei" in flags else "qLogNEI", mc_samples=512 if "mc512" in flags else 128,
+                           gp=GPSettings(priors=priors, additive="additive" in flags, ftol=1e-6 if "ftol6" in flags else None,
+                                         balanced="balanced" in flags), **options)
 
 
 def run_retort(grid: str, setting: str, seed: int, budget: int = BUDGET) -> Result:
@@ -182,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--grids", nargs="+", choices=list(GRIDS), default=list(GRIDS))
-    parser.add_argument("--retort", nargs="+", default=["default"], help="Retort settings (ENCODING[+FLAG...]); the first is 'the default' in the comparisons")
+    parser.add_argument("--retort", nargs="*", default=["default"], help="Retort settings (ENCODING[+FLAG...]; none: --retort with no names); the first planner is 'the default' in the comparisons")
     parser.add_argument("--peers", nargs="*", choices=BAYBE, default=list(BAYBE), help="BayBE 0.15 variants (none: --peers with no names)")
     parser.add_argument("--no-random", action="store_true", help="leave out the random baseline")
     parser.add_argument("--select", action="store_true", help="leave-one-grid-out choice among the --retort settings")

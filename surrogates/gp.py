@@ -57,11 +57,22 @@ class GPSettings:
         per-component effects), instead of one kernel over every column. Needs `groups` in `fit_gp`.
     ftol: the fit's relative tolerance on the marginal likelihood (L-BFGS-B's ``ftol``; None: SciPy's default,
         about 2.2e-9).
+    balanced: with BoTorch's priors, every parameter gets an equal share of the prior's complexity instead of every
+        column: a column of a parameter ``w`` columns wide, among ``G`` parameters, gets the dimension-scaled
+        lengthscale prior of ``w * G`` columns (`kernels.balanced_rbf`). A temperature beside three molecules of
+        a dozen descriptor columns each is then expected to matter as much as one molecule, not as one descriptor
+        column. Where every parameter is one column wide this is BoTorch's prior exactly. Needs `groups` in `fit_gp`.
     """
 
     priors: Literal["botorch", "gamma", "chen"] = "botorch"
     additive: bool = False
     ftol: float | None = None
+    balanced: bool = False
+
+    def __post_init__(self) -> None:
+        if self.balanced and (self.priors != "botorch" or self.additive):
+            raise SurrogateError("balanced priors are BoTorch's dimension-scaled priors shared out per parameter; "
+                                 "they do not combine with priors 'gamma' or 'chen' or an additive kernel")
 
 
 def _fit_options(settings: GPSettings, outputs: int) -> dict | None:
@@ -97,7 +108,7 @@ def fit_gp(
         composition_groups: per composition encoded with descriptors, its fraction columns and
             a table of element properties (one row per column); the model appends their
             weighted means and standard deviations (`CompositionFeatures`) to its inputs.
-        groups: the columns of each parameter (for ``settings.additive``).
+        groups: the columns of each parameter (for ``settings.additive`` and ``settings.balanced``).
         settings: kernel and priors (`GPSettings`); fingerprint columns always get the Tanimoto kernel.
     """
     if train_X.dim() != 2 or train_Y.dim() != 2 or train_X.shape[0] != train_Y.shape[0]:
@@ -114,8 +125,10 @@ def fit_gp(
         bounds = torch.cat([bounds.double(), features.feature_bounds()], dim=-1)
     d = bounds.shape[-1]  # the model's input width, appended features included
     covar_module, likelihood, input_transform = None, None, Normalize(d=d, bounds=bounds.double())
-    if not fingerprint_dims and (settings.priors != "botorch" or settings.additive):
-        covar_module, likelihood = _kernel(settings, groups if settings.additive else None, d, train_Y.shape[-1])
+    if not fingerprint_dims and (settings.priors != "botorch" or settings.additive or settings.balanced):
+        if (settings.additive or settings.balanced) and not groups:
+            raise SurrogateError("an additive kernel or balanced priors need the columns of each parameter (groups)")
+        covar_module, likelihood = _kernel(settings, groups, d, train_Y.shape[-1])
     if fingerprint_dims:
         rest = [i for i in range(d) if i not in set(fingerprint_dims)]
         covar_module = _fingerprint_kernel(fingerprint_dims, rest)
@@ -158,14 +171,21 @@ def fit_gp(
 
 def _kernel(settings: GPSettings, groups: list[list[int]] | None, d: int, m: int):
     """The covariance module and likelihood `settings` ask for, over `d` input columns and `m` outcomes
-    (a batch of independent GPs when `m` > 1); `groups`: additive over these column groups."""
+    (a batch of independent GPs when `m` > 1); `groups`: each parameter's columns (additive: one kernel per group;
+    balanced: one prior width per group; columns after the last group, appended features, form one group more)."""
     from gpytorch.kernels import AdditiveKernel, ScaleKernel
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior, get_gaussian_likelihood_with_lognormal_prior
 
     from retort.surrogates.kernels import chen_likelihood, chen_matern, gamma_likelihood, gamma_matern
 
+    from retort.surrogates.kernels import balanced_rbf
+
     batch = torch.Size([m]) if m > 1 else torch.Size()
-    parts = groups or [list(range(d))]
+    if settings.balanced:
+        covered = {c for g in groups for c in g}
+        extra = [c for c in range(d) if c not in covered]
+        return balanced_rbf(list(groups) + ([extra] if extra else []), d, batch), get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch)
+    parts = groups if settings.additive else [list(range(d))]
     if settings.priors == "gamma":
         kernels = [gamma_matern(cols, batch) for cols in parts]
         likelihood = gamma_likelihood(d, batch)

@@ -42,6 +42,32 @@ class TanimotoKernel(Kernel):
         return torch.where(sum_max > 0, sum_min / sum_max.clamp_min(1e-12), torch.ones_like(sum_max))
 
 
+def balanced_rbf(groups: list[list[int]], d: int, batch_shape: torch.Size = torch.Size()):
+    """BoTorch's default kernel (RBF, ARD, a LogNormal lengthscale prior scaled with the input width: Hvarfner et al.
+    2024) with the width counted per parameter: a column in a group of ``w`` columns, among ``G`` groups, gets the prior
+    BoTorch gives ``w * G`` columns, ``LogNormal(sqrt 2 + log(w G) / 2, sqrt 3)``, and starts at its mode. Each
+    group then adds the same expected share to the kernel's squared distance, however many columns encode it; with
+    one column per group it is BoTorch's prior exactly. `groups` must cover the `d` columns once."""
+    import math
+
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.kernels import RBFKernel
+    from gpytorch.priors import LogNormalPrior
+
+    if sorted(c for g in groups for c in g) != list(range(d)) or not all(groups):
+        raise ValueError(f"the groups {groups} do not cover the {d} columns once each")
+    width = [0.0] * d
+    for g in groups:
+        for c in g:
+            width[c] = float(len(g) * len(groups))
+    loc = torch.tensor([math.sqrt(2.0) + 0.5 * math.log(w) for w in width], dtype=torch.double)
+    prior = LogNormalPrior(loc=loc, scale=torch.full_like(loc, math.sqrt(3.0)))
+    kernel = RBFKernel(ard_num_dims=d, batch_shape=batch_shape, lengthscale_prior=prior,
+                       lengthscale_constraint=GreaterThan(2.5e-2, transform=None))
+    kernel.lengthscale = torch.exp(loc - 3.0).expand(*batch_shape, 1, d)  # the prior's mode, column by column
+    return kernel
+
+
 # Dimension-aware Gamma priors for a Matern-5/2 kernel on inputs scaled to the unit cube, as EDBO tuned them for
 # reaction grids (Shields et al. 2021) and BayBE interpolates them between its low- and high-dimensional regimes
 # (8 and 75 columns): short lengthscales for a few columns, long ones (a smooth function) for many descriptors.

@@ -1,4 +1,5 @@
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -105,3 +106,18 @@ def test_qlogei_as_baybe_proposes_with_its_name_and_refuses_what_it_cannot_score
     constrained = Goal(objectives=[Objective(name="y", goal="maximize")], constraints=[OutcomeConstraint(name="y", op="<=", value=3)])
     with pytest.raises(PlanningError, match="takes no outcome constraints"):
         BayesianPlanner(constrained, n_initial=4, seed=0, acquisition="qLogEI")
+
+
+def test_the_acquisition_is_estimated_from_as_many_posterior_samples_as_asked():
+    from retort.agents.errors import PlanningError
+
+    obs = observe(SPACE.sample(10, seed=3))
+    for samples in (128, 512):
+        planner = BayesianPlanner({"y": -1.0}, n_initial=8, seed=1, num_restarts=2, raw_samples=64, mc_samples=samples, acquisition="qLogEI")
+        model = planner.fit(SPACE, obs)
+        X = SPACE.encode([o.params for o in obs])
+        Y = torch.tensor([[o.objectives["y"]] for o in obs], dtype=torch.double)
+        acq, _ = planner._acquisition(planner.goal, model, X, Y, None, seed=0)
+        assert acq.sampler.sample_shape == torch.Size([samples])
+    with pytest.raises(PlanningError, match="mc_samples 0"):
+        BayesianPlanner({"y": 1.0}, n_initial=4, seed=0, mc_samples=0)

@@ -149,3 +149,35 @@ def test_the_chen_preset_builds_baybes_kernel_for_the_input_width():
     assert float(kernel.outputscale_prior.concentration) == pytest.approx(scale) and float(kernel.outputscale_prior.rate) == 1.0
     assert not any("noise_prior" in name for name, *_ in model.likelihood.named_priors())
     assert model.posterior(X).mean.shape == (12, 1)
+
+
+def test_balanced_priors_give_each_parameter_an_equal_share_and_are_botorchs_for_one_column_parameters():
+    """A numeric condition beside a molecule of many descriptor columns: with BoTorch's prior every column's expected
+    lengthscale grows with the total width (the condition is drowned); balanced, the condition's column gets the prior
+    of (its width 1) x (2 parameters) columns and the molecule's columns that of 8 x 2, whatever the other is."""
+    from retort.surrogates.errors import SurrogateError
+    from retort.surrogates.gp import GPSettings
+
+    g = torch.Generator().manual_seed(4)
+    X = torch.rand(15, 9, generator=g, dtype=torch.double)
+    Y = torch.sin(6 * X[:, :1]) + 0.1 * X[:, 1:].sum(-1, keepdim=True)
+    bounds = torch.tensor([[0.0] * 9, [1.0] * 9], dtype=torch.double)
+    groups = [[0], list(range(1, 9))]
+    balanced = fit_gp(X, Y, bounds, ["y"], groups=groups, settings=GPSettings(balanced=True)).model
+    loc = balanced.covar_module.lengthscale_prior.loc
+    assert loc[0].item() == pytest.approx(math.sqrt(2) + 0.5 * math.log(2))
+    assert loc[1:].tolist() == pytest.approx([math.sqrt(2) + 0.5 * math.log(16)] * 8)
+    plain = fit_gp(X, Y, bounds, ["y"], groups=groups).model
+    assert float(plain.covar_module.lengthscale_prior.loc) == pytest.approx(math.sqrt(2) + 0.5 * math.log(9))
+    # the condition's lengthscale comes out shorter under its own prior than under the one scaled by all 9 columns
+    assert balanced.covar_module.lengthscale[0, 0] < plain.covar_module.lengthscale[0, 0]
+
+    X2, Y2 = data(n=14, seed=5)  # every parameter one column wide: exactly BoTorch's model
+    one = fit_gp(X2, Y2, BOUNDS, ["y"], groups=[[0], [1]], settings=GPSettings(balanced=True)).model
+    default = fit_gp(X2, Y2, BOUNDS, ["y"], groups=[[0], [1]]).model
+    assert one.covar_module.lengthscale.reshape(-1).tolist() == pytest.approx(default.covar_module.lengthscale.reshape(-1).tolist(), rel=1e-6)
+    assert one.posterior(X2).mean.reshape(-1).tolist() == pytest.approx(default.posterior(X2).mean.reshape(-1).tolist(), rel=1e-6)
+    with pytest.raises(SurrogateError, match="do not combine"):
+        GPSettings(balanced=True, priors="chen")
+    with pytest.raises(SurrogateError, match="groups"):
+        fit_gp(X2, Y2, BOUNDS, ["y"], settings=GPSettings(balanced=True))
