@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retort.agents.parameters import ContinuousParameter, DiscreteParameter, IntegerParameter
 from retort.orchestrator.campaign import AnalyticLabConfig, Campaign
 from retort.orchestrator.errors import CampaignError
 from retort.orchestrator.labs.base import LabRequest, LabResult, SimpleLab, check_readings
@@ -19,6 +20,13 @@ class VirtualAnalyticLab(SimpleLab):
         missing = sorted(set(self.sim.domain) - names)
         if missing:
             raise CampaignError(f"lab {config.function!r} needs parameters {sorted(self.sim.domain)}; the campaign lacks {missing}")
+        for p in campaign.parameters:  # exactly the function's inputs, as numbers: anything else would be optimised to no effect
+            if p.name not in self.sim.domain:
+                raise CampaignError(f"parameter {p.name!r}: lab {config.function!r} takes only {sorted(self.sim.domain)}; "
+                                    f"{p.name!r} would not change its result")
+            if not isinstance(p, (ContinuousParameter, IntegerParameter, DiscreteParameter)):
+                raise CampaignError(f"parameter {p.name!r}: lab {config.function!r} takes numbers (continuous, integer or "
+                                    f"discrete), not {p.type}")
         check_readings(campaign, self.readings, config.function)
 
     def location(self, seq: int) -> str:
