@@ -33,7 +33,8 @@ class GridLookup:
     Args:
         path: CSV with a header row.
         output: the column to report, or several (`lookup_all` reports each; `lookup` and `table` the first).
-        columns: the input columns (default: every column but the outputs and `entry`).
+        columns: the input columns (default: every column but the outputs and `entry`); any other column is not read
+            (names, ids, a product's SMILES), and these columns must tell every row apart.
     """
 
     def __init__(self, path: str | Path, output: str | list[str], columns: list[str] | None = None) -> None:
@@ -52,20 +53,38 @@ class GridLookup:
             raise DatasetError(f"{path} has no columns {unknown}; columns: {header}")
         self.output = self.outputs[0]
         self.values: dict[tuple[str, ...], tuple[float, ...]] = {}
+        first: dict[tuple[str, ...], int] = {}
         for i, row in enumerate(rows, start=2):
             key = tuple(row[c] for c in self.columns)
             if key in self.values:
-                raise DatasetError(f"{path} line {i}: the combination {key} appears twice")
+                if columns is not None:  # other columns of the file were left out: they may be what tells these rows apart
+                    raise DatasetError(f"{path}: the columns {self.columns} do not determine a row: lines {first[key]} and {i} both hold "
+                                       f"{dict(zip(self.columns, key))}; map the column that tells them apart to a parameter")
+                raise DatasetError(f"{path} line {i}: the combination {key} appears twice (first on line {first[key]})")
+            first[key] = i
             self.values[key] = tuple(_number(path, i, o, row[o]) for o in self.outputs)
         self.table: dict[tuple[str, ...], float] = {k: v[0] for k, v in self.values.items()}  # the first output
         self.levels = {c: sorted({k[j] for k in self.table}) for j, c in enumerate(self.columns)}
 
+    @staticmethod
+    def header(path: str | Path) -> list[str]:
+        """The CSV's column names (its first row)."""
+        with open(path, newline="") as handle:
+            return next(csv.reader(handle), [])
+
     @classmethod
-    def from_packaged(cls, name: str, output: str | list[str] = "yield") -> "GridLookup":
+    def packaged_header(cls, name: str) -> list[str]:
         if name not in PACKAGED:
             raise DatasetError(f"unknown packaged dataset {name!r}; choose from {sorted(PACKAGED)}")
         with resources.as_file(resources.files("retort.simulators").joinpath("data", *PACKAGED[name].split("/"))) as path:
-            return cls(path, output)
+            return cls.header(path)
+
+    @classmethod
+    def from_packaged(cls, name: str, output: str | list[str] = "yield", columns: list[str] | None = None) -> "GridLookup":
+        if name not in PACKAGED:
+            raise DatasetError(f"unknown packaged dataset {name!r}; choose from {sorted(PACKAGED)}")
+        with resources.as_file(resources.files("retort.simulators").joinpath("data", *PACKAGED[name].split("/"))) as path:
+            return cls(path, output, columns)
 
     def lookup(self, point: dict[str, str]) -> float:
         return self.lookup_all(point)[self.output]

@@ -4,6 +4,7 @@ picture and into the PNG's ``Description``, the same answer `retort status`, `ex
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -12,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from retort.orchestrator.campaign import Campaign  # noqa: E402
-from retort.orchestrator.campaign.results import best_so_far, headline, pareto_front, scored  # noqa: E402
+from retort.orchestrator.campaign.results import best, best_so_far, headline, pareto_front, scored  # noqa: E402
 from retort.orchestrator.store.records import ExperimentRecord  # noqa: E402
 
 COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
@@ -30,10 +31,30 @@ def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: 
     if several:
         _pareto_panel(axes[2], campaign, experiments)
     fig.suptitle(f"{campaign.name}: {'Pareto ' if campaign.trade_off == 'pareto' else 'best '}{answer}", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Description": f"{campaign.name}: {answer}", "Software": "Retort"})
+    metadata = {"Description": f"{campaign.name}: {answer}", "Software": "Retort"}
+    conditions = best_conditions(campaign, experiments)
+    if conditions:  # what a chemist carries to the bench, under the panels, in full
+        lines = textwrap.wrap(conditions, width=190 if several else 125, break_long_words=True)
+        fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, family="monospace", va="bottom")
+        fig.tight_layout(rect=(0, 0.035 * (len(lines) + 1), 1, 1))
+        metadata["Best conditions"] = conditions
+    else:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=metadata)
     plt.close(fig)
     return path
+
+
+def best_conditions(campaign: Campaign, experiments: list[ExperimentRecord]) -> str:
+    """The best experiment's parameters in full (``#3: ligand = XPhos, temperature = 60 degC``); empty with a Pareto
+    trade-off (the front is the answer) or while nothing is measured."""
+    from retort.orchestrator.cli.common import fmt
+
+    top = None if campaign.trade_off == "pareto" else best(campaign, experiments)
+    if top is None:
+        return ""
+    units = {p.name: getattr(p, "unit", "") for p in campaign.parameters}
+    return f"#{top.seq}: " + ", ".join(f"{k} = {fmt(v)}" + (f" {units[k]}" if units.get(k) else "") for k, v in top.params.items())
 
 
 def _progress_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord]) -> None:

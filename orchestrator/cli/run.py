@@ -206,6 +206,8 @@ def print_summary(summary, campaign, seconds: float) -> None:
     from rich.table import Table
 
     table = Table(title=f"Campaign {summary.name}", show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")  # a SMILES has no spaces to wrap at: folded, never cut off
     table.add_row("experiments", f"{summary.measured} measured, {summary.failed} failed, budget {summary.budget}")
     if summary.rejected:
         table.add_row("rejected", f"{count(summary.rejected, 'proposal')} (no budget spent)")
@@ -220,10 +222,10 @@ def print_summary(summary, campaign, seconds: float) -> None:
     if campaign.trade_off != "pareto":  # with a Pareto trade-off there is no single best: the front is the answer
         for name, value in summary.best_objectives.items():
             table.add_row(f"best {name}", f"{value:.6g} (experiment {summary.best_seq})")
-        if summary.best_params:
+        if summary.best_params:  # one row each: the conditions a chemist carries to the bench, in full
             units = {p.name: getattr(p, "unit", "") for p in campaign.parameters}
-            table.add_row("best parameters", ", ".join(f"{k}={fmt(v)}" + (f" {units[k]}" if units.get(k) else "")
-                                                       for k, v in summary.best_params.items()))
+            for k, v in summary.best_params.items():
+                table.add_row(f"best {k}", fmt(v) + (f" {units[k]}" if units.get(k) else ""))
     table.add_row("model versions", str(summary.model_versions))
     if summary.last_loo_coverage_95:
         table.add_row("LOO 95% coverage (last model)", ", ".join(f"{k} {v:.0%}" for k, v in summary.last_loo_coverage_95.items()))

@@ -13,20 +13,28 @@ from retort.simulators.lookup import GridLookup
 class LookupLab(SimpleLab):
     def __init__(self, config: LookupLabConfig, campaign: Campaign) -> None:
         source = config.dataset or config.path
-        try:
-            self.grid = GridLookup.from_packaged(config.dataset, config.output) if config.dataset else GridLookup(config.path, config.output)
-        except (OSError, ValueError) as exc:
-            raise CampaignError(f"lab: cannot load grid {source!r}: {exc}") from exc
-        self.readings = list(self.grid.outputs)
         self.column = {p.name: config.columns.get(p.name, p.name) for p in campaign.parameters}
         unknown = sorted(set(config.columns) - set(self.column))
         if unknown:
             raise CampaignError(f"lab.columns names {unknown}, which are not parameters")
-        if sorted(self.column.values()) != sorted(self.grid.columns):
-            raise CampaignError(
-                f"the parameters map to columns {sorted(self.column.values())}, but grid {source!r} has input columns "
-                f"{self.grid.columns}; name the parameters after them or map them with lab.columns"
-            )
+        twice = sorted({c for c in self.column.values() if list(self.column.values()).count(c) > 1})
+        if twice:
+            raise CampaignError(f"lab.columns maps several parameters to the column(s) {twice}; map each parameter to a column of its own")
+        columns = list(self.column.values())  # only these and the outputs are read: a file may carry names, ids, products
+        try:
+            header = GridLookup.packaged_header(config.dataset) if config.dataset else GridLookup.header(config.path)
+        except OSError as exc:
+            raise CampaignError(f"lab: cannot load grid {source!r}: {exc}") from exc
+        absent = {name: c for name, c in self.column.items() if c not in header}
+        if absent:
+            raise CampaignError(f"parameters {sorted(absent)} map to columns {sorted(absent.values())}, which grid {source!r} does not "
+                                f"have (its columns: {header}); name the parameters after columns or map them with lab.columns")
+        try:
+            self.grid = (GridLookup.from_packaged(config.dataset, config.output, columns) if config.dataset
+                         else GridLookup(config.path, config.output, columns))
+        except (OSError, ValueError) as exc:
+            raise CampaignError(f"lab: cannot load grid {source!r}: {exc}") from exc
+        self.readings = list(self.grid.outputs)
         self.level: dict[str, dict[Value, str]] = {}  # parameter -> its value -> the grid's text for it
         for p in campaign.parameters:
             if not isinstance(p, (CategoricalParameter, DiscreteParameter, MoleculeParameter)):
@@ -42,6 +50,8 @@ class LookupLab(SimpleLab):
                     raise CampaignError(f"grid {source!r} column {self.column[p.name]!r} writes one number two ways: "
                                         f"{sorted(twice.values())}; write each value one way")
                 self.level[p.name] = {p.labels[p.index(_number(t))]: t for t in levels if p.index(_number(t)) >= 0}
+            elif isinstance(p, MoleculeParameter):  # by label (a name or a SMILES), else by structure: a names-to-SMILES
+                self.level[p.name] = _molecule_levels(p, levels)  # campaign answers from a file's SMILES column
             else:
                 self.level[p.name] = {v: v for v in p.labels if v in levels}
             off = [v for v in p.labels if v not in self.level[p.name]]
@@ -71,6 +81,26 @@ class LookupLab(SimpleLab):
         except SimulationInputError as exc:
             raise LabError(f"experiment {request.seq}: {exc}") from exc
         return LabResult(seq=request.seq, readings=readings, units={}, instrument="dataset_lookup", location=self.location(request.seq))
+
+
+def _molecule_levels(p: MoleculeParameter, levels: list[str]) -> dict[Value, str]:
+    """Each of `p`'s options -> the grid's text for it: the option's label if the column writes it, else the column's
+    SMILES of the same structure (canonical SMILES compared; texts that are not SMILES are passed over)."""
+    from retort.surrogates.featurisers import FeaturisationError, canonical
+
+    found = {label: label for label in p.labels if label in levels}
+    if len(found) == len(p.labels):
+        return found
+    structures: dict[str, str] = {}
+    for text in levels:
+        try:
+            structures.setdefault(canonical(text), text)
+        except FeaturisationError:
+            continue
+    for label, smiles in zip(p.labels, p.smiles):
+        if label not in found and canonical(smiles) in structures:
+            found[label] = structures[canonical(smiles)]
+    return found
 
 
 def _number(text: str) -> float | None:

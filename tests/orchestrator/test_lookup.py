@@ -146,3 +146,59 @@ lab: {kind: dataset_lookup, path: grid.csv}
     (tmp_path / "c.yaml").write_text(text)
     with pytest.raises(CampaignError, match=r"column 'temperature' writes one number two ways: \[\['90', '90.0'\]\]"):
         build_lab(load_campaign(tmp_path / "c.yaml"))
+
+
+def test_a_chemists_own_export_is_read_by_the_columns_the_campaign_maps(tmp_path):
+    """An HTE export names each compound, gives it an id and a SMILES, and carries the product: the campaign maps the
+    SMILES columns and the rest of the file is not read; the mapped columns must tell every row apart."""
+    ligands = {"XPhos": "CC(C)c1cc(C(C)C)c(-c2ccccc2P(C2CCCCC2)C2CCCCC2)c(C(C)C)c1", "PPh3": "c1ccc(P(c2ccccc2)c2ccccc2)cc1"}
+    bromides = {"PhBr": "Brc1ccccc1", "TolBr": "Cc1ccc(Br)cc1"}
+    lines = ["ligand_name,ligand_id,ligand_smiles,bromide_name,bromide_smiles,product_smiles,yield"]
+    for i, (ln, ls) in enumerate(ligands.items()):
+        for j, (bn, bs) in enumerate(bromides.items()):
+            lines.append(f"{ln},L{i},{ls},{bn},{bs},c1ccc(-c2ccccc2)cc1,{10 * i + j + 1}")
+    (tmp_path / "export.csv").write_text("\n".join(lines) + "\n")
+    text = f"""
+name: own-export
+parameters:
+  - {{name: ligand, type: molecule, values: {json.dumps(ligands)}}}
+  - {{name: bromide, type: molecule, values: {json.dumps(bromides)}}}
+objectives: [{{name: yield, goal: maximize}}]
+batch_size: 1
+budget: 2
+initial_design: 1
+lab: {{kind: dataset_lookup, path: export.csv, columns: {{ligand: ligand_smiles, bromide: bromide_smiles}}}}
+"""
+    (tmp_path / "c.yaml").write_text(text)
+    campaign = load_campaign(tmp_path / "c.yaml")
+    lab = build_lab(campaign)
+    assert lab.grid.columns == ["ligand_smiles", "bromide_smiles"] and lab.unavailable() == []
+    (result,) = lab.measure(lab.prepare([LabRequest(seq=1, params={"ligand": "PPh3", "bromide": "TolBr"})]))
+    assert result.readings == {"yield": 12.0}
+    (tmp_path / "c.yaml").write_text(text.replace("bromide: bromide_smiles", "bromide: bromide_inchi"))
+    with pytest.raises(CampaignError, match=r"parameters \['bromide'\] map to columns \['bromide_inchi'\], which grid '.*export.csv' does not have"):
+        build_lab(load_campaign(tmp_path / "c.yaml"))
+    one = text.replace("  - {name: bromide, type: molecule, values: " + json.dumps(bromides) + "}\n", "")
+    (tmp_path / "c.yaml").write_text(one.replace(", bromide: bromide_smiles", ""))
+    with pytest.raises(CampaignError, match=r"the columns \['ligand_smiles'\] do not determine a row: lines 2 and 3 both hold"):
+        build_lab(load_campaign(tmp_path / "c.yaml"))
+
+
+def test_the_run_summary_shows_the_best_conditions_in_full_at_80_columns(monkeypatch):
+    """A ligand's SMILES is longer than the terminal: `retort run`'s summary folds it, it never cuts it off."""
+    from rich.console import Console
+
+    from retort.orchestrator.campaign.results import CampaignSummary
+    from retort.orchestrator.cli import run as run_cli
+
+    campaign = load_campaign(EXAMPLES / "aryl_scope_ligand.yaml")
+    best = {p.name: max(p.labels, key=len) for p in campaign.parameters}
+    summary = CampaignSummary(name=campaign.name, budget=50, measured=50, failed=0, iterations=10, best_seq=7, best_params=best,
+                              best_objectives={"yield": 98.0}, model_versions=9, last_loo_coverage_95={}, lab_seconds=1.0)
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(run_cli, "out", console)
+    run_cli.print_summary(summary, campaign, 1.0)
+    shown = console.export_text()
+    assert "…" not in shown and len(best["ligand"]) > 80
+    text = "".join(shown.split()).replace("│", "")
+    assert all(f"best{name}{value}" in text for name, value in best.items())

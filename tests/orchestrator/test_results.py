@@ -112,6 +112,10 @@ def test_every_command_and_page_names_the_same_best_experiment_and_the_same_fron
     for campaign, answer in ((weighted, "weighted: #3 yield 70, cost 2"), (pareto, "pareto: front #1 #3 #4")):
         png = write_report(campaign, store.experiments(store.campaign(campaign.name).id), tmp_path / f"{campaign.name}.png")
         assert Image.open(png).text["Description"] == answer
+    weighted_best = store.experiments(store.campaign("weighted").id)[2]
+    assert weighted_best.seq == 3 and Image.open(tmp_path / "weighted.png").text["Best conditions"] == (
+        "#3: " + ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in weighted_best.params.items()))
+    assert "Best conditions" not in Image.open(tmp_path / "pareto.png").text
 
     client = ui(url)
     listing = client.get("/").text
