@@ -16,6 +16,14 @@ class StoreError(OrchestratorError):
     """The store cannot be opened or written, or holds something that conflicts with the request."""
 
 
+class UnknownCampaign(StoreError):
+    """No campaign of that name in the store (the UI answers 404)."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 class DecisionError(OrchestratorError):
     """A decision on a proposal that cannot be stored (not proposed any more, values outside the space or the lab's
     limits, a bad import file); nothing was stored."""

@@ -71,7 +71,10 @@ def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, L
                 raise DecisionError(f"{where}: an edit needs the values to change (name=value)")
             was = proposed[d.seq]
             params = checked_point(campaign.space, labs, was.params | d.values, where)
-            changes = ", ".join(f"{k} {was.params[k]} -> {v}" for k, v in params.items() if v != was.params[k]) or "no change"
+            if params == was.params:  # nothing changed: a plain approval, the planner's provenance kept
+                verdicts.append(Verdict(seq=d.seq, status="approved", action="approve", reason=d.reason))
+                continue
+            changes = ", ".join(f"{k} {was.params[k]} -> {v}" for k, v in params.items() if v != was.params[k])
             provenance = Provenance(planner="edited", model_version=was.provenance.model_version,  # the model's prediction was for another point
                                     note=f"edited by {actor} from a {was.provenance.planner} proposal: {changes}")
             verdicts.append(Verdict(seq=d.seq, status="approved", action="edit", reason=d.reason, params=params,

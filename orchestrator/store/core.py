@@ -24,7 +24,7 @@ from sqlmodel import Session, create_engine, select
 
 from retort.agents.proposal import Proposal, Provenance
 from retort.orchestrator.campaign.file import OPERATIONAL, OPERATIONAL_TOP
-from retort.orchestrator.errors import StoreError
+from retort.orchestrator.errors import StoreError, UnknownCampaign
 from retort.orchestrator.store.migrate import upgrade
 from retort.orchestrator.campaign.lifecycle import IMPORTED, TRANSITIONS
 from retort.orchestrator.store.records import (
@@ -148,7 +148,7 @@ class Store:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is None:
                 known = [r.name for r in s.exec(select(CampaignRow))]
-                raise StoreError(f"no campaign {name!r} in {self.url}; stored campaigns: {known or 'none'}")
+                raise UnknownCampaign(f"no campaign {name!r} in {self.url}; stored campaigns: {known or 'none'}", name)
             return _campaign(row)
 
     def campaigns(self) -> list[CampaignRecord]:

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retort.errors import RetortError
+from retort.orchestrator.errors import UnknownCampaign
 from retort.orchestrator.store import Store
 from retort.orchestrator.store.users import SESSION_HOURS, Users
 from retort.orchestrator.ui import views
@@ -79,6 +80,10 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_orig
     async def bad_request(request: Request, exc: RequestValidationError):
         fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in exc.errors())
         return problem(request, 400, f"the request was not understood ({fields}); nothing was changed")
+
+    @app.exception_handler(UnknownCampaign)
+    async def not_found(request: Request, exc: UnknownCampaign):  # the store's address (it may hold a password) stays out
+        return problem(request, 404, f"no campaign {exc.name!r} here; the campaigns are listed on the overview page")
 
     @app.exception_handler(RetortError)
     async def refused(request: Request, exc: RetortError):

@@ -88,8 +88,14 @@ def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:
     measured = scored(campaign, experiments)
     out = []
     tops = [(i, top) for i, top in enumerate(best_so_far(campaign, measured), start=1) if top is not None]
-    out.append(plots.line("best so far (utility: weighted objectives, higher is better; outcome constraints kept)",
-                          [i for i, _ in tops], [campaign.utility(top.objectives()) for _, top in tops], "experiments measured", "best utility"))
+    if len(campaign.objectives) == 1:  # the objective itself, in its units and direction
+        o = campaign.objectives[0]
+        better = "higher is better" if o.sign > 0 else "lower is better"
+        out.append(plots.line(f"best so far: {o.name} ({better}; outcome constraints kept)", [i for i, _ in tops],
+                              [top.objectives()[o.name] for _, top in tops], "experiments measured", f"best {o.name} {o.unit}".strip()))
+    else:
+        out.append(plots.line("best so far (utility: weighted objectives, higher is better; outcome constraints kept)",
+                              [i for i, _ in tops], [campaign.utility(top.objectives()) for _, top in tops], "experiments measured", "best utility"))
     for o in campaign.objectives:
         shown, of = _thin(measured)
         out.append(plots.scatter(f"{o.name} against iteration{of}", [e.iteration for e in shown], [e.objectives()[o.name] for e in shown],
@@ -97,7 +103,9 @@ def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:
         shown, of = _thin([e for e in measured if o.name in e.predicted])
         out.append(plots.scatter(f"{o.name}: predicted against measured (bars: 2 sd){of}", [e.objectives()[o.name] for e in shown],
                                  [e.predicted[o.name]["mean"] for e in shown], "measured", "predicted",
-                                 errors=[2 * e.predicted[o.name]["std"] for e in shown], diagonal=True))
+                                 errors=[2 * e.predicted[o.name]["std"] for e in shown], diagonal=True,
+                                 none=f"none of the {len(measured)} measured experiments was proposed by a model yet" if measured
+                                 else "nothing measured yet"))
     if len(campaign.objectives) > 1:
         a, b = campaign.objectives[:2]
         front_seqs = {e.seq for e in pareto_front(campaign, measured)}

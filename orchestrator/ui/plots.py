@@ -66,18 +66,19 @@ def _svg(title: str, parts: list[str]) -> str:
             f'<title>{escape(title)}</title>{"".join(parts)}</svg>')
 
 
-def line(title: str, xs: list[float], ys: list[float], xlabel: str, ylabel: str) -> str:
+def line(title: str, xs: list[float], ys: list[float], xlabel: str, ylabel: str, none: str = "nothing measured yet") -> str:
     if not xs:
-        return empty(title)
+        return empty(title, none)
     f = Frame(xs, ys, xlabel, ylabel)
     points = " ".join(f"{f.x(x):.1f},{f.y(y):.1f}" for x, y in zip(xs, ys))
     return _svg(title, f.axes() + [f'<polyline points="{points}" class="line"/>'])
 
 
 def scatter(title: str, xs: list[float], ys: list[float], xlabel: str, ylabel: str,
-            errors: Optional[list[float]] = None, diagonal: bool = False, highlight: Optional[list[bool]] = None) -> str:
+            errors: Optional[list[float]] = None, diagonal: bool = False, highlight: Optional[list[bool]] = None,
+            none: str = "nothing measured yet") -> str:
     if not xs:
-        return empty(title)
+        return empty(title, none)
     lows = [y - e for y, e in zip(ys, errors)] if errors else ys
     highs = [y + e for y, e in zip(ys, errors)] if errors else ys
     f = Frame(xs + (ys if diagonal else []), lows + highs + (xs if diagonal else []), xlabel, ylabel)
@@ -93,5 +94,5 @@ def scatter(title: str, xs: list[float], ys: list[float], xlabel: str, ylabel: s
     return _svg(title, parts)
 
 
-def empty(title: str) -> str:
-    return _svg(title, [f'<text x="{W / 2}" y="{H / 2}" class="label" text-anchor="middle">nothing measured yet</text>'])
+def empty(title: str, why: str = "nothing measured yet") -> str:
+    return _svg(title, [f'<text x="{W / 2}" y="{H / 2}" class="label" text-anchor="middle">{escape(why)}</text>'])

@@ -192,6 +192,8 @@ async def decide_one(request: Request, name: str):
         raise DecisionError("choose Approve, Approve with these values, or Reject (pressing Enter decides nothing); nothing was changed")
     values = _fields(form, "v.")
     seq: Optional[int] = None if action == "add" else _seq(form, action)
+    if action == "edit" and values and not _changed(store, record.id, seq, values):
+        action, values = "approve", {}  # "Approve with these values" with nothing changed is a plain approval: nothing rounded
     decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000])
     try:
         if action == "approve" and values:
@@ -217,14 +219,23 @@ def _fields(form, prefix: str) -> dict[str, str]:
     return {k[len(prefix):]: str(v).strip() for k, v in form.items() if k.startswith(prefix) and str(v).strip() != ""}
 
 
-def _same_as_proposed(store, campaign_id: int, seq: int, values: dict[str, str]) -> None:
-    """Approve runs the proposal as proposed: values typed into its form must not be lost silently."""
+def _changed(store, campaign_id: int, seq: int, values: dict[str, str]) -> list[str]:
+    """The fields whose typed text differs from the proposal's value as its form shows it (all, if there is no such
+    experiment: the decision then says so)."""
     from retort.orchestrator.ui.pages import show
 
     (e,) = store.experiments(campaign_id, seqs=[seq]) or [None]
     if e is None:
+        return list(values)
+    return [k for k, v in values.items() if k not in e.params or v != show(e.params[k], full=True)]
+
+
+def _same_as_proposed(store, campaign_id: int, seq: int, values: dict[str, str]) -> None:
+    """Approve runs the proposal as proposed: values typed into its form must not be lost silently."""
+    (e,) = store.experiments(campaign_id, seqs=[seq]) or [None]
+    if e is None:
         return
-    changed = [k for k, v in values.items() if k in e.params and v != show(e.params[k], full=True)]
+    changed = [k for k in _changed(store, campaign_id, seq, values) if k in e.params]
     if changed:
         raise DecisionError(f"experiment {seq}: you changed {', '.join(changed)}; press 'Approve with these values' to run your values, "
                             "or reload the page to approve it as proposed. Nothing was changed")

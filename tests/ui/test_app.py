@@ -12,6 +12,7 @@ from retort.orchestrator.store.decisions import DecisionStore
 from retort.orchestrator.store import Store
 from retort.orchestrator.store.tables import SessionRow
 from retort.orchestrator.ui.app import create_app
+from retort.orchestrator.ui.pages import show
 from retort.orchestrator.store.users import Users
 from tests.conftest import branin_campaign
 
@@ -128,8 +129,12 @@ def test_an_operator_approves_edits_rejects_and_adds_and_the_audit_page_shows_wh
     assert typed.status_code == 400 and "experiment 1: you changed x1; press 'Approve with these values'" in alert(typed)
     huge = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "9" * 30, "action": "approve"})
     assert huge.status_code == 400 and "which experiment?" in alert(huge)
-    done = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"})
+    proposed = run.experiments()[0]
+    shown = {f"v.{k}": show(v, full=True) for k, v in proposed.params.items()}  # "Approve with these values", nothing changed
+    done = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "edit"} | shown)
     assert done.status_code == 200 and "branin-test: experiment 1 approved by olga" in done.text
+    approved = run.experiments()[0]
+    assert approved.params == proposed.params and approved.provenance == proposed.provenance  # not rounded, not "edited"
     assert "approved by mallory" not in client.get("/approvals?done=x: experiment 1 approved by mallory&sig=0").text  # unsigned: not shown
     client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "2", "action": "edit", "v.x1": "2.5", "v.x2": "3", "reason": "known"})
     client.post("/campaigns/branin-test/decide", data={"csrf": token, "action": "add", "v.x1": "1", "v.x2": "1", "reason": "control"})
@@ -154,12 +159,15 @@ def test_the_campaign_page_shows_figures_models_and_a_sortable_filtered_table_an
     ys = [float(v) for v in re.findall(r'<tr class="measured">(?:\s*<td>[^<]*</td>){5}\s*<td>([^<]+)</td>', page.text)]
     assert len(ys) == 8 and ys == sorted(ys)
     assert "Best so far: experiment" in page.text and "Model versions" in page.text
+    best_plot = page.text[page.text.index("<svg"):page.text.index("</svg>")]  # Branin is minimised: its values, not minus them
+    assert "best so far: y (lower is better" in best_plot and "best y" in best_plot
+    assert all(float(t) >= 0 for t in re.findall(r'class="tick" text-anchor="end">([^<]+)<', best_plot))
     live = client.get("/campaigns/branin-test/live")
     assert live.status_code == 200 and "<html" not in live.text and live.text.count("<svg") == 3
     csv = client.get("/campaigns/branin-test/experiments.csv?status=measured")
     assert csv.headers["content-type"].startswith("text/csv") and len(csv.text.strip().splitlines()) == 9
     missing = client.get("/campaigns/no-such")
-    assert missing.status_code == 400 and "no campaign 'no-such'" in alert(missing)
+    assert missing.status_code == 404 and "no campaign 'no-such' here" in alert(missing) and "sqlite" not in missing.text
     overview = client.get("/")
     assert "branin-test" in overview.text and "8 / 8" in overview.text
 
@@ -362,3 +370,18 @@ def test_the_approvals_page_shows_each_proposals_chance_and_says_when_the_model_
     page = signed_in(url, "olga").get("/approvals").text
     assert "chance to beat the best measured 42 %" in page and "chance to beat the best measured 0 %" in page
     assert page.count("the model rules out improving on what is measured here") == 1
+
+
+def test_the_prediction_panel_says_why_it_is_empty(tmp_path):
+    """Measured experiments that no model proposed (the initial design) are not "nothing measured"."""
+    from retort.orchestrator.ui import pages
+
+    url = f"sqlite:///{tmp_path / 'design.db'}"
+    campaign = branin_campaign(store=url)
+    campaign = campaign.model_copy(update={"budget": campaign.initial_design})
+    run = loop.open_run(campaign, store=Store(url))
+    while loop.remaining(run) > 0:
+        loop.run_iteration(run, loop.next_iteration(run))
+    svgs = pages.figures(campaign, pages.lines(run.store, run.record, campaign))
+    n = campaign.initial_design
+    assert f"none of the {n} measured experiments was proposed by a model yet" in svgs[2] and "nothing measured yet" not in "".join(svgs)
