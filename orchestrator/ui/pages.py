@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional
+
+from pydantic import BaseModel
 
 from retort.orchestrator.campaign import Campaign, StoredConfigError, stored_campaign
 from retort.orchestrator.campaign.lifecycle import IMPORTED
@@ -15,6 +18,30 @@ from retort.orchestrator.ui import plots
 
 PAGE = 100
 SORTS = ("seq", "iteration", "status", "planner")
+
+
+class Typed(BaseModel):
+    """A refused form as the operator typed it, drawn again with the reason beside the field it names: `form` is
+    ``decide:SEQ`` (a proposal's form), ``add`` or ``record``."""
+
+    campaign: str
+    form: str
+    values: dict[str, str]
+    reason: str = ""
+    seq: str = ""
+    fields: list[str] = []
+    message: str = ""
+
+
+def fields_named(message: str, campaign: Campaign) -> list[str]:
+    """The parameters, objectives or readings a refusal names: quoted (``parameter 'x1'``), or listed after
+    ``you changed``."""
+    names = list(campaign.space.names) + [o.name for o in campaign.objectives]
+    quoted = [n for n in names if f"'{n}'" in message]
+    if quoted:
+        return quoted
+    changed = re.search(r"you changed ([^;]+);", message)
+    return [n.strip() for n in changed.group(1).split(",") if n.strip() in names] if changed else []
 
 
 def load(store: Store, name: str) -> tuple[CampaignRecord, Campaign]:

@@ -188,22 +188,33 @@ async def decide_one(request: Request, name: str):
     store = request.app.state.store
     record, config = pages.load(store, name)
     action = str(form.get("action", ""))
-    if action not in ("approve", "reject", "edit", "add"):
-        raise DecisionError("choose Approve, Approve with these values, or Reject (pressing Enter decides nothing); nothing was changed")
-    values = _fields(form, "v.")
-    seq: Optional[int] = None if action == "add" else _seq(form, action)
-    if action == "edit" and values and not _changed(store, record.id, seq, values):
-        action, values = "approve", {}  # "Approve with these values" with nothing changed is a plain approval: nothing rounded
-    decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000])
+    which = f"decide:{form.get('seq')}" if "seq" in form else "add"  # which form to draw again as typed if refused
     try:
+        if action not in ("approve", "reject", "edit", "add"):
+            raise DecisionError("choose Approve, Approve with these values, or Reject (pressing Enter decides nothing); nothing was changed")
+        values = _fields(form, "v.")
+        seq: Optional[int] = None if action == "add" else _seq(form, action)
+        if action == "edit" and values and not _changed(store, record.id, seq, values):
+            action, values = "approve", {}  # "Approve with these values" with nothing changed is a plain approval: nothing rounded
+        decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000])
         if action == "approve" and values:
             _same_as_proposed(store, record.id, seq, values)
         labs = await run_in_threadpool(_labs, request, config, store) if action in ("edit", "add") else {}  # the lab's limits
         done = await run_in_threadpool(decide, config, store, record.id, labs, [decision], session.user.name)
     except DecisionError as exc:
-        return page(request, "approvals.html", session, 400, campaigns=pages.waiting(store), done="", error=f"{name}: {exc}")
+        return _refused(request, session, name, config, exc, which, form, "v.")
     what = {"approve": "approved", "reject": "rejected", "edit": "edited and approved", "add": "added"}[action]
     return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {done[0].seq} {what} by {session.user.name}"), status_code=303)
+
+
+def _refused(request: Request, session, name: str, config, exc: Exception, which: str, form, prefix: str):
+    """The approvals page again, with the refused form as it was typed (its details opened) and the reason beside the
+    field it names (`pages.Typed`)."""
+    typed = pages.Typed(campaign=name, form=which, values={k[len(prefix):]: str(v) for k, v in form.items() if k.startswith(prefix)},
+                        reason=str(form.get("reason", ""))[:2000], seq=str(form.get("seq", ""))[:20],
+                        fields=pages.fields_named(str(exc), config), message=str(exc))
+    return page(request, "approvals.html", session, 400, campaigns=pages.waiting(request.app.state.store), done="",
+                error=f"{name}: {exc}", typed=typed)
 
 
 def _seq(form, action: str) -> int:
@@ -248,12 +259,12 @@ async def record(request: Request, name: str):
 
     store = request.app.state.store
     record_, config = pages.load(store, name)
-    seq, values = _seq(form, "record"), _fields(form, "m.")
     try:
+        seq, values = _seq(form, "record"), _fields(form, "m.")
         e = await run_in_threadpool(record_by_hand, config, store, record_.id, seq, values, session.user.name,
                                     str(form.get("reason", ""))[:2000])
     except DecisionError as exc:
-        return page(request, "approvals.html", session, 400, campaigns=pages.waiting(store), done="", error=f"{name}: {exc}")
+        return _refused(request, session, name, config, exc, "record", form, "m.")
     return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {e.seq} measured by hand, entered by {session.user.name}"),
                             status_code=303)
 

@@ -385,3 +385,25 @@ def test_the_prediction_panel_says_why_it_is_empty(tmp_path):
     svgs = pages.figures(campaign, pages.lines(run.store, run.record, campaign))
     n = campaign.initial_design
     assert f"none of the {n} measured experiments was proposed by a model yet" in svgs[2] and "nothing measured yet" not in "".join(svgs)
+
+
+def test_a_refused_form_comes_back_as_typed_with_the_reason_beside_the_field(lab):
+    url, run = lab
+    client = signed_in(url, "olga")
+    token = csrf_of(client.get("/approvals"))
+    bad = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "2", "action": "edit", "v.x1": "99", "v.x2": "1.5",
+                                                             "reason": "try the edge"})
+    assert bad.status_code == 400
+    form = bad.text[bad.text.index('id="proposal-branin-test-2"'):]
+    assert re.search(r'name="v.x1" value="99" aria-invalid="true"', form) and 'name="v.x2" value="1.5"' in form
+    assert 'value="try the edge"' in form and "parameter &#39;x1&#39;: value 99.0 is outside its domain" in form
+    enter = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "", "v.x1": "0.25", "v.x2": "2"})
+    assert enter.status_code == 400 and "pressing Enter decides nothing" in alert(enter)  # the approvals page, not a bare error
+    assert 'name="v.x1" value="0.25"' in enter.text[enter.text.index('id="proposal-branin-test-1"'):]
+    add = client.post("/campaigns/branin-test/decide", data={"csrf": token, "action": "add", "v.x1": "1", "v.x2": "-4", "reason": "control"})
+    assert add.status_code == 400 and "<details open>\n  <summary>Add an experiment of your own" in add.text
+    assert 'name="v.x2" required value="-4" aria-invalid="true"' in add.text and 'value="control"' in add.text
+    record = client.post("/campaigns/branin-test/record", data={"csrf": token, "seq": "1", "m.y": "nan", "reason": "bench"})
+    assert record.status_code == 400 and "<details open>\n  <summary>Record a result measured by hand" in record.text
+    assert 'name="m.y" value="nan"' in record.text and 'name="seq" inputmode="numeric" required value="1"' in record.text
+    assert [e.status for e in run.experiments()] == ["proposed", "proposed"]
