@@ -107,29 +107,33 @@ def campaigns(request: Request):
 def campaign(request: Request, name: str, status: str = "", sort: str = "seq", desc: bool = False, page_no: int = 1,
              done: str = "", sig: str = ""):
     session = current(request)
+    return page(request, "campaign.html", session, **_campaign_view(request, name, status, sort, desc, page_no),
+                done=read_flash(request, done, sig), statuses=("proposed", "approved", "running", "measured", "failed", "rejected"))
+
+
+@router.get("/campaigns/{name}/live")
+def live(request: Request, name: str, status: str = "", sort: str = "seq", desc: bool = False, page_no: int = 1):
+    """Everything the campaign page shows from the store, for its script to swap in every few seconds (the same
+    filter, sort and page)."""
+    session = current(request)
+    return page(request, "live.html", session, nav=False, **_campaign_view(request, name, status, sort, desc, page_no))
+
+
+def _campaign_view(request: Request, name: str, status: str, sort: str, desc: bool, page_no: int) -> dict:
     store = request.app.state.store
     record, config = pages.load(store, name)
     experiments = pages.lines(store, record, config)
     models = store.model_versions(record.id)
     table = pages.table(store, record.id, experiments, status, sort, desc, page_no)
-    paging = {n: "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in (("status", status), ("sort", sort), ("desc", str(desc).lower()),
-                                                                           ("page_no", n)))
-              for n in (table["page"] - 1, table["page"] + 1)}
-    return page(request, "campaign.html", session, name=name, campaign=config, summary=pages.summary(store, record, config, experiments),
-                figures=pages.figures(config, experiments), models=models[-20:][::-1], n_models=len(models), table=table, paging=paging,
-                decks=pages.decks(store, config),
-                status=status, sort=sort, desc=desc, done=read_flash(request, done, sig),
-                statuses=("proposed", "approved", "running", "measured", "failed", "rejected"))
 
+    def query(n: int) -> str:
+        return "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in (("status", status), ("sort", sort), ("desc", str(desc).lower()),
+                                                                          ("page_no", n)))
 
-@router.get("/campaigns/{name}/live")
-def live(request: Request, name: str):
-    session = current(request)
-    store = request.app.state.store
-    record, config = pages.load(store, name)
-    experiments = pages.lines(store, record, config)
-    return page(request, "live.html", session, nav=False, name=name, campaign=config,
-                summary=pages.summary(store, record, config, experiments), figures=pages.figures(config, experiments))
+    return dict(name=name, campaign=config, summary=pages.summary(store, record, config, experiments), figures=pages.figures(config, experiments),
+                models=models[-20:][::-1], n_models=len(models), table=table, decks=pages.decks(store, config),
+                paging={n: query(n) for n in (table["page"] - 1, table["page"] + 1)}, query=query(table["page"]),
+                status=status, sort=sort, desc=desc)
 
 
 @router.get("/campaigns/{name}/experiments.csv")

@@ -162,8 +162,12 @@ def test_the_campaign_page_shows_figures_models_and_a_sortable_filtered_table_an
     best_plot = page.text[page.text.index("<svg"):page.text.index("</svg>")]  # Branin is minimised: its values, not minus them
     assert "best so far: y (lower is better" in best_plot and "best y" in best_plot
     assert all(float(t) >= 0 for t in re.findall(r'class="tick" text-anchor="end">([^<]+)<', best_plot))
-    live = client.get("/campaigns/branin-test/live")
+    live = client.get("/campaigns/branin-test/live?sort=objective:y&status=measured")  # what the page's script swaps in
     assert live.status_code == 200 and "<html" not in live.text and live.text.count("<svg") == 3
+    assert 'id="live-top" data-part' in live.text and 'id="live-table" data-part' in live.text and "Model versions" in live.text
+    live_ys = [float(v) for v in re.findall(r'<tr class="measured">(?:\s*<td>[^<]*</td>){5}\s*<td>([^<]+)</td>', live.text)]
+    assert live_ys == ys  # the same rows, filter and order as the page
+    assert 'data-live="/campaigns/branin-test/live?status=measured&amp;sort=objective%3Ay&amp;desc=false&amp;page_no=1"' in page.text
     csv = client.get("/campaigns/branin-test/experiments.csv?status=measured")
     assert csv.headers["content-type"].startswith("text/csv") and len(csv.text.strip().splitlines()) == 9
     missing = client.get("/campaigns/no-such")

@@ -64,7 +64,8 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
             except httpx.TransportError:
                 assert time.monotonic() < deadline and ui.poll() is None, ui.communicate()
                 time.sleep(0.2)
-        page = browser.new_page()
+        context = browser.new_context()  # one session for the pages opened below
+        page = context.new_page()
         page.goto(f"{base}/approvals")
         assert page.url.startswith(f"{base}/login")  # a session first
         page.fill("input[name=name]", "olga")
@@ -83,6 +84,8 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.click("text=Check and start")
         page.wait_for_url(f"{base}/campaigns/branin-test?**")
         assert "branin-test started by olga" in page.locator("[role=status]").inner_text()
+        watcher = context.new_page()  # left open on the campaign page, never reloaded: its script keeps all of it current
+        watcher.goto(page.url)
         page.goto(f"{base}/approvals")
 
         def proposal(seq):
@@ -121,6 +124,10 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         (log,) = (tmp_path / "retort-ui" / "logs").glob("branin-test-*.log")
         assert "4 measured, 0 failed, budget 4" in log.read_text()
 
+        expect(watcher.locator("#live-table tr.measured")).to_have_count(4, timeout=15_000)
+        expect(watcher.locator("#live-table tr.rejected")).to_have_count(1)
+        expect(watcher.locator(".summary")).to_contain_text("4 of 4")
+        assert watcher.locator("#live-top h2", has_text="Model versions").count() == 1
         page.goto(f"{base}/campaigns/branin-test")
         assert page.locator("svg.plot").count() == 3 and "4 of 4" in page.locator(".summary").inner_text()
         page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)

@@ -1,6 +1,8 @@
-// Refreshes a campaign's summary and figures every 5 s (the page works without it); stops when the session ends.
+// Refreshes everything a campaign page shows from the store (summary, figures, decks, model versions, the experiments
+// table with its filter, sort and page) every 5 s: each part of the answer replaces the element of the same id. The
+// page works without it; it stops when the session ends.
 (function () {
-  const live = document.getElementById("live");
+  const live = document.querySelector("[data-live]");
   if (!live) return;
   const timer = setInterval(async () => {
     try {
@@ -9,7 +11,12 @@
         clearInterval(timer);
         live.insertAdjacentHTML("afterbegin", '<p class="error" role="alert">Your session has ended: reload the page to sign in again.</p>');
       } else if (response.ok && response.headers.get("content-type").startsWith("text/html")) {
-        live.innerHTML = await response.text();
+        const answer = document.createElement("div");
+        answer.innerHTML = await response.text();
+        for (const part of answer.querySelectorAll("[data-part]")) {
+          const here = document.getElementById(part.id);
+          if (here) here.innerHTML = part.innerHTML;
+        }
       }
     } catch (e) { /* the server is restarting: try again next time */ }
   }, 5000);
