@@ -131,6 +131,13 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.goto(f"{base}/campaigns/branin-test")
         assert page.locator("svg.plot").count() == 3 and "4 of 4" in page.locator(".summary").inner_text()
         page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen, the header holds its text
+        for path in ("/", "/approvals", "/audit", "/new", "/campaigns/branin-test"):
+            page.goto(f"{base}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+            header, who = page.locator("header").bounding_box(), page.locator("header .who span").bounding_box()
+            assert who["x"] + who["width"] <= 390 and who["y"] + who["height"] <= header["y"] + header["height"], path
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{base}/audit")
         rows = page.locator("tbody tr").all_inner_texts()
         assert [r.split("\t")[3:5] for r in rows] == [["approve", "olga"], ["approve", "olga"], ["reject", "olga"], ["edit", "olga"], ["approve", "olga"]]
