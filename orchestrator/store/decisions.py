@@ -176,6 +176,12 @@ class DecisionStore:
             s.commit()
         return state
 
+    def note_run(self, campaign_id: int, action: str, actor: str, reason: str = "", detail: Optional[dict] = None) -> None:
+        """Audit a run started for the campaign (`start` from an upload, `continue` from its page)."""
+        with self.store.session(f"audit {action} of campaign id {campaign_id}") as s:
+            s.add(AuditRow(campaign_id=campaign_id, action=action, actor=actor, reason=reason, after_json=json.dumps(detail or {})))
+            s.commit()
+
     def events(self, campaign_id: int, action: Optional[str] = None, limit: Optional[int] = None) -> list[AuditRecord]:
         """The campaign's audit trail, newest first."""
         with self.store.session(f"read the audit trail of campaign id {campaign_id}") as s:

@@ -103,9 +103,17 @@ def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiment
 
 
 def driver(store: Store, campaign_id: int) -> str:
-    """Which process runs the campaign (its lease), or idle."""
+    """Which process runs the campaign (its lease) and when it last said it is alive, or idle."""
+    from datetime import datetime, timezone
+
+    from retort.orchestrator.store.leases import TTL
+
     lease = holder_of(store, campaign_id)
-    return f"running on {lease.host} (pid {lease.pid})" if lease else "idle"
+    if lease is None:
+        return "idle: no process runs it"
+    expires = lease.expires_at if lease.expires_at.tzinfo else lease.expires_at.replace(tzinfo=timezone.utc)
+    alive = max(0.0, TTL - (expires - datetime.now(timezone.utc)).total_seconds())
+    return f"running on {lease.host} (pid {lease.pid}; alive {alive:.0f} s ago)"
 
 
 def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:

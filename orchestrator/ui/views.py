@@ -130,7 +130,11 @@ def _campaign_view(request: Request, name: str, status: str, sort: str, desc: bo
         return "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in (("status", status), ("sort", sort), ("desc", str(desc).lower()),
                                                                           ("page_no", n)))
 
+    from retort.orchestrator.ui.starting import log_tail
+
+    log_name, log_lines = log_tail(store, name)
     return dict(name=name, campaign=config, summary=pages.summary(store, record, config, experiments), figures=pages.figures(config, experiments),
+                log_name=log_name, log_lines=log_lines,
                 models=models[-20:][::-1], n_models=len(models), table=table, decks=pages.decks(store, config),
                 paging={n: query(n) for n in (table["page"] - 1, table["page"] + 1)}, query=query(table["page"]),
                 status=status, sort=sort, desc=desc)
@@ -282,8 +286,18 @@ async def control(request: Request, name: str):
     store = request.app.state.store
     record, _ = pages.load(store, name)
     action = str(form.get("action", ""))
-    if action not in ("pause", "resume", "stop"):
-        raise DecisionError(f"unknown control {action!r}: pause, resume or stop")
+    if action not in ("pause", "resume", "stop", "continue"):
+        raise DecisionError(f"unknown control {action!r}: pause, resume, stop or continue")
+    if action == "continue":  # a process of its own runs the campaign from where it stands
+        from retort.orchestrator.errors import CampaignError
+        from retort.orchestrator.ui.starting import continue_run
+
+        try:
+            log = await run_in_threadpool(continue_run, store, name, session.user.name, str(form.get("reason", ""))[:2000])
+        except CampaignError as exc:
+            raise DecisionError(str(exc)) from None
+        message = f"{name} continued by {session.user.name}: a retort run process of its own runs it (log {log.name})"
+        return RedirectResponse(f"/campaigns/{quote(name, safe='')}" + flash(request, message), status_code=303)
     try:
         state = DecisionStore(store).set_control(record.id, action, session.user.name, str(form.get("reason", ""))[:2000])
     except StoreError as exc:
@@ -330,7 +344,7 @@ async def start_campaign(request: Request):
         problems = [line.strip()[2:] for line in lines[1:] if line.strip().startswith("- ")] or [str(exc)]
         return page(request, "new.html", session, 400, problems=[p.split(": ", 1) if ": " in p else ["", p] for p in problems],
                     heading=lines[0], text=data.decode("utf-8", "replace")[:MAX_UPLOAD])
-    await run_in_threadpool(start, store, path, campaign)
+    await run_in_threadpool(start, store, path, campaign, session.user.name)
     message = f"{campaign.name} started by {session.user.name}: a retort run process of its own runs it (its log is in {path.parent.parent / 'logs'})"
     return RedirectResponse(f"/campaigns/{quote(campaign.name, safe='')}" + flash(request, message), status_code=303)
 

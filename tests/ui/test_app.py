@@ -2,6 +2,7 @@
 and imports. The browser meets the same routes in test_browser.py."""
 
 import re
+from pathlib import Path
 from datetime import timedelta
 
 import pytest
@@ -411,3 +412,25 @@ def test_a_refused_form_comes_back_as_typed_with_the_reason_beside_the_field(lab
     assert record.status_code == 400 and "<details open>\n  <summary>Record a result measured by hand" in record.text
     assert 'name="m.y" value="nan"' in record.text and 'name="seq" inputmode="numeric" required value="1"' in record.text
     assert [e.status for e in run.experiments()] == ["proposed", "proposed"]
+
+
+def test_continue_is_refused_while_a_process_runs_the_campaign_or_when_its_budget_is_spent(lab):
+    from retort.orchestrator.store.leases import hold
+
+    url, run = lab
+    client = signed_in(url, "olga")
+    page = client.get("/campaigns/branin-test")
+    assert "idle: no process runs it" in page.text and 'value="continue"' in page.text and "press Continue above" in page.text
+    token = csrf_of(page)
+    with hold(run.store, run.record.id, "branin-test"):  # this process drives it
+        busy = client.post("/campaigns/branin-test/control", data={"csrf": token, "action": "continue"})
+        assert busy.status_code == 400 and "branin-test is running already" in alert(busy) and "nothing was started" in alert(busy)
+        assert "alive 0 s ago" in client.get("/campaigns/branin-test").text
+    auto = loop.open_run(run.campaign.model_copy(update={"approval": branin_campaign().approval}), store=run.store)
+    loop.approve(auto, auto.experiments())
+    while loop.remaining(auto) > 0:
+        loop.run_iteration(auto, loop.next_iteration(auto))
+    spent = client.post("/campaigns/branin-test/control", data={"csrf": token, "action": "continue"})
+    assert spent.status_code == 400 and "has spent its budget (8)" in alert(spent)
+    assert not (Path(run.store.file).parent / "retort-ui" / "logs").exists()  # nothing was started
+    assert [e.action for e in DecisionStore(run.store).events(run.record.id, action="continue")] == []

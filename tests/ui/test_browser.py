@@ -98,6 +98,17 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
 
         proposal(1).locator("button[value=approve]").click()
         expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 1 approved by olga")  # retried until the page shows it
+        page.goto(f"{base}/campaigns/branin-test")  # stop the run from its page, then continue it from there
+        page.locator("form.controls button[value=stop]").click()
+        expect(page.locator("[role=status]")).to_contain_text("branin-test stopped: the run ends once what is on the instruments is done by olga")
+        expect(page.locator(".summary")).to_contain_text("idle: no process runs it", timeout=120_000)  # the page refreshes itself
+        expect(page.locator(".summary")).to_contain_text("press Continue above")
+        assert "Run log branin-test-" in page.locator(".summary").inner_text()  # the stopped run's last lines
+        page.reload()
+        page.locator("form.controls button[value=continue]").click()
+        expect(page.locator("[role=status]")).to_contain_text("branin-test continued by olga")
+        expect(page.locator(".summary")).to_contain_text("running on", timeout=120_000)
+        page.goto(f"{base}/approvals")
         second = proposal(2)
         second.locator("input[name='v.x1']").fill("99")  # outside the space: refused, at the field's proposal
         second.locator("button[value=edit]").click()
@@ -121,8 +132,8 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         while holder_of(store, record.id) is not None or store.status_counts(record.id).get("measured", 0) < 4:
             assert time.monotonic() < deadline, "the run did not finish"
             time.sleep(0.5)
-        (log,) = (tmp_path / "retort-ui" / "logs").glob("branin-test-*.log")
-        assert "4 measured, 0 failed, budget 4" in log.read_text()
+        logs = sorted((tmp_path / "retort-ui" / "logs").glob("branin-test-*.log"))
+        assert len(logs) == 2 and "4 measured, 0 failed, budget 4" in logs[-1].read_text()  # the continued run took it to its budget
 
         expect(watcher.locator("#live-table tr.measured")).to_have_count(4, timeout=15_000)
         expect(watcher.locator("#live-table tr.rejected")).to_have_count(1)
@@ -140,7 +151,9 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{base}/audit")
         rows = page.locator("tbody tr").all_inner_texts()
-        assert [r.split("\t")[3:5] for r in rows] == [["approve", "olga"], ["approve", "olga"], ["reject", "olga"], ["edit", "olga"], ["approve", "olga"]]
+        assert [r.split("\t")[3:5] for r in rows] == [["approve", "olga"], ["approve", "olga"], ["reject", "olga"], ["edit", "olga"],
+                                                       ["continue", "olga"], ["resume", "olga"], ["stop", "olga"], ["approve", "olga"],
+                                                       ["start", "olga"]]
         assert [e.status for e in store.experiments(record.id)] == ["measured"] * 2 + ["rejected"] + ["measured"] * 2
     finally:
         stop_runs(url)
