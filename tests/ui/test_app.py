@@ -204,7 +204,13 @@ def test_an_operator_pauses_resumes_and_stops_from_the_campaign_page_and_a_viewe
     token = csrf_of(operator.get("/campaigns/branin-test"))
     paused = operator.post("/campaigns/branin-test/control", data={"csrf": token, "action": "pause", "reason": "deck"})
     assert paused.status_code == 200 and "branin-test paused: no new work is handed out by olga" in paused.text
-    assert "paused by an operator" in paused.text and 'value="resume"' in paused.text
+    assert "paused by an operator" in paused.text and 'value="continue"' in paused.text  # nothing runs it: resuming alone would not
+    assert 'value="resume"' not in paused.text
+    from retort.orchestrator.store.leases import hold
+
+    with hold(run.store, run.record.id, "branin-test"):  # a process holds it, paused: Resume is what it needs
+        held = operator.get("/campaigns/branin-test").text
+        assert 'value="resume"' in held and 'value="continue"' not in held
     twice = operator.post("/campaigns/branin-test/control", data={"csrf": token, "action": "pause"})
     assert twice.status_code == 400 and "it is paused already" in alert(twice)
     operator.post("/campaigns/branin-test/control", data={"csrf": token, "action": "stop"})
