@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from urllib.parse import quote
+
 from pydantic import BaseModel
 
 from retort.orchestrator.campaign import Campaign, StoredConfigError, stored_campaign
 from retort.orchestrator.campaign.lifecycle import IMPORTED
 from retort.orchestrator.campaign.results import best, best_so_far, constrained_readings, done, headline, pareto_front, scored
+from retort.orchestrator.errors import DecisionError
 from retort.orchestrator.store import Store
 from retort.orchestrator.store.decisions import DecisionStore
 from retort.orchestrator.store.leases import holder_of
@@ -197,12 +200,51 @@ def waiting(store: Store) -> list[dict]:
     return out
 
 
-def audit(store: Store, limit: int = 500) -> list[dict]:
+class AuditFilter(BaseModel):
+    """Which audit events to show: by campaign, person and action (exact), and a time window (UTC, inclusive dates
+    or date-times as ``2026-12-06`` or ``2026-12-06T14:30``)."""
+
+    campaign: str = ""
+    actor: str = ""
+    action: str = ""
+    since: str = ""
+    until: str = ""
+
+    def window(self) -> tuple[Optional["datetime"], Optional["datetime"]]:
+        from datetime import datetime, timedelta
+
+        def moment(text: str, end: bool):
+            if not text:
+                return None
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise DecisionError(f"audit filter: {text!r} is not a date (2026-12-06) or a date and time (2026-12-06T14:30)") from None
+            if end and len(text) == 10:  # a whole day
+                value += timedelta(days=1) - timedelta(microseconds=1)
+            return value.replace(tzinfo=None)
+
+        return moment(self.since, False), moment(self.until, True)
+
+    def query(self) -> str:
+        return "&".join(f"{k}={quote(v, safe='')}" for k, v in self.model_dump().items() if v)
+
+
+def audit(store: Store, chosen: AuditFilter = AuditFilter(), limit: Optional[int] = 500) -> list[dict]:
+    """Audit events newest first, filtered by `chosen`; at most `limit` (None: all)."""
+    since, until = chosen.window()
     decisions = DecisionStore(store)
     events = []
     for record in store.campaigns():
-        events += [{"campaign": record.name, "event": e} for e in decisions.events(record.id, limit=limit)]
-    return sorted(events, key=lambda x: x["event"].created_at, reverse=True)[:limit]
+        if chosen.campaign and record.name != chosen.campaign:
+            continue
+        for e in decisions.events(record.id, action=chosen.action or None):
+            when = e.created_at.replace(tzinfo=None)
+            if (chosen.actor and e.actor != chosen.actor) or (since and when < since) or (until and when > until):
+                continue
+            events.append({"campaign": record.name, "event": e})
+    events.sort(key=lambda x: x["event"].created_at, reverse=True)
+    return events if limit is None else events[:limit]
 
 
 def inbox_count(store: Store) -> int:

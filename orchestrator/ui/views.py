@@ -162,9 +162,31 @@ def approvals(request: Request, done: str = "", sig: str = ""):
 
 
 @router.get("/audit")
-def audit(request: Request):
+def audit(request: Request, campaign: str = "", actor: str = "", action: str = "", since: str = "", until: str = ""):
     session = current(request)
-    return page(request, "audit.html", session, events=pages.audit(request.app.state.store))
+    chosen = pages.AuditFilter(campaign=campaign, actor=actor, action=action, since=since, until=until)
+    store = request.app.state.store
+    return page(request, "audit.html", session, events=pages.audit(store, chosen), chosen=chosen,
+                campaigns=[c.name for c in store.campaigns()])
+
+
+@router.get("/audit.csv")
+def audit_csv(request: Request, campaign: str = "", actor: str = "", action: str = "", since: str = "", until: str = ""):
+    """Every audit event the filter keeps (no limit), as CSV."""
+    import csv
+    import io
+    import json
+
+    current(request)
+    chosen = pages.AuditFilter(campaign=campaign, actor=actor, action=action, since=since, until=until)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["when_utc", "campaign", "experiment", "action", "who", "reason", "proposed", "decided"])
+    for x in pages.audit(request.app.state.store, chosen, limit=None):
+        a = x["event"]
+        writer.writerow([a.created_at.strftime("%Y-%m-%d %H:%M:%S"), x["campaign"], "" if a.seq is None else a.seq, a.action, a.actor,
+                         a.reason, json.dumps(a.before), json.dumps(a.after)])
+    return PlainTextResponse(out.getvalue(), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
 
 
 @router.get("/new")

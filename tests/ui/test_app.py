@@ -440,3 +440,30 @@ def test_continue_is_refused_while_a_process_runs_the_campaign_or_when_its_budge
     assert spent.status_code == 400 and "has spent its budget (8)" in alert(spent)
     assert not (Path(run.store.file).parent / "retort-ui" / "logs").exists()  # nothing was started
     assert [e.action for e in DecisionStore(run.store).events(run.record.id, action="continue")] == []
+
+
+def test_the_audit_is_filtered_by_campaign_person_action_and_time_and_exported_as_csv(lab):
+    import csv
+    import io
+
+    url, run = lab
+    olga, ada = signed_in(url, "olga"), signed_in(url, "ada")
+    token = csrf_of(olga.get("/approvals"))
+    olga.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"})
+    ada.post("/campaigns/branin-test/decide", data={"csrf": csrf_of(ada.get("/approvals")), "seq": "2", "action": "reject", "reason": "dup"})
+    olga.post("/campaigns/branin-test/control", data={"csrf": token, "action": "pause", "reason": "deck"})
+    everything = olga.get("/audit")
+    assert everything.text.count("<td>olga</td>") == 2 and everything.text.count("<td>ada</td>") == 1
+    mine = olga.get("/audit?actor=olga&action=approve")
+    assert mine.text.count("<td>olga</td>") == 1 and "<td>ada</td>" not in mine.text and "<td>pause</td>" not in mine.text
+    today = DecisionStore(run.store).events(run.record.id)[0].created_at.strftime("%Y-%m-%d")
+    assert olga.get(f"/audit?since={today}&until={today}").text.count("<td>branin-test</td>") == 3
+    assert "<td>branin-test</td>" not in olga.get("/audit?until=2000-01-01").text
+    assert "<td>branin-test</td>" not in olga.get("/audit?campaign=other").text
+    bad = olga.get("/audit?since=yesterday")
+    assert bad.status_code == 400 and "audit filter: 'yesterday' is not a date" in alert(bad)
+    exported = olga.get("/audit.csv?actor=ada")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["campaign"], r["experiment"], r["action"], r["who"], r["reason"]) for r in rows] == [("branin-test", "2", "reject", "ada", "dup")]
+    assert 'href="/audit.csv?actor=olga&amp;action=approve"' in mine.text
