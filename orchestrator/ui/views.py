@@ -237,6 +237,25 @@ async def decide_one(request: Request, name: str):
     return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {done[0].seq} {what} by {session.user.name}"), status_code=303)
 
 
+@router.post("/campaigns/{name}/approve-all")
+async def approve_all(request: Request, name: str):
+    """Approve, as proposed, the proposals the operator's page listed (their numbers come with the form: one that
+    arrived since is not approved unseen). All or nothing: one that cannot be approved any more refuses the lot."""
+    session, form = await _form(request, FORM_BYTES)
+    store = request.app.state.store
+    record, config = pages.load(store, name)
+    seqs = form.getlist("seq")
+    if not seqs or len(seqs) > 10_000 or not all(str(q).isdigit() and 1 <= int(q) <= MAX_SEQ for q in seqs):
+        raise DecisionError(f"{name}: approve all: which experiments? (got {len(seqs)} numbers); nothing was changed")
+    decisions = [Decision(action="approve", seq=int(q), reason=str(form.get("reason", ""))[:2000]) for q in seqs]
+    try:
+        done = await run_in_threadpool(decide, config, store, record.id, {}, decisions, session.user.name)
+    except DecisionError as exc:
+        return page(request, "approvals.html", session, 400, campaigns=pages.waiting(store), done="", error=f"{name}: {exc}; nothing was approved")
+    numbers = ", ".join(str(e.seq) for e in done)
+    return RedirectResponse("/approvals" + flash(request, f"{name}: experiments {numbers} approved by {session.user.name}"), status_code=303)
+
+
 def _refused(request: Request, session, name: str, config, exc: Exception, which: str, form, prefix: str):
     """The approvals page again, with the refused form as it was typed (its details opened) and the reason beside the
     field it names (`pages.Typed`)."""

@@ -467,3 +467,21 @@ def test_the_audit_is_filtered_by_campaign_person_action_and_time_and_exported_a
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [(r["campaign"], r["experiment"], r["action"], r["who"], r["reason"]) for r in rows] == [("branin-test", "2", "reject", "ada", "dup")]
     assert 'href="/audit.csv?actor=olga&amp;action=approve"' in mine.text
+
+
+def test_an_operator_approves_every_listed_proposal_at_once_and_nothing_unseen(lab):
+    url, run = lab
+    client = signed_in(url, "olga")
+    inbox = client.get("/approvals")
+    assert "Approve all 2 as proposed" in inbox.text
+    token = csrf_of(inbox)
+    loop.propose(run, 2, None, 1)  # a third proposal arrives after the page was drawn
+    stale = client.post("/campaigns/branin-test/approve-all", data={"csrf": token, "seq": ["1", "2", "9"]})
+    assert stale.status_code == 400 and "there is no experiment 9" in alert(stale) and "nothing was approved" in alert(stale)
+    assert [e.status for e in run.experiments()] == ["proposed"] * 3
+    done = client.post("/campaigns/branin-test/approve-all", data={"csrf": token, "seq": ["1", "2"]})
+    assert done.status_code == 200 and "branin-test: experiments 1, 2 approved by olga" in done.text
+    assert [e.status for e in run.experiments()] == ["approved", "approved", "proposed"]  # the unseen one waits
+    viewer = signed_in(url, "vic")
+    refused = viewer.post("/campaigns/branin-test/approve-all", data={"csrf": csrf_of(viewer.get("/approvals")), "seq": ["3"]})
+    assert refused.status_code == 403 and run.experiments()[2].status == "proposed"
