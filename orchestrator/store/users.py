@@ -54,6 +54,11 @@ class Session(BaseModel):
     csrf: str
     expires_at: datetime
 
+    @property
+    def ends_epoch(self) -> int:
+        """When the session ends, in seconds since the epoch (for the page's warning)."""
+        return int(_aware(self.expires_at).timestamp())
+
 
 class Users:
     """Users and sessions, kept in a campaign `Store`."""

@@ -1,6 +1,6 @@
 """`retort ui`: the operator's web pages, served by FastAPI from the campaign store.
 
-Server-rendered HTML (Jinja2) with one small script that refreshes a campaign's figures, and SVG
+Server-rendered HTML (Jinja2) with one small script that refreshes a campaign's page, and SVG
 plots drawn on the server: nothing is fetched from elsewhere at run time, and a page works with the
 script off. The UI reads and writes the store only, so it runs beside `retort run` processes (or a
 Prefect deployment) that share nothing else with it.
@@ -9,6 +9,7 @@ Prefect deployment) that share nothing else with it.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
@@ -26,7 +27,7 @@ from retort.orchestrator.store import Store
 from retort.orchestrator.store.users import SESSION_HOURS, Users
 from retort.orchestrator.ui import views
 from retort.orchestrator.ui.render import HEADERS, problem
-from retort.orchestrator.ui.security import LoginLimiter, SignIn
+from retort.orchestrator.ui.security import KEPT_COOKIE, LoginLimiter, SignIn, cookie_args, keep
 from retort.orchestrator.ui.starting import data_folder
 
 HERE = Path(__file__).parent
@@ -70,6 +71,11 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_orig
         if request.url.path.startswith("/api/") or request.url.path.endswith("/live"):  # fetched by the page's script
             return JSONResponse({"error": "your session has expired" if exc.why else "sign in first"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "") if request.method == "GET" else "/"
+        kept_value = await _kept_decision(request) if exc.why == "expired" and request.method == "POST" else None
+        if kept_value:  # nothing was decided; the form comes back as typed after sign-in
+            response = RedirectResponse("/login?next=/approvals&why=kept", status_code=303)
+            response.set_cookie(KEPT_COOKIE, kept_value, **cookie_args(request, max_age=3600))
+            return response
         return RedirectResponse(f"/login?next={quote(target)}" + (f"&why={quote(exc.why)}" if exc.why else ""), status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
@@ -96,3 +102,20 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_orig
 
     app.include_router(views.router)
     return app
+
+
+KEPT_ROUTES = re.compile(r"/campaigns/([^/]+)/(decide|record)")
+
+
+async def _kept_decision(request: Request) -> Optional[str]:
+    """A decision or hand-recorded result posted after its session expired, as a signed cookie value to draw its form
+    again after sign-in (None for other requests, or a form too large to keep)."""
+    from urllib.parse import unquote
+
+    route = KEPT_ROUTES.fullmatch(request.url.path)
+    size = request.headers.get("content-length", "")
+    if route is None or not size.isdigit() or int(size) > views.FORM_BYTES:
+        return None
+    form = await request.form()
+    fields = {k: str(v)[:500] for k, v in form.items() if k != "csrf" and isinstance(v, str)}
+    return keep(request, {"campaign": unquote(route.group(1)), "route": route.group(2), "fields": fields})

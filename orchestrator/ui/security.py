@@ -23,6 +23,9 @@ from retort.orchestrator.store.users import Session, Users
 
 COOKIE = "retort_session"
 LOGIN_COOKIE = "retort_login"  # double-submit token of the sign-in form (no session yet)
+KEPT_COOKIE = "retort_kept"  # a decision posted after its session expired, signed, kept to be submitted again after sign-in
+KEPT_BYTES = 3000
+COOKIE_GRACE = 86_400  # s the session cookie outlives its session, so a request after it expired is told so
 MAX_FAILURES = 5
 FAILURE_WINDOW = 600.0  # s
 
@@ -134,6 +137,37 @@ def flash(request: Request, message: str) -> str:
 def read_flash(request: Request, message: str, signature: str) -> str:
     """`message` if this server signed it, else nothing (a link cannot put words on Retort's pages)."""
     return message if message and hmac.compare_digest(signature, _signature(request, message)) else ""
+
+
+def keep(request: Request, kept: dict) -> Optional[str]:
+    """A refused-for-expiry form as a signed cookie value (None if it is too large to keep in a cookie)."""
+    import base64
+    import json
+
+    text = json.dumps(kept, separators=(",", ":"))
+    value = base64.urlsafe_b64encode(text.encode()).decode() + "." + _signature(request, text)
+    return value if len(value) <= KEPT_BYTES else None
+
+
+def kept(request: Request) -> Optional[dict]:
+    """The form `keep` stored, if this server signed it."""
+    import base64
+    import binascii
+    import json
+
+    value = request.cookies.get(KEPT_COOKIE, "")
+    data, _, signature = value.rpartition(".")
+    try:
+        text = base64.urlsafe_b64decode(data.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if not data or not hmac.compare_digest(signature, _signature(request, text)):
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _signature(request: Request, message: str) -> str:

@@ -24,14 +24,15 @@ from retort.orchestrator.errors import DecisionError
 from retort.orchestrator.campaign.export import to_csv
 from retort.orchestrator.ui import pages
 from retort.orchestrator.ui.render import page
-from retort.orchestrator.ui.security import (COOKIE, LOGIN_COOKIE, Forbidden, check_origin, client, cookie_args, current, deciding,
-                                             flash, new_token, read_flash)
+from retort.orchestrator.ui.security import (COOKIE, COOKIE_GRACE, KEPT_COOKIE, LOGIN_COOKIE, Forbidden, check_origin, client, cookie_args,
+                                             current, deciding, flash, kept, new_token, read_flash)
 
 router = APIRouter()
 FORM_BYTES = 200_000
 UPLOAD_BYTES = 20_000_000
 MAX_SEQ = 2**31 - 1
-WHY = {"expired": "your session has expired; sign in again"}
+WHY = {"expired": "your session has expired; sign in again",
+       "kept": "your session had expired, so your last decision was not taken; sign in and it is shown again as you typed it"}
 
 
 # -- signing in ----------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def login(request: Request, name: str = Form("", max_length=200), password: str 
     limiter.forgive(*keys)
     token, _ = request.app.state.users.open_session(user, request.app.state.session_hours)
     response = RedirectResponse(_local(next), status_code=303)
-    response.set_cookie(COOKIE, token, **cookie_args(request, max_age=int(request.app.state.session_hours * 3600)))
+    response.set_cookie(COOKIE, token, **cookie_args(request, max_age=int(request.app.state.session_hours * 3600) + COOKIE_GRACE))
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 
@@ -157,8 +158,21 @@ def export(request: Request, name: str, status: str = ""):
 @router.get("/approvals")
 def approvals(request: Request, done: str = "", sig: str = ""):
     session = current(request)
-    return page(request, "approvals.html", session, campaigns=pages.waiting(request.app.state.store), done=read_flash(request, done, sig),
-                error="")
+    again = kept(request)  # a decision posted after its session expired: drawn again as typed, to submit again
+    typed, error = None, ""
+    if again and isinstance(again.get("fields"), dict) and again.get("route") in ("decide", "record"):
+        fields = {str(k): str(v) for k, v in again["fields"].items()}
+        prefix = "m." if again["route"] == "record" else "v."
+        which = "record" if again["route"] == "record" else (f"decide:{fields['seq']}" if "seq" in fields else "add")
+        error = (f"{again.get('campaign', '')}: your session had expired before this reached the server, so nothing was decided. "
+                 "It is shown below as you typed it: submit it again")
+        typed = pages.Typed(campaign=str(again.get("campaign", "")), form=which, reason=fields.get("reason", ""), seq=fields.get("seq", ""),
+                            values={k[len(prefix):]: v for k, v in fields.items() if k.startswith(prefix)}, message=error)
+    response = page(request, "approvals.html", session, campaigns=pages.waiting(request.app.state.store), done=read_flash(request, done, sig),
+                    error=error, typed=typed)
+    if request.cookies.get(KEPT_COOKIE):
+        response.delete_cookie(KEPT_COOKIE, path="/")
+    return response
 
 
 @router.get("/audit")

@@ -66,6 +66,7 @@ def test_every_page_needs_a_session_and_sign_in_returns_where_you_were_going(lab
                         follow_redirects=False)
     assert right.headers["location"] == "/"  # never sent to another site
     assert "HttpOnly" in right.headers["set-cookie"] and "SameSite=strict" in right.headers["set-cookie"]
+    assert f"Max-Age={8 * 3600 + 86400}" in right.headers["set-cookie"]  # outlives the session: a late request is told it expired
 
 
 def test_failed_sign_ins_are_limited(lab):
@@ -96,11 +97,23 @@ def test_a_forged_cross_site_or_stale_request_changes_nothing(lab):
             row.expires_at = row.expires_at - timedelta(hours=9)
             s.add(row)
         s.commit()
-    stale = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "approve"}, follow_redirects=False)
+    stale = client.post("/campaigns/branin-test/control", data={"csrf": token, "action": "pause"}, follow_redirects=False)
     assert stale.status_code == 303 and stale.headers["location"] == "/login?next=/&why=expired"
-    assert [e.status for e in run.experiments()] == ["proposed", "proposed"]
     assert "your session has expired; sign in again" in client.get(stale.headers["location"]).text
+    late = client.post("/campaigns/branin-test/decide", data={"csrf": token, "seq": "1", "action": "edit", "v.x1": "0.5", "v.x2": "7",
+                                                             "reason": "late"}, follow_redirects=False)  # a decision: kept
+    assert late.status_code == 303 and late.headers["location"] == "/login?next=/approvals&why=kept"
+    assert [e.status for e in run.experiments()] == ["proposed", "proposed"] and loop.control(run) == "run"
     assert client.get("/campaigns/branin-test/live").status_code == 401  # the page's script stops and says so
+    form = client.get(late.headers["location"])
+    assert "your last decision was not taken" in form.text
+    again = client.post("/login", data={"name": "olga", "password": "olga-password", "csrf": csrf_of(form), "next": "/approvals"})
+    assert "your session had expired before this reached the server, so nothing was decided" in alert(again)
+    shown = again.text[again.text.index('id="proposal-branin-test-1"'):]
+    assert 'name="v.x1" value="0.5"' in shown and 'name="v.x2" value="7"' in shown and 'value="late"' in shown
+    assert "your session had expired" not in client.get("/approvals").text  # shown once
+    forged = client.get("/approvals", cookies={"retort_kept": "eyJjYW1wYWlnbiI6IngifQ.0000"})
+    assert "your session had expired" not in forged.text  # only what this server signed
     spoofed = client.get("/login?why=The UI moved to evil.example")
     assert "evil.example" not in spoofed.text
 
