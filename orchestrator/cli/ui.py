@@ -31,8 +31,19 @@ def add_parsers(sub) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, help="viewer: sees; operator: also decides and controls; admin: also manages users")
     add.add_argument("--store", help=STORE_HELP)
-    listing = actions.add_parser("list", help="list users and their roles")
+    listing = actions.add_parser("list", help="list users, their roles and whether they are disabled")
     listing.add_argument("--store", help=STORE_HELP)
+    for action, helptext in (("disable", "no sign-in until enabled again; their open sessions end now"), ("enable", "let a disabled user sign in again"),
+                             ("remove", "remove a user (what they decided stays in the audit under their name)"),
+                             ("reset-password", "set a new password (asked for, or one line on standard input); their sessions end"),
+                             ("revoke", "end every open session of a user"), ("role", "change a user's role"),
+                             ("events", "sign-ins, refused sign-ins and account changes, newest first")):
+        one = actions.add_parser(action, help=helptext)
+        one.add_argument("name", nargs="?" if action == "events" else None)
+        if action == "role":
+            one.add_argument("role", help="viewer, operator or admin")
+        one.add_argument("--by", default="the command line", help="who does it, for the record (default: the command line)")
+        one.add_argument("--store", help=STORE_HELP)
 
 
 def users_command(args: argparse.Namespace) -> int:
@@ -43,10 +54,23 @@ def users_command(args: argparse.Namespace) -> int:
     users = Users(_store(args.store, create=args.action == "add"))
     if args.action == "list":
         for user in users.all():
-            out.print(f"{user.name}  {user.role}  (added {user.created_at:%Y-%m-%d})", highlight=False)
+            out.print(f"{user.name}  {user.role}  (added {user.created_at:%Y-%m-%d}){'  DISABLED' if user.disabled else ''}", highlight=False)
         return 0
-    user = users.add(args.name, args.role, _password(args.name))
-    out.print(f"added {user.role} {user.name!r}; they sign in to 'retort ui' with that password", highlight=False)
+    if args.action == "add":
+        user = users.add(args.name, args.role, _password(args.name))
+        out.print(f"added {user.role} {user.name!r}; they sign in to 'retort ui' with that password", highlight=False)
+        return 0
+    if args.action == "events":
+        for e in users.events(args.name):
+            where = f" from {e['address']}" if e["address"] else ""
+            out.print(f"{e['created_at']:%Y-%m-%d %H:%M:%S}  {e['action']}  {e['subject']}  by {e['actor']}{where}  {e['detail']}".rstrip(),
+                      highlight=False)
+        return 0
+    from retort.orchestrator.store.users import administer
+
+    done = administer(users, args.action, args.name, args.by, role=getattr(args, "role", None),
+                      password=_password(args.name) if args.action == "reset-password" else None)
+    out.print(done, highlight=False)
     return 0
 
 

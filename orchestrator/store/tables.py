@@ -155,6 +155,21 @@ class UserRow(SQLModel, table=True):
     role: str
     password_hash: str
     created_at: datetime = Field(default_factory=utcnow)
+    disabled: bool = False
+
+
+class AccountEventRow(SQLModel, table=True):
+    """What happened to an account: a sign-in (or a refused one, with the address), a role changed, a password reset,
+    sessions revoked, a person disabled, enabled or removed; who did it."""
+
+    __tablename__ = "account_event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    action: str
+    subject: str = Field(index=True)
+    actor: str
+    address: str = ""
+    detail: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class SessionRow(SQLModel, table=True):

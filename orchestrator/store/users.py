@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from retort.orchestrator.errors import OrchestratorError
 from retort.orchestrator.store.core import Store
-from retort.orchestrator.store.tables import SessionRow, UserRow, utcnow
+from retort.orchestrator.store.tables import AccountEventRow, SessionRow, UserRow, utcnow
 
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
@@ -41,6 +41,7 @@ class User(BaseModel):
     name: str
     role: Role
     created_at: datetime
+    disabled: bool = False
 
     @property
     def can_decide(self) -> bool:
@@ -86,15 +87,102 @@ class Users:
         with self.store.session("list users") as s:
             return [_user(r) for r in s.exec(select(UserRow).order_by(UserRow.name))]
 
-    def authenticate(self, name: str, password: str) -> Optional[User]:
-        """The user if `password` is theirs, else None (taking as long for an unknown name as for a wrong password)."""
+    def authenticate(self, name: str, password: str, address: str = "") -> Optional[User]:
+        """The user if `password` is theirs and they are not disabled, else None (taking as long for an unknown name as
+        for a wrong password). Every attempt is kept as an account event, with the address it came from."""
         with self.store.session("check a password") as s:
             row = s.exec(select(UserRow).where(UserRow.name == name.strip())).first()
         try:
-            _HASHER.verify(row.password_hash if row else _DUMMY, password)
+            verified = _HASHER.verify(row.password_hash if row else _DUMMY, password) and row is not None
         except (VerificationError, InvalidHashError):
-            return None
-        return _user(row) if row else None
+            verified = False
+        ok = verified and not row.disabled
+        why = "" if ok else ("disabled" if verified else "wrong name or password")
+        self._note("sign in" if ok else "sign in refused", name.strip()[:64], name.strip()[:64], address, why)
+        return _user(row) if ok else None
+
+    # -- administration (admins; the CLI acts as "the command line") ------------------------------------------
+    def set_role(self, name: str, role: str, actor: str) -> User:
+        check_role(role)
+        return self._change(name, actor, "role", f"{self.get(name).role} -> {role}", role=role)
+
+    def disable(self, name: str, actor: str) -> User:
+        """No sign-in and no session for `name` (their open sessions end now) until enabled again."""
+        user = self._change(name, actor, "disable", "", disabled=True)
+        self._revoke(user.id)
+        return user
+
+    def enable(self, name: str, actor: str) -> User:
+        return self._change(name, actor, "enable", "", disabled=False)
+
+    def reset_password(self, name: str, password: str, actor: str) -> User:
+        """A new password; every open session of `name` ends."""
+        if len(password) < MIN_PASSWORD:
+            raise UserError(f"the password for {name!r} is too short: at least {MIN_PASSWORD} characters")
+        user = self._change(name, actor, "reset password", "", password_hash=_HASHER.hash(password))
+        self._revoke(user.id)
+        return user
+
+    def revoke_sessions(self, name: str, actor: str) -> int:
+        """End every open session of `name`; how many there were."""
+        user = self.get(name)
+        count = self._revoke(user.id)
+        self._note("revoke sessions", name, actor, "", f"{count} sessions")
+        return count
+
+    def remove(self, name: str, actor: str) -> None:
+        """`name` can no longer sign in and is not listed; what they decided stays in the audit under their name."""
+        user = self.get(name)
+        if user.role == "admin" and sum(u.role == "admin" and not u.disabled for u in self.all()) <= 1 and not user.disabled:
+            raise UserError(f"{name!r} is the last admin who can sign in; make another admin first")
+        with self.store.session(f"remove user {name!r}") as s:
+            s.exec(delete(SessionRow).where(SessionRow.user_id == user.id))
+            s.exec(delete(UserRow).where(UserRow.id == user.id))
+            s.commit()
+        self._note("remove", name, actor, "", user.role)
+
+    def get(self, name: str) -> User:
+        with self.store.session(f"read user {name!r}") as s:
+            row = s.exec(select(UserRow).where(UserRow.name == name)).first()
+        if row is None:
+            raise UserError(f"no user {name!r}; users: {', '.join(u.name for u in self.all()) or 'none'}")
+        return _user(row)
+
+    def events(self, subject: Optional[str] = None, limit: int = 500) -> list[dict]:
+        """Account events, newest first (of `subject` only, if given)."""
+        with self.store.session("read account events") as s:
+            query = select(AccountEventRow)
+            if subject:
+                query = query.where(AccountEventRow.subject == subject)
+            rows = s.exec(query.order_by(AccountEventRow.id.desc()).limit(limit)).all()
+            return [{"action": r.action, "subject": r.subject, "actor": r.actor, "address": r.address, "detail": r.detail,
+                     "created_at": r.created_at} for r in rows]
+
+    def _change(self, name: str, actor: str, action: str, detail: str, **values) -> User:
+        user = self.get(name)
+        demoted = values.get("role", "admin") != "admin" or values.get("disabled") is True
+        if user.role == "admin" and demoted and sum(u.role == "admin" and not u.disabled for u in self.all()) <= 1:
+            raise UserError(f"{name!r} is the last admin who can sign in; make another admin first")
+        with self.store.session(f"{action} for user {name!r}") as s:
+            row = s.exec(select(UserRow).where(UserRow.name == name)).one()
+            for key, value in values.items():
+                setattr(row, key, value)
+            s.add(row)
+            s.add(AccountEventRow(action=action, subject=name, actor=actor, detail=detail))
+            s.commit()
+            s.refresh(row)
+            return _user(row)
+
+    def _revoke(self, user_id: int) -> int:
+        with self.store.session("end sessions") as s:
+            count = s.execute(delete(SessionRow).where(SessionRow.user_id == user_id)).rowcount
+            s.commit()
+        return count
+
+    def _note(self, action: str, subject: str, actor: str, address: str = "", detail: str = "") -> None:
+        with self.store.session(f"keep account event {action!r}") as s:
+            s.add(AccountEventRow(action=action, subject=subject, actor=actor, address=address[:100], detail=detail[:500]))
+            s.commit()
 
     def open_session(self, user: User, hours: float = SESSION_HOURS) -> tuple[str, Session]:
         """A new session for `user`: the token for the cookie (stored only hashed) and the session."""
@@ -114,12 +202,35 @@ class Users:
             if row is None or _aware(row.expires_at) <= datetime.now(timezone.utc):
                 return None
             user = s.get(UserRow, row.user_id)
-            return Session(user=_user(user), csrf=row.csrf, expires_at=_aware(row.expires_at)) if user else None
+            return Session(user=_user(user), csrf=row.csrf, expires_at=_aware(row.expires_at)) if user and not user.disabled else None
 
     def close_session(self, token: str) -> None:
         with self.store.session("close a session") as s:
             s.exec(delete(SessionRow).where(SessionRow.token_hash == _digest(token)))
             s.commit()
+
+
+def administer(users: Users, action: str, name: str, actor: str, role: str | None = None, password: str | None = None) -> str:
+    """One administration step on user `name` (`Users`), audited as done by `actor`; what was done, in a sentence.
+    `retort users` and the UI's users page both go through here."""
+    if action == "disable":
+        users.disable(name, actor)
+        return f"{name} is disabled: no sign-in, and their sessions have ended"
+    if action == "enable":
+        users.enable(name, actor)
+        return f"{name} may sign in again"
+    if action == "remove":
+        users.remove(name, actor)
+        return f"{name} is removed; what they decided stays in the audit"
+    if action == "reset-password":
+        users.reset_password(name, password or "", actor)
+        return f"{name}'s password is reset; their sessions have ended"
+    if action == "revoke":
+        return f"{users.revoke_sessions(name, actor)} sessions of {name} ended"
+    if action == "role":
+        users.set_role(name, role or "", actor)
+        return f"{name} is now {role}"
+    raise UserError(f"unknown user action {action!r}")
 
 
 def check_role(role: str) -> None:
@@ -137,4 +248,5 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _user(row: UserRow) -> User:
-    return User(id=row.id, name=row.name, role=row.role, created_at=row.created_at)
+    return User(id=row.id, name=row.name, role=row.role, created_at=row.created_at, disabled=bool(row.disabled))
+

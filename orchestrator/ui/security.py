@@ -26,7 +26,9 @@ LOGIN_COOKIE = "retort_login"  # double-submit token of the sign-in form (no ses
 KEPT_COOKIE = "retort_kept"  # a decision posted after its session expired, signed, kept to be submitted again after sign-in
 KEPT_BYTES = 3000
 COOKIE_GRACE = 86_400  # s the session cookie outlives its session, so a request after it expired is told so
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per (address, name): one person's typos
+ACCOUNT_FAILURES = 10  # per name, from any address: guessing one account from many places, or through a proxy
+ADDRESS_FAILURES = 30  # per address, whatever the name: guessing many accounts from one machine (a shared bench PC is not locked by one person)
 FAILURE_WINDOW = 600.0  # s
 
 
@@ -43,8 +45,8 @@ class Forbidden(HTTPException):
 
 
 class LoginLimiter:
-    """At most `MAX_FAILURES` sign-in attempts that fail, per (name, address) and per address, in `FAILURE_WINDOW`
-    seconds (this process's memory: a restart forgets them). An attempt is counted before its password is
+    """At most so many sign-in attempts that fail per key in `FAILURE_WINDOW` seconds: each key comes with its limit
+    (`keys_for`: per name and address, per name, per address; this process's memory: a restart forgets them). An attempt is counted before its password is
     checked and forgiven if it succeeds, so attempts sent at once cannot slip past the count; a success
     forgives only its own attempt. At most `MAX_KEYS` keys are kept (the oldest go first)."""
 
@@ -54,35 +56,40 @@ class LoginLimiter:
         self._attempts: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def attempt(self, *keys: str) -> float:
-        """Count an attempt for every key and return 0, or, when any key is at its limit, count nothing and
+    def attempt(self, *keys: tuple[str, int]) -> float:
+        """Count an attempt for every (key, limit) and return 0, or, when any key is at its limit, count nothing and
         return the seconds until it may try again."""
         now = time.monotonic()
         with self._lock:
             left = 0.0
-            for key in keys:
+            for key, limit in keys:
                 failures = self._attempts.get(key)
                 while failures and now - failures[0] > FAILURE_WINDOW:
                     failures.popleft()
                 if failures is not None and not failures:
                     del self._attempts[key]
-                elif failures is not None and len(failures) >= MAX_FAILURES:
+                elif failures is not None and len(failures) >= limit:
                     left = max(left, FAILURE_WINDOW - (now - failures[0]))
             if left:
                 return left
-            for key in keys:
+            for key, _ in keys:
                 self._attempts.setdefault(key, deque()).append(now)
             while len(self._attempts) > self.MAX_KEYS:
                 self._attempts.pop(next(iter(self._attempts)))
             return 0.0
 
-    def forgive(self, *keys: str) -> None:
+    def forgive(self, *keys: tuple[str, int]) -> None:
         """The attempt just counted succeeded: it is not a failure."""
         with self._lock:
-            for key in keys:
+            for key, _ in keys:
                 failures = self._attempts.get(key)
                 if failures:
                     failures.pop()
+
+
+def keys_for(address: str, name: str) -> tuple[tuple[str, int], ...]:
+    """The limiter's keys for a sign-in of `name` from `address`, each with its limit."""
+    return ((f"pair:{address}|{name}", MAX_FAILURES), (f"name:{name}", ACCOUNT_FAILURES), (f"client:{address}", ADDRESS_FAILURES))
 
 
 def current(request: Request) -> Session:

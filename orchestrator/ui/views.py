@@ -25,7 +25,7 @@ from retort.orchestrator.campaign.export import to_csv
 from retort.orchestrator.ui import pages
 from retort.orchestrator.ui.render import page
 from retort.orchestrator.ui.security import (COOKIE, COOKIE_GRACE, KEPT_COOKIE, LOGIN_COOKIE, Forbidden, check_origin, client, cookie_args,
-                                             current, deciding, flash, kept, new_token, read_flash)
+                                             current, deciding, flash, keys_for, kept, new_token, read_flash)
 
 router = APIRouter()
 FORM_BYTES = 200_000
@@ -56,11 +56,11 @@ def login(request: Request, name: str = Form("", max_length=200), password: str 
     if not name or len(name) > 64:
         return _login_again(request, next, "wrong name or password", 401)
     limiter = request.app.state.limiter
-    keys = (f"pair:{client(request)}|{name}", f"client:{client(request)}")
+    keys = keys_for(client(request), name)
     wait = limiter.attempt(*keys)
     if wait > 0:
         return _login_again(request, next, f"too many failed sign-ins; try again in {int(wait // 60) + 1} min", 429)
-    user = request.app.state.users.authenticate(name, password)
+    user = request.app.state.users.authenticate(name, password, client(request))
     if user is None:
         return _login_again(request, next, "wrong name or password", 401)
     limiter.forgive(*keys)
@@ -378,6 +378,39 @@ async def import_csv(request: Request, name: str):
         seqs = await run_in_threadpool(import_file, config, store, record.id, path, session.user.name, f"{shown} (uploaded)", shown)
     message = f"imported {len(seqs)} measurements from {shown} (experiments {seqs[0]}-{seqs[-1]})"
     return RedirectResponse(f"/campaigns/{quote(name, safe='')}" + flash(request, message), status_code=303)
+
+
+@router.get("/users")
+def users_page(request: Request, done: str = "", sig: str = ""):
+    session = _admin(current(request))
+    users = request.app.state.users
+    return page(request, "users.html", session, users=users.all(), events=users.events(limit=200), done=read_flash(request, done, sig), error="")
+
+
+@router.post("/users/{name}")
+async def administer_user(request: Request, name: str):
+    from retort.orchestrator.store.users import UserError, administer
+
+    session, form = await _form(request, FORM_BYTES)
+    _admin(session)
+    users = request.app.state.users
+    action = str(form.get("action", ""))
+    try:
+        if action == "remove" and form.get("sure") != "yes":
+            raise UserError(f"remove {name}: tick 'sure' first; nothing was changed")
+        if name == session.user.name and action in ("disable", "remove", "role"):
+            raise UserError(f"{name}: an admin does not {action} themself here; ask another admin. Nothing was changed")
+        done = await run_in_threadpool(administer, users, action, name, session.user.name, role=str(form.get("role", "")),
+                                       password=str(form.get("password", "")))
+    except UserError as exc:
+        return page(request, "users.html", session, 400, users=users.all(), events=users.events(limit=200), done="", error=str(exc))
+    return RedirectResponse("/users" + flash(request, f"{done} (by {session.user.name})"), status_code=303)
+
+
+def _admin(session):
+    if session.user.role != "admin":
+        raise Forbidden(f"{session.user.name} is a {session.user.role}: only admins manage users. Nothing was changed")
+    return session
 
 
 @router.post("/new")

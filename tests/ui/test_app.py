@@ -269,18 +269,23 @@ def test_an_uploaded_campaign_file_with_mistakes_is_refused_naming_each_field_an
     assert [c.name for c in Store(url).campaigns()] == ["branin-test"]
 
 
-def test_sign_in_attempts_sent_at_once_cannot_pass_the_limit():
-    from retort.orchestrator.ui.security import LoginLimiter
+def test_sign_in_attempts_sent_at_once_cannot_pass_the_limit_and_are_limited_per_account_and_per_address():
+    from retort.orchestrator.ui.security import ACCOUNT_FAILURES, ADDRESS_FAILURES, LoginLimiter, keys_for
 
     limiter = LoginLimiter()
-    keys = ("pair:1.2.3.4|olga", "client:1.2.3.4")
+    keys = keys_for("1.2.3.4", "olga")
     assert [limiter.attempt(*keys) == 0 for _ in range(7)] == [True] * 5 + [False] * 2  # counted before the password is checked
+    assert limiter.attempt(*keys_for("1.2.3.4", "vic")) == 0  # a shared bench PC: one person's typos lock no one else
     other = LoginLimiter()
     for _ in range(4):
-        other.attempt("pair:a|x", "client:a")
-    other.attempt("pair:a|vic", "client:a")
-    other.forgive("pair:a|vic", "client:a")  # a success forgives its own attempt only
-    assert other.attempt("pair:a|y", "client:a") == 0 and other.attempt("pair:a|z", "client:a") > 0
+        other.attempt(*keys_for("a", "x"))
+    other.attempt(*keys_for("a", "vic"))
+    other.forgive(*keys_for("a", "vic"))  # a success forgives its own attempt only
+    assert other.attempt(*keys_for("a", "x")) == 0 and other.attempt(*keys_for("a", "x")) > 0
+    spread = LoginLimiter()  # one account guessed from many addresses (or through a proxy)
+    assert [spread.attempt(*keys_for(f"10.0.0.{i}", "olga")) == 0 for i in range(ACCOUNT_FAILURES + 1)] == [True] * ACCOUNT_FAILURES + [False]
+    many = LoginLimiter()  # many accounts guessed from one address
+    assert [many.attempt(*keys_for("b", f"user{i}")) == 0 for i in range(ADDRESS_FAILURES + 1)] == [True] * ADDRESS_FAILURES + [False]
 
 
 def test_pages_show_mixtures_and_a_campaign_whose_stored_settings_broke(tmp_path):
@@ -498,3 +503,60 @@ def test_an_operator_approves_every_listed_proposal_at_once_and_nothing_unseen(l
     viewer = signed_in(url, "vic")
     refused = viewer.post("/campaigns/branin-test/approve-all", data={"csrf": csrf_of(viewer.get("/approvals")), "seq": ["3"]})
     assert refused.status_code == 403 and run.experiments()[2].status == "proposed"
+
+
+def test_an_admin_manages_users_from_the_page_and_every_change_and_sign_in_is_kept(lab):
+    url, run = lab
+    ada, olga = signed_in(url, "ada"), signed_in(url, "olga")
+    assert olga.get("/users").status_code == 403 and 'href="/users"' not in olga.get("/").text
+    page = ada.get("/users")
+    assert page.status_code == 200 and "<td>olga</td>" in page.text and 'href="/users"' in page.text
+    token = csrf_of(page)
+
+    def act(name, action, **more):
+        return ada.post(f"/users/{name}", data={"csrf": token, "action": action, **more})
+
+    assert "olga is disabled" in act("olga", "disable").text
+    assert olga.get("/approvals", follow_redirects=False).headers["location"].endswith("why=expired")  # her session ended
+    form = TestClient(create_app(url), base_url=BASE).get("/login")
+    refused = TestClient(create_app(url), base_url=BASE)
+    refused.cookies.set("retort_login", form.cookies.get("retort_login"))
+    assert refused.post("/login", data={"name": "olga", "password": "olga-password", "csrf": form.cookies.get("retort_login")}).status_code == 401
+    act("olga", "enable")
+    olga = signed_in(url, "olga")
+    assert "olga is now viewer" in act("olga", "role", role="viewer").text
+    denied = olga.post("/campaigns/branin-test/decide", data={"csrf": csrf_of(olga.get("/approvals")), "seq": "1", "action": "approve"})
+    assert denied.status_code == 403 and "olga is a viewer" in alert(denied)
+    short = act("olga", "reset-password", password="short")
+    assert short.status_code == 400 and "too short" in alert(short)
+    assert "olga&#39;s password is reset" in act("olga", "reset-password", password="a-new-long-one").text
+    assert olga.get("/approvals", follow_redirects=False).status_code == 303  # sessions ended with the old password
+    unsure = act("vic", "remove")
+    assert unsure.status_code == 400 and "tick 'sure' first" in alert(unsure)
+    assert "vic is removed" in act("vic", "remove", sure="yes").text
+    myself = act("ada", "disable")
+    assert myself.status_code == 400 and "does not disable themself" in alert(myself)
+    events = ada.get("/users").text
+    for action in ("sign in", "sign in refused", "disable", "enable", "role", "reset password", "remove"):
+        assert f"<td>{action}</td>" in events, action
+    assert "<td>testclient</td>" in events and "viewer -&gt; " not in events and "operator -&gt; viewer" in events
+    from retort.orchestrator.store.users import Users
+
+    assert [(u.name, u.role, u.disabled) for u in Users(Store(url)).all()] == [("ada", "admin", False), ("olga", "viewer", False)]
+
+
+def test_users_are_administered_from_the_command_line_and_the_last_admin_stays(lab, tmp_path):
+    from tests.orchestrator.test_cli import retort
+
+    url, _ = lab
+    disabled = retort("users", "disable", "olga", "--store", url, cwd=tmp_path)
+    assert disabled.returncode == 0 and "olga is disabled" in disabled.stdout
+    assert "olga  operator" in (listing := retort("users", "list", "--store", url, cwd=tmp_path).stdout) and "DISABLED" in listing
+    last = retort("users", "role", "ada", "viewer", "--store", url, cwd=tmp_path)
+    assert last.returncode == 2 and "'ada' is the last admin who can sign in" in last.stderr and "Traceback" not in last.stderr
+    unknown = retort("users", "revoke", "nobody", "--store", url, cwd=tmp_path)
+    assert unknown.returncode == 2 and "no user 'nobody'" in unknown.stderr
+    reset = retort("users", "reset-password", "olga", "--by", "ada", "--store", url, cwd=tmp_path, stdin="another-password\n")
+    assert reset.returncode == 0 and "olga's password is reset" in reset.stdout
+    events = retort("users", "events", "olga", "--store", url, cwd=tmp_path).stdout.splitlines()
+    assert [line.split("  ")[1:4] for line in events] == [["reset password", "olga", "by ada"], ["disable", "olga", "by the command line"]]
