@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from retort.agents.design import BatchSelection, InitialDesign
 from retort.agents.fields import Number, Whole
@@ -51,6 +51,7 @@ class Approval(_Strict):
     mode: Literal["auto", "required"] = "auto"
     wait: Optional[Annotated[Number, Field(gt=0, le=525_600)]] = Field(default=None, description="minutes; none: wait for ever")
     then: Optional[Literal["approve", "reject"]] = None
+    notify: Optional[HttpUrl] = Field(default=None, description="with 'required': POST a JSON notice here whenever new proposals wait")
 
     @model_validator(mode="before")
     @classmethod
@@ -62,6 +63,8 @@ class Approval(_Strict):
         if (self.wait is None) != (self.then is None):
             raise ValueError("give 'wait' (minutes) and 'then' (approve or reject) together: what happens to a proposal "
                              "nobody decided in time; without them proposals wait for ever")
+        if self.mode == "auto" and self.notify is not None:
+            raise ValueError("'notify' applies to mode 'required'; with 'auto' no proposal waits for anyone")
         if self.mode == "auto" and self.wait is not None:
             raise ValueError("'wait' and 'then' apply to mode 'required'; with 'auto' every proposal is approved at once")
         return self

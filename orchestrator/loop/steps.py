@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from retort.agents.proposal import Observation, Proposal, Provenance, Value
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.campaign.lifecycle import OPEN
+from retort.orchestrator.decisions import notify
 from retort.orchestrator.decisions.approvals import settle_overdue
 from retort.orchestrator.errors import InstrumentDown, LabError, LabRunFailed, LabTransient
 from retort.orchestrator.labs.base import LabRequest, LabResult, LabRun
@@ -67,6 +68,8 @@ def recover_interrupted(run: CampaignRun) -> list[int]:
             Proposal(params=e.params, provenance=Provenance(planner="rerun", note=f"re-run of experiment {e.seq}, interrupted")) for e in again])
         if not run.approval_required:  # else a person decides on the re-runs like any proposal
             run.store.set_status([e.id for e in reruns], "approved")
+        else:
+            notify.proposals_waiting(run.campaign, reruns)
     return [e.seq for e in lost]
 
 
@@ -97,7 +100,10 @@ def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: i
     pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running")]
     rejected = [e.params for e in experiments if e.status == "rejected"]
     proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model, rejected=rejected)
-    return run.store.add_proposals(run.record.id, iteration, proposals)
+    stored = run.store.add_proposals(run.record.id, iteration, proposals)
+    if run.approval_required:
+        notify.proposals_waiting(run.campaign, stored)
+    return stored
 
 
 def approve(run: CampaignRun, batch: list[ExperimentRecord]) -> list[ExperimentRecord]:
