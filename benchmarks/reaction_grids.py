@@ -192,6 +192,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="JSON-lines file: every finished campaign is appended, and campaigns already in it are not run again")
     parser.add_argument("--jobs", type=int, default=2, help="campaigns at once (one process each)")
     parser.add_argument("--budget", type=int, default=BUDGET, help="experiments per campaign (e.g. 10 to compare first batches by best@5 and best@10)")
+    parser.add_argument("--report-only", action="store_true", help="run nothing: report the --results file over the seeds every grid and "
+                                                                  "planner has (a run stopped early, or several files joined)")
     args = parser.parse_args()
     set_budget(args.budget)
     for s in args.retort:
@@ -200,6 +202,12 @@ def main() -> None:
     results = [r for r in load(args.results, Result) if r.grid in args.grids and r.seed in seeds]
     have = {(r.grid, r.planner, r.seed) for r in results}
     planners = list(args.retort) + ([] if args.no_random else ["random"])
+    if args.report_only:
+        names = planners + [f"BayBE {e}" for e in args.peers]
+        complete = [s for s in seeds if all((g, p, s) in have for g in args.grids for p in names)]
+        print(f"{len(complete)} of {len(seeds)} seeds complete for every grid and planner: {complete}", file=sys.stderr)
+        report(results, args.grids, names, complete, args.retort if args.select else [])
+        return
     tasks = [(run_retort, (g, p, s, BUDGET)) for g in args.grids for p in planners for s in seeds if (g, p, s) not in have]
     tasks += [(run_baybe, (g, e, missing, BUDGET)) for g in args.grids for e in args.peers
               if (missing := [s for s in seeds if (g, f"BayBE {e}", s) not in have])]
