@@ -201,12 +201,17 @@ class RunState(_Frozen):
 # --- helpers ---------------------------------------------------------------------------------------
 
 
+NOT_A_ROBOT = "NotARobot"  # the error id given to an answer that is not a robot's JSON
+
+
 def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
-    """(error id, errorCode, detail) from a robot error body; tolerant of the legacy ``{"message": ...}`` shape."""
+    """(error id, errorCode, detail) from a robot error body; tolerant of the legacy ``{"message": ...}`` shape. An
+    answer that is not JSON (an HTML page from a proxy or another web server) is not shown; it is named `NOT_A_ROBOT`."""
     try:
         body = response.json()
     except ValueError:
-        return "", "", response.text[:500]
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        return NOT_A_ROBOT, "", f"the answer is not a robot's ({kind}, {len(response.content)} bytes)"
     if isinstance(body, dict):
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
@@ -218,6 +223,10 @@ def _error_fields(response: httpx.Response) -> tuple[str, str, str]:
 
 
 def _advice(status: int, error_id: str) -> str:
+    if error_id == NOT_A_ROBOT:
+        return "check the robot's URL: something else answers there (a robot's server listens on port 31950 and answers JSON)"
+    if status == 503:
+        return "the robot's server is not ready (starting after a restart?); wait a minute and try again"
     if error_id == "RunAlreadyActive":
         return "another run is active: wait for it to finish, or stop it from the Opentrons App or touchscreen"
     if error_id == "OutdatedAPIVersion":
@@ -248,6 +257,7 @@ class RobotClient:
         poll: seconds between status polls.
         clock: monotonic clock (s); injectable for tests.
         sleep: sleep function; injectable for tests.
+        not_ready_deadline: seconds a request answered 503 (the robot's server still starting) is asked again for.
 
     Example:
         >>> import httpx
@@ -266,6 +276,7 @@ class RobotClient:
         poll: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        not_ready_deadline: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._owns_http = http is None
@@ -275,6 +286,7 @@ class RobotClient:
         self.poll = poll
         self._clock = clock
         self._sleep = sleep
+        self.not_ready_deadline = not_ready_deadline
         self._last_5xx = False
 
     # -- lifecycle --
@@ -307,10 +319,26 @@ class RobotClient:
     ) -> httpx.Response:
         """Send one request; map transport failures and HTTP errors to `RobotError`s.
 
+        503 (the server is not ready: a robot still starting after a restart) did nothing, so the request is sent
+        again after 1, 4 and 16 s, within `not_ready_deadline` seconds, before it is refused.
         A dropped connection (reset, closed before any answer) is retried once for GETs, and for
         other methods only right after a 5xx answer: robot-server closes the keep-alive connection
         after an internal error, so the next request on it fails without having reached the server.
         """
+        deadline = self._clock() + self.not_ready_deadline
+        for pause in (1.0, 4.0, 16.0, None):
+            response = self._send(method, path, json=json, files=files, params=params, timeout=timeout)
+            if response.status_code != 503 or pause is None or self._clock() + pause > deadline:
+                break
+            log.info("%s %s: the robot at %s is not ready (503); asking again in %g s", method, path, self.base_url, pause)
+            self._sleep(pause)
+        if response.is_success:
+            return response
+        raise self._http_error(method, path, response)
+
+    def _send(self, method: str, path: str, *, json: Any = None, files: Any = None, params: Optional[dict[str, Any]] = None,
+              timeout: Optional[float] = None) -> httpx.Response:
+        """One request and its answer, whatever the status; transport failures mapped to `RobotUnreachable`."""
         url = self._url(path)
         headers = {"Opentrons-Version": HTTP_API_VERSION}
         wait = timeout or self.timeout
@@ -344,13 +372,11 @@ class RobotClient:
         except httpx.HTTPError as exc:
             raise RobotUnreachable(f"{method} {url} failed: {exc}; check the robot's URL and network", self.base_url) from exc
         self._last_5xx = response.status_code >= 500
-        if response.is_success:
-            return response
-        raise self._http_error(method, path, response)
+        return response
 
     def _http_error(self, method: str, path: str, response: httpx.Response) -> RobotHTTPError:
         error_id, code, detail = _error_fields(response)
-        robot = f"{error_id} (errorCode {code})" if error_id else "an error"
+        robot = (f"{error_id} (errorCode {code})" if code else error_id) if error_id else "an error"
         message = (
             f"the robot at {self.base_url} answered {method} {path} with HTTP {response.status_code}, {robot}: "
             f"{(detail or response.reason_phrase).rstrip('. ')}; {_advice(response.status_code, error_id)}"

@@ -317,3 +317,42 @@ def test_a_409_without_an_active_run_is_waited_out_then_reported():
     with pytest.raises(RobotBusy, match="reports no active run"):
         client_for(robot, clock).create_run("p1", busy_timeout=2)
     assert robot.count("POST /runs") == 5 and clock.now == pytest.approx(2.0)
+
+
+NOT_READY = (503, {"errors": [{"id": "ServiceUnavailable", "title": "Service Unavailable", "detail": "The robot is still starting.",
+                               "errorCode": "4000"}]})
+
+
+def test_a_robot_still_starting_is_asked_again_after_1_and_4_s_and_refused_past_the_deadline():
+    body = {"data": {"id": "p1", "analysisSummaries": [{"id": "a1", "status": "pending"}]}}
+    clock = FakeClock()
+    robot = Robot({"POST /protocols": [NOT_READY, NOT_READY, (201, body)]})
+    assert client_for(robot, clock).upload_protocol("print('hi')\n", "batch.py").protocol_id == "p1"
+    assert robot.count("POST /protocols") == 3 and clock.now == 5.0
+    clock = FakeClock()
+    never = Robot({"POST /protocols": [NOT_READY]})
+    with pytest.raises(RobotHTTPError, match="HTTP 503.*the robot's server is not ready") as refused:
+        client_for(never, clock).upload_protocol("print('hi')\n", "batch.py")
+    assert refused.value.status == 503 and never.count("POST /protocols") == 4 and clock.now == 21.0  # 1 + 4 + 16 s, within 30
+
+
+def test_an_answer_that_is_not_a_robots_is_named_not_shown(tmp_path):
+    """Something else on the robot's address (a web server's HTML 404): the message says so, without the page."""
+    import functools
+    import threading
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))  # an empty folder: 404 pages
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with RobotClient(f"http://127.0.0.1:{server.server_port}") as client, pytest.raises(RobotHTTPError) as refused:
+            client.attached_pipettes()
+    finally:
+        server.shutdown()
+    message = str(refused.value)
+    assert "HTTP 404" in message and "the answer is not a robot's (text/html" in message and "something else answers there" in message
+    assert "<html" not in message.lower() and "<!doctype" not in message.lower() and "most recent 20 runs" not in message
