@@ -23,7 +23,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from retort.instruments.errors import LabwareError
-from retort.instruments.labware import LABWARE, PIPETTES, LabwareSpec, PipetteSpec
+from retort.instruments.labware import PIPETTES, LabwareSpec, PipetteSpec, labware_spec
 
 Robot = Literal["ot2", "flex"]
 Mount = Literal["left", "right"]
@@ -94,10 +94,12 @@ class DeckConfig(_Frozen):
                     raise ValueError(f"module {load_name!r} in slot {slot} is unknown; known: {sorted(MODULES)}")
                 continue
             kind = {"tip rack": "tip_rack", "reservoir": "reservoir", "plate": "plate"}[role]
-            spec = LABWARE.get(load_name)
-            if spec is None or spec.kind != kind:
-                known = sorted(n for n, s in LABWARE.items() if s.kind == kind)
-                raise ValueError(f"{role} in slot {slot}: unknown load name {load_name!r}; known: {known}")
+            try:
+                spec = labware_spec(load_name)
+            except LabwareError as exc:
+                raise ValueError(f"{role} in slot {slot}: {exc}") from None
+            if spec.kind != kind:
+                raise ValueError(f"{role} in slot {slot}: {load_name!r} is a {spec.kind.replace('_', ' ')}, not a {role}")
         wells = [s.well for s in self.stocks.values()]
         for name, stock in self.stocks.items():
             try:
@@ -123,11 +125,11 @@ class DeckConfig(_Frozen):
 
     def labware(self, slot: str) -> LabwareSpec:
         if slot == self.plate.slot:
-            return LABWARE[self.plate.load_name]
+            return labware_spec(self.plate.load_name)
         if slot == self.reservoir.slot:
-            return LABWARE[self.reservoir.load_name]
+            return labware_spec(self.reservoir.load_name)
         if slot in self.tip_racks:
-            return LABWARE[self.tip_racks[slot]]
+            return labware_spec(self.tip_racks[slot])
         raise LabwareError(f"deck {self.name!r} has no labware in slot {slot!r}")
 
     def racks_for(self, pipette: PipetteSpec) -> list[str]:

@@ -94,6 +94,51 @@ LABWARE: dict[str, LabwareSpec] = {
 }
 
 
+def labware_spec(load_name: str) -> LabwareSpec:
+    """The labware `load_name`: one of `LABWARE`, else any standard Opentrons labware, read from Opentrons' own
+    definition (its newest version) in the Opentrons environment (`retort opentrons setup`): rows and columns from its
+    well ordering, the capacity of its smallest well, its kind from its category.
+
+    Raises:
+        LabwareError: not a standard Opentrons labware, not rectangular, or the Opentrons environment is missing.
+    """
+    import json
+
+    if load_name in LABWARE:
+        return LABWARE[load_name]
+    known = sorted(LABWARE)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.]{0,99}", load_name) or ".." in load_name:  # a folder name under the definitions
+        raise LabwareError(f"{load_name!r} is not an Opentrons load name (lower-case letters, digits, '_' and '.'); Retort knows {known}")
+    root = _opentrons_definitions()
+    if root is None:
+        raise LabwareError(f"unknown labware {load_name!r}: Retort knows {known} itself and reads any other standard Opentrons "
+                           "labware from Opentrons' own definitions, which come with the Opentrons environment: run "
+                           "'retort opentrons setup' (or scripts/opentrons-env.sh)")
+    versions = sorted((root / load_name).glob("*.json"), key=lambda f: int(f.stem) if f.stem.isdigit() else -1)
+    if not versions:
+        raise LabwareError(f"unknown labware {load_name!r}: not among Opentrons' {sum(1 for _ in root.iterdir())} standard labware "
+                           f"definitions nor Retort's {known}; check the load name in the Opentrons Labware Library")
+    definition = json.loads(versions[-1].read_text())
+    ordering = definition["ordering"]  # columns, each a list of wells from the top row down
+    if len({len(column) for column in ordering}) != 1 or any(w != f"{chr(65 + r)}{c + 1}" for c, column in enumerate(ordering)
+                                                             for r, w in enumerate(column)):
+        raise LabwareError(f"labware {load_name!r} is not a rectangular grid of wells A1..; Retort plans only such labware")
+    category = definition.get("metadata", {}).get("displayCategory", "")
+    kind = "tip_rack" if definition.get("parameters", {}).get("isTiprack") else {"reservoir": "reservoir", "wellPlate": "plate"}.get(category)
+    if kind is None:
+        raise LabwareError(f"labware {load_name!r} is a {category or 'labware of no category'}; Retort uses plates, reservoirs and tip racks")
+    capacity = min(float(w["totalLiquidVolume"]) for w in definition["wells"].values())
+    return LabwareSpec(load_name=load_name, kind=kind, rows=len(ordering[0]), columns=len(ordering), well_capacity=capacity)
+
+
+def _opentrons_definitions():
+    """Opentrons' labware definitions folder (schema 2) in the Opentrons environment, or None if it is not set up."""
+    from retort.instruments.opentrons.analysis import default_venv
+
+    found = sorted(default_venv().glob("lib/python3*/site-packages/opentrons_shared_data/data/labware/definitions/2"))
+    return found[-1] if found else None
+
+
 class WellRef(BaseModel):
     """One well of one labware, addressed by the deck slot the labware sits in.
 

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from retort.agents.space import ContinuousParameter
 from retort.instruments.deck import DeckConfig
-from retort.instruments.labware import LABWARE, PIPETTES
+from retort.instruments.labware import LABWARE, PIPETTES, labware_spec
 from retort.orchestrator.campaign import Campaign, ColourLabConfig
 from retort.orchestrator.errors import CampaignError
 from retort.orchestrator.labs.base import check_readings
@@ -73,7 +73,7 @@ def robot_decks(config: ColourLabConfig, campaign: Campaign) -> list[DeckConfig]
 def check_campaign(config: ColourLabConfig, campaign: Campaign, deck: DeckConfig) -> None:
     """The campaign against the deck it runs on: stock volumes it can dispense into a well of its plate, a batch within one filling of each stock."""
     smallest = min(p.min_volume for p in deck.mounted())
-    capacity = LABWARE[deck.plate.load_name].well_capacity
+    capacity = labware_spec(deck.plate.load_name).well_capacity
     for p in campaign.parameters:
         where = f"parameter {p.name!r}"
         if not isinstance(p, ContinuousParameter) or p.unit != "uL":
@@ -96,7 +96,7 @@ def check_campaign(config: ColourLabConfig, campaign: Campaign, deck: DeckConfig
             f"the parameters allow {max_total:g} uL in one well, more than its {capacity:g} uL; add a constraint "
             f"such as 'terms: {{{', '.join(f'{s}: 1' for s in names)}}}, op: \"<=\", rhs: {capacity:g}'"
         )
-    wells = len(LABWARE[deck.plate.load_name].wells())
+    wells = len(labware_spec(deck.plate.load_name).wells())
     if campaign.batch_size > wells:
         raise CampaignError(f"batch_size {campaign.batch_size} is more than the {wells} wells of a {deck.plate.load_name}")
     for name in names:  # one batch must fit in one filling of a stock

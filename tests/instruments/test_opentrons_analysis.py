@@ -151,3 +151,26 @@ def test_a_deck_with_modules_loads_them(opentrons_venv, robot, modules):
     deck = (ot2_deck if robot == "ot2" else flex_deck)(modules=modules)
     analysis = require_ok(analyse(render(plan_for(deck, [{"water": 100.0}]), "modules"), robot=robot))
     assert analysis.ok and analysis.robot == robot
+
+
+def test_any_standard_opentrons_labware_is_read_from_opentrons_own_definitions(opentrons_venv):
+    """nest_96_wellplate_200ul_flat is not in Retort's table: its definition comes from Opentrons' shared data, its
+    200 uL wells bound the volumes, and a batch on it passes Opentrons' analysis; a tube rack is not a plate."""
+    from pydantic import ValidationError
+
+    from retort.instruments.labware import labware_spec
+
+    nest = labware_spec("nest_96_wellplate_200ul_flat")
+    assert (nest.kind, nest.rows, nest.columns, nest.well_capacity) == ("plate", 8, 12, 200.0)
+    assert labware_spec("corning_384_wellplate_112ul_flat").wells()[-1] == "P24"
+    deck = ot2_deck(name="nest-test", stocks={n: {"well": f"A{i + 1}", "volume": 10_000} for i, n in enumerate(STOCKS)},
+                    plate={"slot": "1", "load_name": "nest_96_wellplate_200ul_flat"})
+    plan = batch(deck, recipes=((10.0, 60.0, 40.0, 50.0),))
+    check_plan(plan, deck.full_state())
+    assert require_ok(analyse(render(plan, title="nest plate"), robot="ot2")).ok
+    with pytest.raises(VolumeError, match="200"):
+        check_plan(batch(deck, recipes=((10.0, 150.0, 40.0, 50.0),)), deck.full_state())  # 250 uL in a 200 uL well
+    with pytest.raises(ValidationError, match="plate in slot 1: labware 'opentrons_24_tuberack_nest_1.5ml_snapcap' is a tubeRack"):
+        ot2_deck(plate={"slot": "1", "load_name": "opentrons_24_tuberack_nest_1.5ml_snapcap"})
+    with pytest.raises(ValidationError, match="plate in slot 1: 'nest_12_reservoir_15ml' is a reservoir, not a plate"):
+        ot2_deck(plate={"slot": "1", "load_name": "nest_12_reservoir_15ml"})

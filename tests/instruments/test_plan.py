@@ -68,7 +68,7 @@ def test_liquid_moved_without_a_tip_or_by_an_unmounted_pipette_is_refused():
 @pytest.mark.parametrize("change, message", [
     ({"plate": {"slot": "12", "load_name": "corning_96_wellplate_360ul_flat"}}, "slot '12' is not a deck slot of an OT-2"),
     ({"plate": {"slot": "2", "load_name": "corning_96_wellplate_360ul_flat"}}, "slot 2 holds both"),
-    ({"plate": {"slot": "1", "load_name": "no_such_plate"}}, "plate in slot 1: unknown load name 'no_such_plate'"),
+    ({"plate": {"slot": "1", "load_name": "no_such_plate"}}, "plate in slot 1: unknown labware 'no_such_plate'"),
     ({"pipettes": {"left": "flex_1channel_50"}}, "flex_1channel_50 on the left mount has no tip rack"),
     ({"pipettes": {"left": "p1000_single_gen9"}}, "pipette 'p1000_single_gen9' on the left mount is unknown"),
     ({"stocks": {"water": {"well": "A13", "volume": 100}}}, "stock 'water': well 'A13' does not exist"),
