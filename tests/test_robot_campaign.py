@@ -178,6 +178,18 @@ def test_a_deck_whose_pipettes_the_robot_does_not_carry_is_refused_before_anythi
     assert not (tmp_path / "retort.db").exists() or Store(f"sqlite:///{tmp_path / 'retort.db'}").campaigns() == []
 
 
+def test_a_module_on_the_deck_that_the_robot_lacks_is_refused_before_any_tip_or_well_is_reserved(ot2_server, tmp_path):
+    deck = (EXAMPLES / "decks" / "ot2-bench.yaml").read_text() + 'modules: {"9": heaterShakerModuleV1}\n'
+    (tmp_path / "shaker.yaml").write_text(deck)
+    path = campaign_file(tmp_path, "ot2", ot2_server, **{f"deck: {EXAMPLES}/decks/ot2-bench.yaml": f"deck: {tmp_path}/shaker.yaml"})
+    for _ in range(2):  # run again: still nothing reserved
+        result = retort("run", str(path), cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "slot 9: heaterShakerModuleV1" in result.stderr and "nothing was reserved or sent to the robot" in result.stderr
+    store = Store(f"sqlite:///{tmp_path / 'retort.db'}") if (tmp_path / "retort.db").exists() else None
+    assert store is None or DeckStore(store).runs(deck="ot2-bench") == []  # no batch reserved, no tip or well marked used
+
+
 def test_a_robot_that_does_not_answer_is_one_clear_error(tmp_path):
     from retort.orchestrator.flows.server import free_port
 

@@ -41,6 +41,7 @@ from retort.instruments.deck import ROBOT_TYPE, DeckConfig, Robot
 from retort.instruments.opentrons.client import (
     DeckMismatch,
     HardwareRefused,
+    ModuleMismatch,
     PipetteMismatch,
     ProtocolRejected,
     RobotClient,
@@ -59,6 +60,8 @@ ROBOT_MODELS: dict[Robot, str] = {"ot2": "OT-2 Standard", "flex": "OT-3 Standard
 """Deck robot -> ``robot_model`` in ``GET /health``."""
 ATTACHED_NAMES: dict[str, str] = {"flex_1channel_50": "p50_single_flex", "flex_1channel_1000": "p1000_single_flex"}
 """Protocol API load name -> the ``instrumentName`` ``GET /instruments`` reports (the same name where absent)."""
+MODULE_MODELS: dict[str, str] = {"temperature module gen2": "temperatureModuleV2", "magnetic module gen2": "magneticModuleV2"}
+"""A deck file's module name -> the ``moduleModel`` ``GET /modules`` reports (the same name where absent)."""
 
 Analyse = Callable[[str], Any]
 """Opentrons' local analysis of a protocol text; returns an object with ``ok``, ``errors`` and ``digest``."""
@@ -191,7 +194,30 @@ class OpentronsBackend:
                 self.url,
             )
         self._check_pipettes(deck)
+        self._check_modules(deck)
         return health
+
+    def _check_modules(self, deck: DeckConfig) -> None:
+        """Every module the deck places is attached (`GET /modules`), before anything is reserved or sent: a module
+        missing would fail the run at its load, after tips and wells were reserved."""
+        if not deck.modules:
+            return
+        attached = self.client.attached_modules()
+        left = list(attached)
+        missing = []
+        for slot, name in sorted(deck.modules.items()):
+            model = MODULE_MODELS.get(name, name)
+            if model in left:
+                left.remove(model)
+            else:
+                missing.append(f"slot {slot}: {name} ({model})")
+        if missing:
+            raise ModuleMismatch(
+                f"the robot at {self.url} does not have the modules deck {deck.name!r} places: {'; '.join(missing)} "
+                f"(attached: {', '.join(attached) or 'none'}). Attach and power the module, or take it out of the deck file; "
+                "nothing was reserved or sent to the robot",
+                self.url,
+            )
 
     def _check_pipettes(self, deck: DeckConfig) -> None:
         attached = self.client.attached_pipettes()

@@ -109,6 +109,10 @@ class PipetteMismatch(DeckMismatch):
     """The pipettes attached to the robot are not those the deck configuration names, mount by mount."""
 
 
+class ModuleMismatch(DeckMismatch):
+    """A module the deck configuration places is not attached to the robot."""
+
+
 class HardwareRefused(RobotError):
     """The robot is real hardware and the backend was not allowed to move it."""
 
@@ -420,6 +424,10 @@ class RobotClient:
                 )
             out[mount] = str(item["instrumentName"])
         return out
+
+    def attached_modules(self) -> list[str]:
+        """The models of the modules attached to the robot (``temperatureModuleV2``, ``heaterShakerModuleV1``, ...)."""
+        return [str(item["moduleModel"]) for item in self._get("/modules").get("data", []) if "moduleModel" in item]
 
     # -- protocols --
 

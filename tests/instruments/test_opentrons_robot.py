@@ -81,6 +81,22 @@ def test_swapped_pipettes_are_refused_before_any_run_is_created(backend: Opentro
     assert {r.id for r in backend.client.runs()} == runs_before
 
 
+def test_a_module_the_robot_does_not_have_is_refused_before_any_run_and_one_it_has_passes(backend: OpentronsBackend, robot_server: RobotServer):
+    """The simulated OT-2 has a Temperature and a Magnetic Module GEN2; the simulated Flex a Temperature Module GEN2 and
+    a Heater-Shaker. A Heater-Shaker on the OT-2's deck (or a Magnetic Module on the Flex's) is refused by GET /modules."""
+    from retort.instruments.opentrons.client import ModuleMismatch
+
+    base = deck(robot_server.robot)
+    have, lack = (("7", "temperature module gen2"), ("9", "heaterShakerModuleV1")) if robot_server.robot == "ot2" else \
+        (("B1", "temperatureModuleV2"), ("B2", "magnetic module gen2"))
+    backend.check(base.model_copy(update={"modules": dict([have])}))  # attached: passes
+    runs_before = {r.id for r in backend.client.runs()}
+    with pytest.raises(ModuleMismatch, match=f"slot {lack[0]}: {lack[1]}") as caught:
+        backend.check(base.model_copy(update={"modules": dict([have, lack])}))
+    assert "nothing was reserved or sent to the robot" in str(caught.value) and robot_server.url in str(caught.value)
+    assert {r.id for r in backend.client.runs()} == runs_before
+
+
 def test_unchecked_the_robot_itself_fails_the_run_at_load_pipette(backend: OpentronsBackend, robot_server: RobotServer):
     """What `check` prevents: analysis passes, the run fails when it loads the pipettes (error 3010)."""
     p = plan(deck(robot_server.robot, swap_mounts=True), experiments=2, transfers=1)
