@@ -109,7 +109,9 @@ def labware_spec(load_name: str) -> LabwareSpec:
     known = sorted(LABWARE)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_.]{0,99}", load_name) or ".." in load_name:  # a folder name under the definitions
         raise LabwareError(f"{load_name!r} is not an Opentrons load name (lower-case letters, digits, '_' and '.'); Retort knows {known}")
-    root = _opentrons_definitions()
+    from retort.instruments.opentrons.environment import labware_definitions
+
+    root = labware_definitions()
     if root is None:
         raise LabwareError(f"unknown labware {load_name!r}: Retort knows {known} itself and reads any other standard Opentrons "
                            "labware from Opentrons' own definitions, which come with the Opentrons environment: run "
@@ -129,14 +131,6 @@ def labware_spec(load_name: str) -> LabwareSpec:
         raise LabwareError(f"labware {load_name!r} is a {category or 'labware of no category'}; Retort uses plates, reservoirs and tip racks")
     capacity = min(float(w["totalLiquidVolume"]) for w in definition["wells"].values())
     return LabwareSpec(load_name=load_name, kind=kind, rows=len(ordering[0]), columns=len(ordering), well_capacity=capacity)
-
-
-def _opentrons_definitions():
-    """Opentrons' labware definitions folder (schema 2) in the Opentrons environment, or None if it is not set up."""
-    from retort.instruments.opentrons.analysis import default_venv
-
-    found = sorted(default_venv().glob("lib/python3*/site-packages/opentrons_shared_data/data/labware/definitions/2"))
-    return found[-1] if found else None
 
 
 class WellRef(BaseModel):

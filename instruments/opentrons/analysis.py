@@ -34,11 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retort.instruments.deck import Robot
 from retort.instruments.errors import InstrumentError
+from retort.instruments.opentrons.environment import ENV_VAR, OPENTRONS_VERSION, default_venv  # noqa: F401 (re-exported)
 from retort.instruments.opentrons.protocol import digest
 
-OPENTRONS_VERSION = "9.0.0"
 PYTHON_VERSION = "3.11"
-ENV_VAR = "RETORT_OPENTRONS_VENV"
 SETUP_COMMAND = "retort opentrons setup"
 STAMP = ".retort-opentrons.json"
 CONFIG_DIR = "opentrons-config"  # Opentrons' settings (OT_API_CONFIG_DIR), kept inside the venv, not in ~/.opentrons
@@ -47,17 +46,6 @@ ROBOT_TYPES: dict[str, Robot] = {"OT-2 Standard": "ot2", "OT-3 Standard": "flex"
 PIP_NOISE = "is ignored: it is neither a file nor a directory"  # this machine's pip index notes
 CACHE_SIZE = 256
 STDERR_TAIL = 15
-
-
-def default_venv() -> Path:
-    """Where the analysis virtualenv lives: ``$RETORT_OPENTRONS_VENV``, else ``~/.cache/retort/opentrons-9.0.0``.
-
-    Read at call time, so setting the variable after import takes effect.
-    """
-    configured = os.environ.get(ENV_VAR)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "retort" / f"opentrons-{OPENTRONS_VERSION}"
 
 
 DEFAULT_VENV = default_venv()
