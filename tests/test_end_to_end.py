@@ -140,6 +140,8 @@ def test_a_nan_reading_through_retort_run_exits_2_naming_the_well_and_keeps_ever
     assert result.returncode == 2, result.stderr
     assert "error: experiment 2 at plate 1 B1: plate_reader returned non-finite values for A430" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout and "Report:" in result.stdout
+    assert result.stderr.count("error: ") == 1  # said once, before the summary, whose title says the run stopped on it
+    assert "Campaign colour-match so far (stopped: see the error above)" in " ".join(result.stdout.split())
     store = Store(url)
     experiments = store.experiments(store.campaign("colour-match").id)
     assert [e.status for e in experiments] == ["measured", "failed", "measured", "measured"]

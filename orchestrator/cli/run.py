@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import threading
 import time
 from typing import Optional
@@ -94,13 +95,14 @@ def run_command(args: argparse.Namespace) -> int:
                 raise KeyboardInterrupt("stop requested")
         if isinstance(failure, StoreError):
             raise failure  # the store cannot be read or written: nothing to summarise
+        if failure is not None:  # said first, so the table below is not read as a finished run
+            sys.stderr.write(f"error: {failure}\n")
         experiments = run.experiments()
-        print_summary(summarise(campaign, experiments, run.store.model_versions(run.record.id)), campaign, time.perf_counter() - started)
+        print_summary(summarise(campaign, experiments, run.store.model_versions(run.record.id)), campaign, time.perf_counter() - started,
+                      stopped=failure is not None)
         report = write_report(campaign, experiments, args.report or f"retort-reports/{campaign.name}.png")
         out.print(f"Report: {report}", highlight=False, soft_wrap=True)
-    if failure is not None:
-        raise failure
-    return 0
+    return 0 if failure is None else 2
 
 
 def _check_control(run) -> None:
@@ -201,11 +203,12 @@ class _ProgressWatcher:
         self.progress.update(self.task, completed=finished, description=text)
 
 
-def print_summary(summary, campaign, seconds: float) -> None:
-    """The table `retort run` ends with (`results.CampaignSummary`)."""
+def print_summary(summary, campaign, seconds: float, stopped: bool = False) -> None:
+    """The table `retort run` ends with (`results.CampaignSummary`); `stopped`: the run ended on an error (said above it)."""
     from rich.table import Table
 
-    table = Table(title=f"Campaign {summary.name}", show_header=False)
+    title = f"Campaign {summary.name}" + (" so far (stopped: see the error above)" if stopped else "")
+    table = Table(title=title, show_header=False)
     table.add_column()
     table.add_column(overflow="fold")  # a SMILES has no spaces to wrap at: folded, never cut off
     table.add_row("experiments", f"{summary.measured} measured, {summary.failed} failed, budget {summary.budget}")
