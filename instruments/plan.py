@@ -197,6 +197,28 @@ class ExperimentReport(_Frozen):
     error: Optional[str] = None
 
 
+class Touched(_Frozen):
+    """What an instrument's own record says a run touched, counting a step that failed or was cut short as touched:
+    the tips it picked up, the plate wells it dispensed into or mixed in, and uL aspirated from each stock. What a
+    plan reserved beyond this the run never used; the deck gets it back (`unused`)."""
+
+    tips: tuple[WellRef, ...] = ()
+    wells: tuple[str, ...] = ()
+    stocks: dict[str, float] = Field(default_factory=dict)
+
+    def unused(self, plan: "Plan") -> "Touched":
+        """What `plan` reserved that this run did not touch."""
+        tips, wells = set(self.tips), set(self.wells)
+        draw = {name: max(0.0, v - self.stocks.get(name, 0.0)) for name, v in plan.stock_draw().items()}
+        return Touched(tips=tuple(t for t in plan.tips() if t not in tips),
+                       wells=tuple(e.well.well for e in plan.experiments if e.well.well not in wells),
+                       stocks={name: v for name, v in draw.items() if v > 1e-9})
+
+    @property
+    def empty(self) -> bool:
+        return not (self.tips or self.wells or self.stocks)
+
+
 class RunReport(_Frozen):
     """What a backend did with a plan: per experiment, and the backend's own record (robot commands)."""
 
@@ -211,3 +233,5 @@ class RunReport(_Frozen):
     labware: dict[str, str] = Field(default_factory=dict, description="the backend's labware ids in `log` -> deck slot")
     out_of_service: Optional[str] = Field(default=None, description="the instrument broke down during the run: why (it stays out "
                                                                     "of service until an operator puts it back)")
+    touched: Optional[Touched] = Field(default=None, description="what the run touched, from the instrument's own record; None: "
+                                                                 "unknown (all the plan reserved stays used)")

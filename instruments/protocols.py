@@ -52,6 +52,7 @@ class LiquidHandlerBackend(Protocol):
     """Runs checked plans (the virtual bench, Opentrons HTTP, ...), step by step (see the module)."""
 
     name: str  # what it is and where, for messages and the stored lab run: "virtual", "opentrons http://..."
+    identity: Optional[str]  # the physical instrument, the same from every store and host that drives it (a robot's URL); None: virtual
 
     def setup(self, deck: DeckConfig) -> None:
         """Check the instrument before anything is sent to it: it answers, it is the deck's kind, it carries the deck's pipettes."""

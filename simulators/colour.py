@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 import threading
 from typing import Optional
 
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retort.instruments import MeasurementError, WellRef
 from retort.instruments.ops import DropTip, Mix, PickUpTip, ReadPlate, Transfer
-from retort.instruments.plan import Dispensed, ExperimentReport, Plan, RunReport
+from retort.instruments.plan import Dispensed, ExperimentReport, Plan, RunReport, Touched
 from retort.simulators.clock import DURATIONS, VirtualClock
 from retort.simulators.errors import SimulationInputError
 
@@ -151,6 +152,7 @@ class ColourBench:
         self._mark_nan(plan)
         reports: list[ExperimentReport] = []
         error, stopped = None, False
+        tips, wells, drawn = [], [], defaultdict(float)  # what it touched, as a robot's log would say
         for experiment in plan.experiments:
             if error is None and self.halt.is_set():
                 stopped = True
@@ -172,11 +174,14 @@ class ColourBench:
                 transfers += isinstance(step, Transfer)
                 if isinstance(step, Transfer):
                     liquid = stock_of[step.source.well]
+                    drawn[liquid] += step.volume
+                    wells += [step.dest.well] if step.dest.well not in wells else []
                     actual = max(0.0, step.volume * (1.0 + self.pipetting_cv * self.rng.standard_normal()))
                     self.receive(step.dest, liquid, actual)
                     dispensed[liquid] = dispensed.get(liquid, 0.0) + actual
                     self.clock.sleep(DURATIONS["transfer_base"] + step.volume / DURATIONS["flow_rate"])
                 elif isinstance(step, PickUpTip):
+                    tips.append(step.tip)
                     self.clock.sleep(DURATIONS["pick_up_tip"])
                 elif isinstance(step, DropTip):
                     self.clock.sleep(DURATIONS["drop_tip"])
@@ -185,7 +190,8 @@ class ColourBench:
             reports.append(ExperimentReport(seq=experiment.seq, status="failed" if error else "done",
                                             dispensed=tuple(Dispensed(liquid=k, volume=v) for k, v in dispensed.items()), error=error))
         return RunReport(backend="virtual", status="failed" if error else "stopped" if stopped else "succeeded", experiments=tuple(reports),
-                         tips_used=tuple(plan.tips()), seconds=self.clock.now() - start, error=error or ("stopped by the operator" if stopped else None))
+                         tips_used=tuple(tips), seconds=self.clock.now() - start, error=error or ("stopped by the operator" if stopped else None),
+                         touched=Touched(tips=tuple(tips), wells=tuple(wells), stocks=dict(drawn)))
 
     def apply(self, plan: Plan, report: RunReport) -> None:
         """Make this bench's wells (the plate it reads) hold what a backend reports it dispensed: each experiment's

@@ -36,7 +36,7 @@ from typing import Optional
 
 from retort.instruments.deck import DeckConfig
 from retort.instruments.errors import RunLost, RunRefused
-from retort.instruments.plan import ExperimentReport, Plan, RunReport
+from retort.instruments.plan import ExperimentReport, Plan, RunReport, Touched
 from retort.instruments.protocols import Submission
 from retort.simulators.colour import ColourBench
 
@@ -83,6 +83,7 @@ class VirtualRobot:
     def __init__(self, bench: ColourBench, deck: str = "virtual", faults: Faults = Faults()) -> None:
         self.bench, self.deck, self.faults = bench, deck, faults
         self.name = "virtual"
+        self.identity = None  # exists only in this process: its deck, in its store, names it
         self._runs: dict[str, _Run] = {}  # by label: runs this process submitted
         self._attempts: dict[str, int] = {}  # by label: starts tried so far
         self._lock = threading.Lock()
@@ -126,7 +127,7 @@ class VirtualRobot:
         if run.stopped:  # stopped before it dispensed anything
             run.state, run.report = "collected", RunReport(
                 backend="virtual", run_id=submission.run_id, status="stopped", error="stopped by the operator before it started",
-                experiments=tuple(ExperimentReport(seq=e.seq, status="not_started") for e in plan.experiments))
+                experiments=tuple(ExperimentReport(seq=e.seq, status="not_started") for e in plan.experiments), touched=Touched())
             return run.report
         run.state = "dispensing"
         if run.fault == "hard":
@@ -163,7 +164,8 @@ class VirtualRobot:
         status, why = ("failed", "the virtual robot's run ended with the process that drove it; what it dispensed is unknown") if started \
             else ("not_started", None)
         return RunReport(backend="virtual", run_id=submission.run_id, status="failed" if started else "stopped", error=why,
-                         experiments=tuple(ExperimentReport(seq=e.seq, status=status, error=why) for e in plan.experiments))
+                         experiments=tuple(ExperimentReport(seq=e.seq, status=status, error=why) for e in plan.experiments),
+                         touched=None if started else Touched())
 
     # -- helpers ----------------------------------------------------------------------------
     def _run(self, submission: Submission) -> _Run:

@@ -152,6 +152,7 @@ def test_robots_belong_to_the_virtual_backend():
 
 def test_through_the_flow_each_robot_holds_its_concurrency_limit(prefect_harness, tmp_path):
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
     from retort.orchestrator.flows import campaign_flow
     from retort.orchestrator.flows.limits import limit_name
@@ -159,20 +160,55 @@ def test_through_the_flow_each_robot_holds_its_concurrency_limit(prefect_harness
     campaign = robots_campaign(tmp_path, robots=2, budget=12, name="limits")
     summary = campaign_flow(campaign)
     assert summary.measured == 12
-    decks = sorted({e.location.split(" plate ")[0] for e in Store(campaign.store).experiments(Store(campaign.store).campaign("limits").id)})
+    store = Store(campaign.store)
+    decks = sorted({e.location.split(" plate ")[0] for e in store.experiments(store.campaign("limits").id)})
+    names = [limit_name(d, None, store.scope) for d in decks]  # virtual robots: their deck, in this store
     with get_client(sync_client=True) as client:
-        limits = [client.read_global_concurrency_limit_by_name(limit_name(d)) for d in decks]
+        limits = [client.read_global_concurrency_limit_by_name(name) for name in names]
         assert [(lim.limit, lim.active, lim.active_slots) for lim in limits] == [(1, True, 0)] * 2  # created, active, released
-        from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
-
-        client.update_global_concurrency_limit(limit_name(decks[0]), GlobalConcurrencyLimitUpdate(active=False))
+        client.update_global_concurrency_limit(names[0], GlobalConcurrencyLimitUpdate(active=False))
     try:
-        with pytest.raises(LabNotReady, match=rf"instrument '{decks[0]}': its Prefect concurrency limit .* is inactive.*prefect gcl enable {limit_name(decks[0])}"):
+        with pytest.raises(LabNotReady, match=rf"instrument '{decks[0]}': its Prefect concurrency limit .* is inactive.*prefect gcl enable {names[0]}"):
             campaign_flow(campaign.model_copy(update={"budget": 16}))
-        assert len(Store(campaign.store).experiments(Store(campaign.store).campaign("limits").id)) == 12  # nothing more ran
+        assert len(store.experiments(store.campaign("limits").id)) == 12  # nothing more ran
     finally:
         with get_client(sync_client=True) as client:
-            client.update_global_concurrency_limit(limit_name(decks[0]), GlobalConcurrencyLimitUpdate(active=True))
+            client.update_global_concurrency_limit(names[0], GlobalConcurrencyLimitUpdate(active=True))
+
+
+def test_instrument_limits_are_keyed_by_the_robot_and_by_the_store_for_virtual_decks(tmp_path):
+    """A robot is one limit whichever store or URL spelling drives it; a virtual deck of the same name in two stores
+    is two limits (the same store reached by two URLs is one)."""
+    from retort.instruments.opentrons.backend import OpentronsBackend
+    from retort.orchestrator.flows.limits import limit_name
+    from retort.orchestrator.loop import open_run
+    from retort.orchestrator.flows.campaign import limits
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one, other = (open_run(robots_campaign(tmp_path / n, robots=1)) for n in "ab")
+    assert list(limits(one)) == list(limits(other))  # the example's deck name in both
+    assert limits(one) != limits(other)
+    same = Store(f"sqlite:///{tmp_path / 'a' / '.' / 'r.db'}")  # the same file, written another way
+    assert limit_name("bench", None, same.scope) == limit_name("bench", None, one.store.scope)
+    robot = [OpentronsBackend(url).identity for url in ("http://OT2.local:31950/", "http://ot2.local", "ot2.local:31950")]
+    assert len(set(robot)) == 1
+    assert limit_name("deck-a", robot[0], one.store.scope) == limit_name("deck-b", robot[0], other.store.scope)
+    assert limit_name("deck-a", OpentronsBackend("http://ot2.local:31951").identity, "x") != limit_name("deck-a", robot[0], "x")
+
+
+def test_a_dead_holder_of_another_stores_deck_of_the_same_name_does_not_block(prefect_harness, tmp_path):
+    """The example deck name in two stores: a run holding (or dead while holding) store A's slot never delays
+    store B's."""
+    from retort.orchestrator.flows.limits import ensure_instrument_limits, instrument_slot, limit_name
+
+    a, b = (limit_name("virtual-colour-match-lab", None, Store(f"sqlite:///{tmp_path / n}.db").scope) for n in "ab")
+    ensure_instrument_limits({"virtual-colour-match-lab": a})
+    ensure_instrument_limits({"virtual-colour-match-lab": b})
+    with instrument_slot("virtual-colour-match-lab", a):
+        started = time.monotonic()
+        with instrument_slot("virtual-colour-match-lab", b):
+            assert time.monotonic() - started < 2.0
 
 
 def test_killing_retort_run_on_busy_robots_frees_their_slots_and_repeats_nothing(tmp_path):
@@ -221,19 +257,20 @@ def test_killing_retort_run_on_busy_robots_frees_their_slots_and_repeats_nothing
 def test_an_instrument_slot_is_held_for_the_run_and_a_second_taker_waits(prefect_harness):
     from prefect.client.orchestration import get_client
 
-    from retort.orchestrator.flows.limits import ensure_instrument_limits, instrument_slot, limit_name
+    from retort.orchestrator.flows.limits import ensure_instrument_limits, instrument_slot
 
-    ensure_instrument_limits(["slot-test"])
+    name = "retort-instrument-slot-test"
+    ensure_instrument_limits({"slot-test": name})
     order, second_has_it = [], threading.Event()
 
     def second():
-        with instrument_slot("slot-test"):
+        with instrument_slot("slot-test", name):
             order.append("second")
             second_has_it.set()
 
-    with instrument_slot("slot-test"):
+    with instrument_slot("slot-test", name):
         with get_client(sync_client=True) as client:
-            assert client.read_global_concurrency_limit_by_name(limit_name("slot-test")).active_slots == 1
+            assert client.read_global_concurrency_limit_by_name(name).active_slots == 1
         waiter = threading.Thread(target=second)
         waiter.start()
         assert not second_has_it.wait(3.0)  # it waits while the first holds the slot

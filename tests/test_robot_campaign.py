@@ -238,7 +238,10 @@ def test_sigterm_during_a_robot_run_stops_the_robot_and_stores_what_it_did(ot2_s
     assert_no_reuse_and_the_store_matches_the_robot(stopped, store, "ot2-bench", exact=False)
     plan = Plan.model_validate_json(run.plan_json)
     _, tips_before, wells_before, _ = stored_inventory(store, "ot2-bench")
-    assert {str(t) for t in plan.tips()} <= tips_before  # what the stopped run reserved stays used, touched or not
+    # what the robot's commands began (a stopped one included) stays used; what the run never reached came back
+    assert tips_before == {str(t) for t in report.touched.tips} and wells_before == {f"{plan.plate}:{w}" for w in report.touched.wells}
+    never = {e.seq for e in report.experiments if e.status == "not_started"}
+    assert not {f"{plan.plate}:{e.well.well}" for e in plan.experiments if e.seq in never} & wells_before
     refill = retort("deck", "refill", str(path), "--tips", cwd=tmp_path)  # new racks: every tip position is fresh again
     assert refill.returncode == 0, refill.stderr
     again = retort("run", str(path), cwd=tmp_path)  # collects: done ones measured, the touched one failed, the rest rerun
@@ -310,14 +313,12 @@ def test_a_robot_run_created_but_never_played_when_retort_died_reuses_nothing_an
         assert first.status == "succeeded" and runs[0]["robot_run"] == created.robot_run_id and len(runs) == 2
         assert set(runs[0]["tips"]) == reserved_tips and set(runs[0]["wells"]) == reserved_wells
         assert_no_reuse_and_the_store_matches_the_robot(runs, store, "ot2-bench")
-    else:  # left running: the idle run is stopped, its experiments requeued into fresh tips and wells
+    else:  # left running: the idle run is stopped, its experiments requeued; it touched nothing, so all it reserved came back
         assert first.status == "stopped" and runs[0]["tips"] == [] and runs[0]["wells"] == []
-        later = runs[1:]
-        assert len(later) == 2 and not {t for r in later for t in r["tips"]} & reserved_tips
-        assert not {w for r in later for w in r["wells"]} & reserved_wells
-        assert_no_reuse_and_the_store_matches_the_robot(later, store, "ot2-bench", exact=False)
-        _, tips, wells, _ = stored_inventory(store, "ot2-bench")  # the never-played reservation stays used, not reused
-        assert tips == reserved_tips | {t for r in later for t in r["tips"]} and wells == reserved_wells | {w for r in later for w in r["wells"]}
+        assert len(runs[1:]) == 2
+        assert_no_reuse_and_the_store_matches_the_robot(runs, store, "ot2-bench")  # the store holds exactly what the robot used
+        released = [e for e in DeckStore(store).events("ot2-bench") if e.kind == "released"]
+        assert len(released) == 1 and {*released[0].detail["tips"]} == reserved_tips
     experiments = store.experiments(store.campaign("colour-match-ot2").id)
     assert sorted(e.seq for e in experiments if e.status == "measured") == list(range(1, 9))
 
@@ -338,3 +339,39 @@ def test_a_deck_opentrons_refuses_cancels_the_reservation_and_a_reset_deck_then_
     done = retort("run", str(path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "4 measured, 0 failed, budget 4" in done.stdout
+
+
+def test_a_run_failing_at_the_robots_start_three_times_leaves_the_inventory_equal_to_the_robots_commands(tmp_path, opentrons_venv):
+    """Retort checks the deck's Temperature Module against GET /modules; then the module is unplugged (the robot comes
+    back without it). Every batch now fails at the robot's loadModule, before any tip or liquid moves: three in a row.
+    What the store holds as used must be what the robot's own commands used (nothing), not three reservations."""
+    from retort.orchestrator import loop
+    from retort.orchestrator.campaign import load_campaign
+    from retort.orchestrator.errors import LabRunFailed
+    from tests.instruments import robot_server
+
+    deck = (EXAMPLES / "decks" / "ot2-bench.yaml").read_text() + 'modules: {"9": temperature module gen2}\n'
+    (tmp_path / "tempdeck.yaml").write_text(deck)
+    server = robot_server.start("ot2")
+    try:
+        path = campaign_file(tmp_path, "ot2", server, **{f"deck: {EXAMPLES}/decks/ot2-bench.yaml": f"deck: {tmp_path}/tempdeck.yaml"})
+        store = Store(f"sqlite:///{tmp_path / 'retort.db'}")
+        run = loop.open_run(load_campaign(path), store=store)  # the robot carries the module: checked and set up
+        without = robot_server.sim_config_of("ot2", server.work)
+        without["attached_modules"] = {k: v for k, v in without["attached_modules"].items() if k != "tempdeck"}
+        (tmp_path / "unplugged.json").write_text(json.dumps(without))
+        robot_server.stop(server)
+        server = robot_server.start("ot2", port=server.port, sim_config=tmp_path / "unplugged.json")
+        for attempt in range(3):
+            with pytest.raises(LabRunFailed, match=r"loadModule|[Mm]odule"):
+                loop.run_iteration(run, 1)
+            assert {e.status for e in run.experiments()} == {"approved"}  # nothing moved: the batch waits to run again
+        runs = robot_did(server, store, "ot2-bench")
+        assert len(runs) == 3 and all(r["tips"] == [] and r["wells"] == [] and r["drawn"] == {} for r in runs)
+        assert_no_reuse_and_the_store_matches_the_robot(runs, store, "ot2-bench", exact=True)  # nothing stored as used
+        config, state = DeckStore(store).get("ot2-bench")
+        assert state == config.full_state()
+        released = [e for e in DeckStore(store).events("ot2-bench") if e.kind == "released"]
+        assert len(released) == 3 and all(len(e.detail["tips"]) == 16 and len(e.detail["wells"]) == 4 for e in released)
+    finally:
+        robot_server.stop(server)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,6 +99,20 @@ def default_title(plan: Plan) -> str:
     return f"Retort {plan.deck.name} plate {plan.plate} experiments {seqs[0]}-{seqs[-1]}"
 
 
+def robot_identity(url: str) -> str:
+    """The robot a URL reaches, written one way: scheme, lower-case host and port (31950 when none is given), no path.
+
+    Example:
+        >>> robot_identity("http://OT2-Bench.local/")
+        'opentrons http://ot2-bench.local:31950'
+    """
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    return f"opentrons {parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or 31950}"
+
+
+ROBOT_KEEPS_RUNS = 20  # an Opentrons robot deletes its oldest runs beyond this many
+
+
 class OpentronsBackend:
     """Runs checked plans on one Opentrons robot.
 
@@ -132,6 +147,7 @@ class OpentronsBackend:
     ) -> None:
         self.url = url.rstrip("/")
         self.name = f"opentrons {self.url}"
+        self.identity = robot_identity(self.url)
         self.allow_hardware = allow_hardware
         self.timings: list[dict[str, float]] = []  # each submission's stage times (s), in order
         self.deadlines = deadlines
@@ -356,6 +372,16 @@ class OpentronsBackend:
 
     # -- 5. after a restart --
 
+    def _lost(self, run_id: str) -> str:
+        """Why the robot no longer holds `run_id`: its run history was cleared (a restart or reset) when it holds fewer
+        runs than it keeps, else it may have been deleted to make room."""
+        held = len(self.client.runs())
+        if held < ROBOT_KEEPS_RUNS:
+            return (f"the robot no longer holds run {run_id} and holds only {held} runs, so it did not delete it to make room "
+                    "(it keeps 20): its run history was cleared (a restart of a simulated robot, or a reset); what the run did is unknown")
+        return (f"the robot no longer holds run {run_id}: it keeps only its last {ROBOT_KEEPS_RUNS} runs, and holds "
+                f"{held}; what the run did is unknown")
+
     def recover(self, plan: Plan, submission: Submission, started: bool) -> RunReport:
         """A run a stopped process left behind: wait for it on the robot and collect it (a run never played is stopped:
         its experiments are not started). Whether the process recorded it as started does not matter: the robot says."""
@@ -363,7 +389,7 @@ class OpentronsBackend:
             state = self.client.run(submission.run_id)
         except RobotHTTPError as exc:
             if exc.status == 404:
-                why = "the robot no longer holds this run (it keeps only its last runs)"
+                why = self._lost(submission.run_id)
                 return RunReport(backend=self.kind, run_id=submission.run_id, status="failed", error=why,
                                  experiments=tuple(ExperimentReport(seq=e.seq, status="failed", error=why) for e in plan.experiments))
             raise

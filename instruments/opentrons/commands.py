@@ -21,11 +21,12 @@ from typing import Iterable, Optional, Sequence
 
 from retort.instruments.labware import WellRef
 from retort.instruments.opentrons.protocol import MARKER
-from retort.instruments.plan import Dispensed, ExperimentPlan, ExperimentReport, Plan, RunReport
+from retort.instruments.plan import Dispensed, ExperimentPlan, ExperimentReport, Plan, RunReport, Touched
 
 LOG_FIELDS = ("id", "commandType", "status", "params", "result", "error", "startedAt", "completedAt")
 LIQUID_COMMANDS = frozenset({"aspirate", "dispense"})
 RAN = frozenset({"succeeded", "failed"})
+TOUCHING = frozenset({"succeeded", "failed", "running"})  # a command that began may have touched what it names
 VOLUME_TOLERANCE = 1e-6  # uL
 _MARKER = re.compile(re.escape(MARKER) + r"(\d+)\b")
 _LINE = re.compile(r"\[line (\d+)\]")
@@ -139,6 +140,30 @@ def _trace(plan: Plan, commands: Sequence[dict], slots: dict[str, str]) -> _Trac
                 for name, v in delivered.items():
                     trace.wells[str(well)][name] += v
     return trace
+
+
+def touched(plan: Plan, commands: Sequence[dict], slots: dict[str, str]) -> Optional[Touched]:
+    """What the run's commands touched (`Touched`): a command that began counts, even if it failed or was cut short.
+    None when a tip pick-up names labware whose slot is unknown (what it used cannot be told)."""
+    deck = plan.deck
+    stock_of = {s.well: name for name, s in deck.stocks.items()}
+    tips: list[WellRef] = []
+    wells: list[str] = []
+    stocks: dict[str, float] = defaultdict(float)
+    for command in commands:
+        if command.get("status") not in TOUCHING:
+            continue
+        kind, params = command.get("commandType"), command.get("params") or {}
+        slot, well = slots.get(str(params.get("labwareId", ""))), params.get("wellName")
+        if kind == "pickUpTip":
+            if slot is None or not well:
+                return None
+            tips.append(WellRef(slot=slot, well=str(well)))
+        elif kind in LIQUID_COMMANDS and slot == deck.plate.slot and well and str(well) not in wells:
+            wells.append(str(well))
+        elif kind == "aspirate" and slot == deck.reservoir.slot and well in stock_of:
+            stocks[stock_of[str(well)]] += float(params.get("volume") or 0.0)
+    return Touched(tips=tuple(tips), wells=tuple(wells), stocks=dict(stocks))
 
 
 def _segments(commands: Sequence[dict]) -> dict[int, list[dict]]:
@@ -267,5 +292,6 @@ def report_from_commands(
         error=run_error,
         seconds=round(seconds, 3),
         log=tuple(trim(c) for c in commands),
-        labware=labware_slots(commands, labware),
+        labware=slots,
+        touched=touched(plan, commands, slots),
     )

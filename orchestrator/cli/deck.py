@@ -19,7 +19,7 @@ def add_parsers(sub) -> None:
                        ("refill", "record that tips and/or stocks were refilled"),
                        ("new-plate", "record that an empty plate replaced the one on the deck"),
                        ("reset", "record that the deck was set up anew as the campaign file describes it (full)"),
-                       ("cancel", "cancel batches reserved on the deck but not running (their tips and wells stay used)"),
+                       ("cancel", "cancel batches reserved on the deck but not running (nothing of them moved: their tips, wells and stocks are free again)"),
                        ("pause", "take the instrument out of service for every campaign (it finishes the run it is on)"),
                        ("release", "put an instrument that broke down or was paused back in service")):
         p = actions.add_parser(name, help=text)

@@ -25,8 +25,8 @@ from retort.orchestrator import loop
 from retort.orchestrator.campaign import Campaign, load_campaign, with_changes
 from retort.orchestrator.campaign.results import CampaignSummary, summarise
 from retort.orchestrator.errors import InstrumentDown, LabError, LabNotReady, LabTransient
-from retort.orchestrator.flows.limits import artifact_key, ensure_instrument_limits, instrument_slot
-from retort.orchestrator.loop import RecordOutcome, RunRef
+from retort.orchestrator.flows.limits import artifact_key, ensure_instrument_limits, instrument_slot, limit_name
+from retort.orchestrator.loop import CampaignRun, RecordOutcome, RunRef
 from retort.orchestrator.loop.steps import TRANSIENT_DELAYS
 from retort.orchestrator.loop.stopping import stop_requested
 from retort.orchestrator.store import redact_url
@@ -61,13 +61,18 @@ def _transient(task, task_run, state) -> bool:
 def run_on_task(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOutcome:
     """Execute, measure and record on one instrument, holding its global concurrency limit (strict: no limit, no run).
     An instrument that breaks down leaves a note for the operator (a Prefect artifact) as well as its stored deck event."""
-    with instrument_slot(instrument):
+    with instrument_slot(instrument, limits(loop.attach(ref))[instrument]):
         try:
             return loop.run_on(ref, instrument, seqs)
         except InstrumentDown as exc:
             create_markdown_artifact(key=artifact_key(instrument), description=f"{instrument} is out of service",
                                      markdown=f"# {instrument} is out of service\n\n{exc}\n")
             raise
+
+
+def limits(run: CampaignRun) -> dict[str, str]:
+    """Each instrument's concurrency limit: a robot's by what it is, a virtual one's by its deck and store (`limit_name`)."""
+    return {name: limit_name(name, lab.identity(), run.store.scope) for name, lab in run.labs.items()}
 
 
 TASKS = SimpleNamespace(plan=plan_task, approve=approve_task, run_on=run_on_task)
@@ -134,10 +139,10 @@ def campaign_flow(campaign: Campaign, planner: Optional[str] = None, store_url: 
         campaign = campaign.model_copy(update={"store": store_url.get_secret_value()})
     run = loop.run_for(campaign, planner)  # `retort run` opened it already: not opened twice
     with hold(run.store, run.record.id, campaign.name):  # one driver per campaign (re-entrant: `retort run` holds it already)
-        ensure_instrument_limits(list(run.labs))
+        ensure_instrument_limits(limits(run))
         if instruments == "deployments" and run.experiments(statuses=("running",)):
-            for name in run.labs:  # a batch may still be running on an instrument's host: wait until its slot is free
-                with instrument_slot(name):
+            for name, limit in limits(run).items():  # a batch may still be running on an instrument's host: wait until its slot is free
+                with instrument_slot(name, limit):
                     pass
         try:
             loop.drive(run, STEPS[instruments], max_iterations, should_stop=stop_requested,

@@ -1,5 +1,9 @@
 """One Prefect global concurrency limit per instrument: at most one run on a robot at a time, whichever
-campaign, process or host asks for it.
+campaign, store, process or host asks for it.
+
+A limit is named after what the instrument is (`limit_name`): a robot by its identity (its URL, written one way),
+so every store and host driving it takes turns on it; a virtual instrument by its deck's name and its store, so
+campaigns of unrelated stores (or two labs that kept the example deck names) never wait for each other.
 
 Limits are created (limit 1) when a campaign starts and must be active: Prefect lets every run through an
 inactive limit, so a campaign refuses to start on one (to pause a robot, ``retort deck pause``). Runs take
@@ -18,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import re
 import threading
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Iterator, Optional
 
 from retort.orchestrator.errors import LabNotReady
 
@@ -36,13 +41,13 @@ LOCAL_SERVER = "RETORT_LOCAL_PREFECT_SERVER"  # set by `prefect_server.local_pre
 
 
 @contextlib.contextmanager
-def instrument_slot(instrument: str) -> Iterator[None]:
-    """Hold `instrument`'s slot (strict) for the duration, freeing dead holders' slots every `RECLAIM_EVERY` s
-    while it waits; raises `LabNotReady` after `SLOT_TIMEOUT` s of waiting."""
+def instrument_slot(instrument: str, name: str) -> Iterator[None]:
+    """Hold `instrument`'s slot (strict) in its limit `name` (`limit_name`) for the duration, freeing dead holders'
+    slots every `RECLAIM_EVERY` s while it waits; raises `LabNotReady` after `SLOT_TIMEOUT` s of waiting."""
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
     from prefect.concurrency.sync import concurrency
 
-    name, acquired = limit_name(instrument), threading.Event()
+    acquired = threading.Event()
 
     def reclaim() -> None:
         while not acquired.wait(RECLAIM_EVERY):
@@ -112,9 +117,24 @@ async def _expired_leases() -> list:
     return expired
 
 
-def limit_name(instrument: str) -> str:
-    """The concurrency limit guarding `instrument` (a deck name): Prefect's names take no '/' or '%'."""
-    return PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "-", instrument)
+def limit_name(instrument: str, identity: Optional[str], store_scope: str) -> str:
+    """The concurrency limit guarding `instrument` (a deck name): a robot's by its `identity` alone (every store and
+    host driving it shares the limit); a virtual instrument's by its deck name and a digest of its store's scope
+    (`Store.scope`). Prefect's names take no '/' or '%'.
+
+    Example:
+        >>> limit_name("bench-1", "opentrons http://10.0.0.5:31950", "sqlite /data/a.db")
+        'retort-instrument-opentrons-http-10.0.0.5-31950'
+        >>> limit_name("bench-1", None, "sqlite /data/a.db") != limit_name("bench-1", None, "sqlite /data/b.db")
+        True
+    """
+    if identity:
+        return PREFIX + _slug(identity)
+    return f"{PREFIX}{_slug(instrument)}-{hashlib.sha256(store_scope.encode()).hexdigest()[:10]}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_.-]", "-", text)).strip("-")
 
 
 def artifact_key(instrument: str) -> str:
@@ -122,17 +142,16 @@ def artifact_key(instrument: str) -> str:
     return "out-of-service-" + re.sub(r"[^a-z0-9-]", "-", instrument.lower())
 
 
-def ensure_instrument_limits(instruments: list[str]) -> None:
-    """Create each instrument's limit (limit 1) if it is missing; raise `LabNotReady` naming any that is inactive.
-    Slots left held by a run that died are freed first (`reclaim_expired`)."""
+def ensure_instrument_limits(instruments: dict[str, str]) -> None:
+    """Create each instrument's limit (instrument -> `limit_name`; limit 1) if it is missing; raise `LabNotReady`
+    naming any that is inactive. Slots left held by a run that died are freed first (`reclaim_expired`)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     reclaim_expired()
     with get_client(sync_client=True) as client:
-        for instrument in instruments:
-            name = limit_name(instrument)
+        for instrument, name in instruments.items():
             try:
                 limit = client.read_global_concurrency_limit_by_name(name)
             except ObjectNotFound:

@@ -113,6 +113,10 @@ class Lab(Protocol):
     def out_of_service(self) -> Optional[str]:
         """Why the instrument is out of service (it broke down; an operator releases it), or None."""
 
+    def identity(self) -> Optional[str]:
+        """The physical instrument this lab drives, the same whichever store or host drives it (a robot's URL): runs on
+        it from anywhere take turns. None: a virtual instrument, which only its campaign's store shares."""
+
 
 class SimpleLab:
     """Defaults for labs that keep no instrument state, whose experiment is its evaluation: each runs at
@@ -148,6 +152,9 @@ class SimpleLab:
             raise LabError(f"{params} is a combination this lab cannot run (it has no measurement for it)")
 
     def out_of_service(self) -> Optional[str]:
+        return None
+
+    def identity(self) -> Optional[str]:
         return None
 
 

@@ -103,7 +103,7 @@ class ColourLab:
         run = waiting[-1] if waiting else None
         plan = Plan.model_validate_json(run.plan_json) if run is not None else None
         if run is not None and plan.plate != state.plate:  # cannot happen while refills wait for it
-            decks.update_run(run.id, status="cancelled", error=f"plate {state.plate} replaced the plate it was planned for")
+            decks.cancel_run(run.id, f"plate {state.plate} replaced the plate it was planned for")
             run = None
         if run is None:
             self._drop_stale(decks, seqs)
@@ -139,7 +139,7 @@ class ColourLab:
         except BaseException:
             self._stop_and_store(plan, record, submission)
             raise
-        self.decks.update_run(record.id, status="collected", report_json=report.model_dump_json(), error=report.error)
+        self.decks.collect_run(record.id, report, error=report.error)  # what the robot never touched comes back to the deck
         bad = [e for e in report.experiments if e.status != "done"]
         if bad or report.status != "succeeded":
             failed = {e.seq: e.error or f"the {self.backend.name} run {report.status}" for e in report.experiments if e.status == "failed"}
@@ -185,14 +185,14 @@ class ColourLab:
                 continue
             plan = Plan.model_validate_json(record.plan_json)
             if record.status == "planned":  # reserved, never sent anywhere: nothing moved
-                decks.update_run(record.id, status="cancelled", error="stopped before the batch was sent to the instrument")
+                decks.cancel_run(record.id, "stopped before the batch was sent to the instrument")
                 not_started += mine
                 continue
             if record.status == "collected" and record.report_json:
                 report = RunReport.model_validate_json(record.report_json)
             elif record.status in ("submitted", "running"):
                 report = self.backend.recover(plan, _submission(record), started=record.status == "running")
-                record = decks.update_run(record.id, status="collected", report_json=report.model_dump_json(), error=report.error)
+                record = decks.collect_run(record.id, report, error=report.error)
             else:
                 continue
             done = [e.seq for e in report.experiments if e.status == "done" and e.seq in mine]
@@ -217,6 +217,10 @@ class ColourLab:
         """Why this instrument is out of service (stored with its deck), or None."""
         return self._decks().get(self.deck.name)[1].out_of_service
 
+    def identity(self) -> Optional[str]:
+        """The robot's (`LiquidHandlerBackend.identity`); None for the virtual robot."""
+        return self.backend.identity
+
     def take_out_of_service(self, why: str, actor: str) -> None:
         self._decks().change(self.deck.name, "out_of_service", actor, {"reason": why},
                              lambda config, state: state.model_copy(update={"out_of_service": why}), while_active=True)
@@ -229,10 +233,10 @@ class ColourLab:
         try:
             submission = self.backend.submit(plan, label=str(run.id))
         except (ProtocolRejected, AnalysisError) as exc:  # the same plan would be refused again: release the deck
-            self._decks().update_run(run.id, status="cancelled", error=str(exc))
+            self._decks().cancel_run(run.id, str(exc))
             raise LabNotReady(
                 f"{exc}\nNothing moved; experiments {run.seqs} wait, approved, and their reservation (lab run {run.id}) is "
-                "cancelled (its tips and wells stay marked used). Fix the deck file, record it with 'retort deck reset "
+                "cancelled (its tips, wells and stock volumes are free again). Fix the deck file, record it with 'retort deck reset "
                 "CAMPAIGN.yaml', then run again"
             ) from exc
         log.info("batch %s submitted to %s in %s", run.seqs, self.backend.name, submission.seconds)
@@ -250,7 +254,7 @@ class ColourLab:
         except InstrumentError as exc:
             log.error("could not stop and collect lab run %s on %s: %s; the next start collects it", record.id, self.backend.name, exc)
             return
-        self._decks().update_run(record.id, status="collected", report_json=report.model_dump_json(), error=report.error or "stopped by Retort")
+        self._decks().collect_run(record.id, report, error=report.error or "stopped by Retort")
 
     def _where(self, plate: int, well: str) -> str:
         return f"{self.label + ' ' if self.label else ''}plate {plate} {well}"
@@ -260,7 +264,7 @@ class ColourLab:
         planned again (regrouped, or on another robot), and must never be recovered as 'not started' later."""
         for old in decks.runs(self.campaign_id, active=True):
             if old.status == "planned" and set(old.seqs) & set(seqs):
-                decks.update_run(old.id, status="cancelled", error=f"experiments {sorted(set(old.seqs) & set(seqs))} were planned again")
+                decks.cancel_run(old.id, f"experiments {sorted(set(old.seqs) & set(seqs))} were planned again")
             elif set(old.seqs) & set(seqs):  # sent to a robot or running: the experiments are not free to plan again
                 raise LabNotReady(f"experiments {sorted(set(old.seqs) & set(seqs))} belong to lab run {old.id} on deck {old.deck} "
                                   f"({old.status}); run the campaign again to collect it, or cancel it with 'retort deck cancel'")

@@ -80,6 +80,17 @@ class Store:
                 raise StoreError(f"cannot open store {self.url}: {exc}") from exc
 
     @property
+    def scope(self) -> str:
+        """Which database this is, the same from any URL or user that reaches it, without credentials: what keeps
+        instruments of unrelated stores apart (`flows.limits`)."""
+        if self.file:
+            return f"sqlite {self.file}"
+        if self.in_memory:
+            return f"memory {id(self)}"
+        parsed = make_url(self._url)
+        return f"{parsed.get_backend_name()} {(parsed.host or '').lower()}:{parsed.port or ''}/{parsed.database or ''}"
+
+    @property
     def secret_url(self) -> SecretStr:
         """The URL with its password, for handing to another process (masked wherever it is printed or recorded)."""
         return SecretStr(self._url)

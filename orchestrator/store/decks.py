@@ -2,7 +2,10 @@
 
 A batch reserves its tips, wells and stock volumes in the same transaction that stores its plan,
 before anything moves; so a resumed campaign, a restarted process or a second campaign on the same
-deck never reuses a tip or a well, whatever stopped when. Writers check the deck's version (an
+deck never reuses a tip or a well, whatever stopped when. What a batch reserved and never used comes back
+in the transaction that ends its lab run: all of it when the run is cancelled before it started
+(`cancel_run`), and what the instrument's own record says it did not touch when a run is collected
+(`collect_run`; a run whose record is lost keeps everything reserved). Writers check the deck's version (an
 optimistic lock): two processes changing one deck at once cannot both win.
 
 Example:
@@ -26,7 +29,7 @@ from typing import Callable, Optional
 from sqlmodel import select
 
 from retort.instruments.deck import DeckConfig, DeckState
-from retort.instruments.plan import Plan
+from retort.instruments.plan import Plan, RunReport, Touched
 from retort.orchestrator.errors import StoreError
 from retort.orchestrator.store.records import DeckEventRecord, LabRunRecord
 from retort.orchestrator.store.core import Store, retry_on_conflict
@@ -120,19 +123,29 @@ class DeckStore:
             return state
 
     def cancel(self, name: str, actor: str) -> list[LabRunRecord]:
-        """Cancel the deck's batches that are reserved but not running (planned, submitted); their tips and wells
-        stay used. Returns them (a submitted one's robot run is the caller's to stop)."""
-        with self.store.session(f"cancel the reserved batches of deck {name!r}") as s:
+        """Cancel the deck's batches that are reserved but not running (planned, submitted): nothing of them moved, so
+        their tips, wells and stock volumes come back. Returns them (a submitted one's robot run is the caller's to stop)."""
+        with self.store.session(f"list the reserved batches of deck {name!r}") as s:
             row = self._row(s, name)
-            runs = list(s.exec(select(LabRunRow).where(LabRunRow.deck_id == row.id, LabRunRow.status.in_(("planned", "submitted")))))
-            for run in runs:
-                run.status, run.error, run.updated_at = "cancelled", f"cancelled by {actor}", utcnow()
-                s.add(run)
-            if runs:
-                state = DeckState.model_validate_json(row.state_json)
-                s.add(_event(row, "cancelled", actor, {"lab_runs": [r.id for r in runs]}, state))
-            s.commit()
-            return [_run(r, name) for r in runs]
+            ids = list(s.exec(select(LabRunRow.id).where(LabRunRow.deck_id == row.id, LabRunRow.status.in_(("planned", "submitted")))))
+        return [self.cancel_run(run_id, f"cancelled by {actor}", actor) for run_id in ids]
+
+    def cancel_run(self, run_id: int, why: str, actor: str = "retort") -> LabRunRecord:
+        """Cancel a lab run that never started (nothing of it moved): everything it reserved comes back to its deck."""
+
+        def unused(plan: Plan, run: LabRunRow) -> Touched:
+            return Touched().unused(plan)
+
+        return self._end_run(run_id, actor, unused, status="cancelled", error=why)
+
+    def collect_run(self, run_id: int, report: RunReport, error: Optional[str] = None) -> LabRunRecord:
+        """Store a lab run's report (`collected`) and give back to its deck what the plan reserved and the instrument's
+        own record says it never touched (`RunReport.touched`; unknown: nothing comes back)."""
+
+        def unused(plan: Plan, run: LabRunRow) -> Touched:
+            return report.touched.unused(plan) if report.touched is not None else Touched()
+
+        return self._end_run(run_id, report.backend, unused, status="collected", report_json=report.model_dump_json(), error=error)
 
     def events(self, name: str, limit: int = 50) -> list[DeckEventRecord]:
         with self.store.session(f"read the events of deck {name!r}") as s:
@@ -196,6 +209,41 @@ class DeckStore:
             return [_run(r, name) for r, name in s.exec(query)]
 
     # -- helpers ------------------------------------------------------------------------
+    def _end_run(self, run_id: int, actor: str, unused: Callable[[Plan, LabRunRow], Touched], **fields: object) -> LabRunRecord:
+        """Set the run's `fields` and release `unused(plan, run)` from its deck, in one transaction (a run already ended
+        releases nothing again)."""
+
+        def write() -> LabRunRecord:
+            with self.store.session(f"end lab run {run_id}") as s:
+                run = s.get(LabRunRow, run_id)
+                if run is None:
+                    raise StoreError(f"no lab run with id {run_id}")
+                row = s.get(DeckRow, run.deck_id)
+                if run.status in ACTIVE:
+                    plan = Plan.model_validate_json(run.plan_json)
+                    state = DeckState.model_validate_json(row.state_json)
+                    after, released = _release(plan, state, unused(plan, run))
+                    if not released.empty:
+                        self._write(s, row, after, row.version)
+                        s.add(_event(row, "released", actor, {"lab_run": run.id, "experiments": json.loads(run.seqs_json),
+                                                              "tips": [str(t) for t in released.tips], "wells": list(released.wells),
+                                                              "stocks": released.stocks}, after))
+                for key, value in fields.items():
+                    setattr(run, key, value)
+                run.updated_at = utcnow()
+                s.add(run)
+                s.commit()
+                s.refresh(run)
+                return _run(run, row.name)
+
+        for attempt in range(3):  # another process reserved on the deck between our read and write: read it again
+            try:
+                return write()
+            except DeckChanged:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def _row(self, s, name: str) -> DeckRow:
         row = s.exec(select(DeckRow).where(DeckRow.name == name)).first()
         if row is None:
@@ -215,6 +263,27 @@ class DeckStore:
             raise DeckChanged(f"deck {row.name!r} was changed by another process at the same time; run the command again")
 
 
+def _release(plan: Plan, state: DeckState, unused: Touched) -> tuple[DeckState, Touched]:
+    """`state` with `unused` (what `plan` reserved and never used) free again: tips back in their racks, wells of the
+    plan's plate empty (if it is still on the deck), stock volumes back (never above a reservoir well's capacity).
+    Returns the state and what was actually given back (what a refill or a new plate freed already is not)."""
+    deck = plan.deck
+    used = {slot: set(wells) for slot, wells in state.used_tips.items()}
+    tips = tuple(t for t in unused.tips if t.well in used.get(t.slot, set()))
+    for tip in tips:
+        used[tip.slot].discard(tip.well)
+    wells = tuple(w for w in unused.wells if w in state.wells) if plan.plate == state.plate else ()
+    capacity = deck.labware(deck.reservoir.slot).well_capacity
+    stocks = {name: min(v, capacity - state.stocks.get(name, 0.0)) for name, v in unused.stocks.items() if name in state.stocks}
+    stocks = {name: v for name, v in stocks.items() if v > 1e-9}
+    after = state.model_copy(update={
+        "used_tips": {slot: tuple(w for w in state.used_tips[slot] if w in left) for slot, left in used.items() if left},
+        "wells": {w: c for w, c in state.wells.items() if w not in wells},
+        "stocks": state.stocks | {name: state.stocks[name] + v for name, v in stocks.items()},
+    })
+    return after, Touched(tips=tips, wells=wells, stocks=stocks)
+
+
 def _refuse_while_active(s, row: DeckRow, doing: str) -> None:
     active = list(s.exec(select(LabRunRow).where(LabRunRow.deck_id == row.id, LabRunRow.status.in_(ACTIVE))))
     if active:
@@ -222,7 +291,7 @@ def _refuse_while_active(s, row: DeckRow, doing: str) -> None:
         raise StoreError(
             f"deck {row.name!r} cannot be {doing} now: batches reserved on it have not finished: {what}. Their plans name "
             "its current tips and wells. Run the campaign to finish them first (a running one is collected), or cancel "
-            "those not yet running with 'retort deck cancel CAMPAIGN.yaml' (their tips and wells stay marked used)"
+            "those not yet running with 'retort deck cancel CAMPAIGN.yaml' (nothing of them moved: their tips, wells and stocks are free again)"
         )
 
 

@@ -71,8 +71,9 @@ def _script(*args: str, work: Path, timeout: float) -> subprocess.CompletedProce
     return subprocess.run([str(SCRIPT), *args, "--work", str(work)], capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def start(robot: Robot, work: Optional[Path] = None, port: Optional[int] = None) -> RobotServer:
-    """Start a server on a free 127.0.0.1 port (three tries); returns once ``GET /health`` answers.
+def start(robot: Robot, work: Optional[Path] = None, port: Optional[int] = None, sim_config: Optional[Path] = None) -> RobotServer:
+    """Start a server on a free 127.0.0.1 port (three tries), or on `port`; returns once ``GET /health`` answers.
+    `sim_config`: the simulated hardware (the script's JSON; default its OT-2 or Flex, `sim_config_of`).
 
     Raises:
         RuntimeError: the server did not start (the message ends with the script's output).
@@ -82,7 +83,8 @@ def start(robot: Robot, work: Optional[Path] = None, port: Optional[int] = None)
     output = ""
     for _ in range(3):
         chosen = port or free_port()
-        proc = _script("start", "--robot", robot, "--port", str(chosen), work=work, timeout=START_TIMEOUT)
+        extra = ("--sim-config", str(sim_config)) if sim_config else ()
+        proc = _script("start", "--robot", robot, "--port", str(chosen), *extra, work=work, timeout=START_TIMEOUT)
         values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if line.startswith("OT_RS_") and "=" in line)
         if proc.returncode == 0 and "OT_RS_URL" in values:
             return RobotServer(robot=robot, url=values["OT_RS_URL"], port=chosen, pidfile=Path(values["OT_RS_PIDFILE"]), work=work)
@@ -90,6 +92,13 @@ def start(robot: Robot, work: Optional[Path] = None, port: Optional[int] = None)
         if "already in use" not in output or port:
             break
     raise RuntimeError(f"robot-server ({robot}) did not start with {SCRIPT}:\n{output}")
+
+
+def sim_config_of(robot: Robot, work: Optional[Path] = None) -> dict:
+    """The simulated hardware the script starts `robot` with (written on its first start)."""
+    import json
+
+    return json.loads(((work or default_work()).absolute() / "simulators" / f"{robot}.json").read_text())
 
 
 def stop(server: RobotServer) -> None:

@@ -61,6 +61,8 @@ def test_a_plan_runs_whole_through_the_lifecycle_and_the_report_says_what_reache
     for experiment, recipe in zip(report.experiments, RECIPES):
         assert {d.liquid: pytest.approx(d.volume) for d in experiment.dispensed} == recipe
     assert list(report.tips_used) == plan.tips()
+    assert report.touched is not None and report.touched.unused(plan).empty  # a whole run touched all it reserved
+    assert report.touched.stocks == pytest.approx(plan.stock_draw())
     assert RunReport.model_validate_json(report.model_dump_json()) == report
     lh.teardown()
 
@@ -100,6 +102,14 @@ def test_a_stop_ends_the_run_part_way_and_the_report_says_what_never_started(bac
     assert report.status == "stopped" and [e.seq for e in report.experiments] == list(range(1, 31))
     assert "not_started" in statuses and statuses[statuses.index("not_started"):] == ["not_started"] * statuses.count("not_started")
     assert all(e.dispensed for e in report.experiments if e.status == "done")
+    # what the backend's own record says it touched: every tip, well and uL of what ran, nothing of what never started
+    unused = report.touched.unused(plan)
+    by_seq = {e.seq: e for e in plan.experiments}
+    never = [by_seq[e.seq] for e in report.experiments if e.status == "not_started"]
+    assert set(unused.wells) == {e.well.well for e in never}
+    assert set(unused.tips) <= {s.tip for e in never for s in e.steps if hasattr(s, "tip")}  # a tip taken stays used
+    assert set(report.tips_used) <= set(report.touched.tips) and not set(unused.tips) & set(report.touched.tips)
+    assert sum(unused.stocks.values()) == pytest.approx(sum(v for e in never for v in e.stock_draw(deck).values()))
 
 
 def test_a_run_submitted_but_never_started_is_recovered_with_nothing_started(backends):
@@ -109,6 +119,7 @@ def test_a_run_submitted_but_never_started_is_recovered_with_nothing_started(bac
     assert again.held(submission) == submission.durable  # only a backend that keeps runs beyond a process still has it
     report = again.recover(plan, submission, started=False)
     assert [e.seq for e in report.experiments] == [1, 2, 3] and {e.status for e in report.experiments} == {"not_started"}
+    assert report.touched is not None and report.touched.empty  # nothing moved: all it reserved comes back
 
 
 def test_a_finished_run_is_accounted_for_after_its_process_stopped(backends):

@@ -186,3 +186,26 @@ def test_the_500_after_a_failed_run_creation_is_absorbed(backend: OpentronsBacke
     assert raw.status_code == 500
     run_id = client.create_run(uploaded.protocol_id, run_time_parameters={"volume": 50.0})
     assert client.run(run_id).status == "idle"
+
+
+def test_a_run_the_robot_lost_in_a_restart_is_not_blamed_on_run_retention(tmp_path, opentrons_venv):
+    """A robot-server restarted with its runs cleared: the run Retort left behind is reported failed (what it did is
+    unknown, so nothing it reserved comes back), saying the robot's history was cleared, not that it keeps 20 runs."""
+    from tests.instruments import robot_server
+
+    server = robot_server.start("ot2")
+    try:
+        p = plan(deck("ot2"), experiments=2)
+        with OpentronsBackend(server.url, analyse=lambda source: analyse(source, robot="ot2", venv=opentrons_venv)) as backend:
+            backend.setup(deck("ot2"))
+            submission = backend.submit(p, label="lost")
+            robot_server.stop(server)
+            server = robot_server.start("ot2", port=server.port)  # back, with a fresh run history
+            assert not backend.held(submission)
+            report = backend.recover(p, submission, started=True)
+        assert report.status == "failed" and {e.status for e in report.experiments} == {"failed"}
+        assert f"no longer holds run {submission.run_id} and holds only 0 runs" in report.error
+        assert "run history was cleared" in report.error and "keeps only" not in report.error
+        assert report.touched is None  # unknown: everything reserved stays used
+    finally:
+        robot_server.stop(server)

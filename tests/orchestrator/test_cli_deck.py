@@ -93,5 +93,7 @@ def test_a_deck_with_a_batch_reserved_is_not_refilled_until_the_batch_runs_or_is
     assert cancelled.returncode == 0 and "cancelled lab run 1 (experiments [1, 2, 3, 4])" in cancelled.stdout
     assert deck("refill", str(path), "--tips", cwd=tmp_path).returncode == 0
     again = loop.open_run(campaign, store=Store(campaign.store))
-    loop.run_iteration(again, 1)  # the approved batch is planned anew, in fresh wells
-    assert [e.location for e in again.experiments()] == ["plate 1 E1", "plate 1 F1", "plate 1 G1", "plate 1 H1"]
+    shown = deck("show", str(path), cwd=tmp_path)
+    assert shown.returncode == 0 and "released" in shown.stdout  # the cancelled batch's tips, wells and stocks came back
+    loop.run_iteration(again, 1)  # the approved batch is planned anew, in the wells the cancelled one never touched
+    assert [e.location for e in again.experiments()] == ["plate 1 A1", "plate 1 B1", "plate 1 C1", "plate 1 D1"]

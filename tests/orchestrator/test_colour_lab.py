@@ -33,6 +33,17 @@ def used(store, deck):
     return tips, wells
 
 
+def touched(store, deck):
+    """Every tip and well the deck's collected runs touched, by the backend's own record, as lists (duplicates kept)."""
+    tips, wells = [], []
+    for run in DeckStore(store).runs(deck=deck):
+        if run.report_json:
+            report, plan = RunReport.model_validate_json(run.report_json), Plan.model_validate_json(run.plan_json)
+            tips += [str(t) for t in report.touched.tips]
+            wells += [f"{plan.plate}:{w}" for w in report.touched.wells]
+    return tips, wells
+
+
 def test_a_restarted_process_and_a_second_campaign_never_reuse_a_tip_or_well(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     first = loop.open_run(deck_campaign("first"), store=store)
@@ -116,11 +127,20 @@ def test_a_run_failing_part_way_measures_what_completed_fails_what_it_touched_an
     assert (exc.value.done, list(exc.value.failed), exc.value.not_started) == ([1, 2], [3], [4])
     assert [e.status for e in run.experiments()] == ["measured", "measured", "failed", "approved"]
     assert "virtual fault" in run.experiments()[2].failure_reason
-    loop.run_iteration(run, 1)  # the next run continues experiment 4, in a fresh well
+    first = DeckStore(store).runs(deck="bench-virtual")[0]
+    plan = Plan.model_validate_json(first.plan_json)
+    four = next(e for e in plan.experiments if e.seq == 4)
+    config, state = DeckStore(store).get("bench-virtual")
+    assert four.well.well not in state.wells  # the robot never reached experiment 4: its well and tips came back
+    assert not {str(s.tip) for s in four.steps if hasattr(s, "tip")} & {f"{k}:{w}" for k, ws in state.used_tips.items() for w in ws}
+    loop.run_iteration(run, 1)  # the next run continues experiment 4, in the well it never touched
     e4 = run.experiments()[3]
-    assert e4.status == "measured" and e4.location == "plate 1 E1"
-    tips, wells = used(store, "bench-virtual")
-    assert len(set(tips)) == len(tips) and len(set(wells)) == len(wells) == 5
+    assert e4.status == "measured" and e4.location == f"plate 1 {four.well.well}"
+    tips, wells = touched(store, "bench-virtual")
+    assert len(set(tips)) == len(tips) and len(set(wells)) == len(wells) == 4  # nothing touched twice
+    config, state = DeckStore(store).get("bench-virtual")
+    assert {f"{k}:{w}" for k, ws in state.used_tips.items() for w in ws} == set(tips)  # the store holds what the robot used
+    assert {f"1:{w}" for w in state.wells} == set(wells)
 
 
 def test_experiments_stopped_before_their_batch_was_sent_anywhere_go_back_to_the_queue(tmp_path):
@@ -135,7 +155,9 @@ def test_experiments_stopped_before_their_batch_was_sent_anywhere_go_back_to_the
     assert loop.recover_interrupted(again) == []
     assert {e.status for e in again.experiments()} == {"approved"}
     assert DeckStore(store).runs(deck="bench-virtual")[0].status == "cancelled"
+    config, state = DeckStore(store).get("bench-virtual")
+    assert state == config.full_state()  # nothing of the cancelled batch moved: all it reserved is free again
     loop.run_iteration(again, 1)
     assert {e.status for e in again.experiments()} == {"measured"}
-    tips, wells = used(store, "bench-virtual")
-    assert len(set(tips)) == len(tips) == 32 and len(set(wells)) == 8
+    tips, wells = touched(store, "bench-virtual")
+    assert len(set(tips)) == len(tips) == 16 and len(set(wells)) == 4
