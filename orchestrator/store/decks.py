@@ -181,13 +181,7 @@ class DeckStore:
             run = s.get(LabRunRow, run_id)
             if run is None:
                 raise StoreError(f"no lab run with id {run_id}")
-            for key, value in fields.items():
-                setattr(run, key, value)
-            run.updated_at = utcnow()
-            s.add(run)
-            s.commit()
-            s.refresh(run)
-            return _run(run, s.get(DeckRow, run.deck_id).name)
+            return _save(s, run, s.get(DeckRow, run.deck_id).name, fields)
 
     def run(self, run_id: int) -> LabRunRecord:
         """Lab run `run_id`, as stored now."""
@@ -228,13 +222,7 @@ class DeckStore:
                         s.add(_event(row, "released", actor, {"lab_run": run.id, "experiments": json.loads(run.seqs_json),
                                                               "tips": [str(t) for t in released.tips], "wells": list(released.wells),
                                                               "stocks": released.stocks}, after))
-                for key, value in fields.items():
-                    setattr(run, key, value)
-                run.updated_at = utcnow()
-                s.add(run)
-                s.commit()
-                s.refresh(run)
-                return _run(run, row.name)
+                return _save(s, run, row.name, fields)
 
         for attempt in range(3):  # another process reserved on the deck between our read and write: read it again
             try:
@@ -261,6 +249,17 @@ class DeckStore:
         if result.rowcount != 1:
             s.rollback()
             raise DeckChanged(f"deck {row.name!r} was changed by another process at the same time; run the command again")
+
+
+def _save(s, run: LabRunRow, deck: str, fields: dict) -> LabRunRecord:
+    """Set `fields` of lab run `run` and commit the session."""
+    for key, value in fields.items():
+        setattr(run, key, value)
+    run.updated_at = utcnow()
+    s.add(run)
+    s.commit()
+    s.refresh(run)
+    return _run(run, deck)
 
 
 def _release(plan: Plan, state: DeckState, unused: Touched) -> tuple[DeckState, Touched]:
