@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect
 from sqlmodel import select
 
 from retort.orchestrator.errors import OrchestratorError
@@ -132,14 +132,13 @@ class Users:
 
     def remove(self, name: str, actor: str) -> None:
         """`name` can no longer sign in and is not listed; what they decided stays in the audit under their name."""
-        user = self.get(name)
-        if user.role == "admin" and sum(u.role == "admin" and not u.disabled for u in self.all()) <= 1 and not user.disabled:
-            raise UserError(f"{name!r} is the last admin who can sign in; make another admin first")
-        with self.store.session(f"remove user {name!r}") as s:
-            s.exec(delete(SessionRow).where(SessionRow.user_id == user.id))
-            s.exec(delete(UserRow).where(UserRow.id == user.id))
-            s.commit()
-        self._note("remove", name, actor, "", user.role)
+
+        def drop(s, row: UserRow) -> None:
+            s.exec(delete(SessionRow).where(SessionRow.user_id == row.id))
+            s.delete(row)
+            s.add(AccountEventRow(action="remove", subject=name, actor=actor, detail=row.role))
+
+        self._guarded(name, "remove", demotes=True, apply=drop)
 
     def get(self, name: str) -> User:
         with self.store.session(f"read user {name!r}") as s:
@@ -159,17 +158,30 @@ class Users:
                      "created_at": r.created_at} for r in rows]
 
     def _change(self, name: str, actor: str, action: str, detail: str, **values) -> User:
-        user = self.get(name)
-        demoted = values.get("role", "admin") != "admin" or values.get("disabled") is True
-        if user.role == "admin" and demoted and sum(u.role == "admin" and not u.disabled for u in self.all()) <= 1:
-            raise UserError(f"{name!r} is the last admin who can sign in; make another admin first")
-        with self.store.session(f"{action} for user {name!r}") as s:
-            row = s.exec(select(UserRow).where(UserRow.name == name)).one()
+        def update(s, row: UserRow) -> None:
             for key, value in values.items():
                 setattr(row, key, value)
             s.add(row)
             s.add(AccountEventRow(action=action, subject=name, actor=actor, detail=detail))
+
+        demotes = values.get("role", "admin") != "admin" or values.get("disabled") is True
+        return self._guarded(name, action, demotes, update)
+
+    def _guarded(self, name: str, action: str, demotes: bool, apply: Callable) -> Optional[User]:
+        """`apply(session, row)` to user `name` and commit, in one transaction that refuses to take away the last admin
+        who can sign in (when `demotes`); returns the user as changed (None once removed)."""
+        with self.store.session(f"{action} for user {name!r}") as s:
+            row = s.exec(select(UserRow).where(UserRow.name == name)).first()
+            if row is None:
+                raise UserError(f"no user {name!r}; users: {', '.join(u.name for u in self.all()) or 'none'}")
+            if demotes and row.role == "admin" and not row.disabled:
+                others = s.exec(select(UserRow).where(UserRow.role == "admin", UserRow.disabled == False, UserRow.id != row.id)).first()  # noqa: E712
+                if others is None:
+                    raise UserError(f"{name!r} is the last admin who can sign in; make another admin first")
+            apply(s, row)
             s.commit()
+            if inspect(row).was_deleted:
+                return None
             s.refresh(row)
             return _user(row)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Mapping, Optional
 
 from urllib.parse import quote
 
@@ -34,6 +34,15 @@ class Typed(BaseModel):
     seq: str = ""
     fields: list[str] = []
     message: str = ""
+
+
+    @classmethod
+    def of(cls, campaign: str, route: str, fields: Mapping[str, object], message: str, named: list[str] = ()) -> "Typed":
+        """A form posted to `route` (``decide`` or ``record``) as typed: its ``v.``/``m.`` fields, reason and number."""
+        prefix = "m." if route == "record" else "v."
+        which = "record" if route == "record" else (f"decide:{fields['seq']}" if "seq" in fields else "add")
+        return cls(campaign=campaign, form=which, values={k[len(prefix):]: str(v) for k, v in fields.items() if k.startswith(prefix)},
+                   reason=str(fields.get("reason", ""))[:2000], seq=str(fields.get("seq", ""))[:20], fields=list(named), message=message)
 
 
 def fields_named(message: str, campaign: Campaign) -> list[str]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -161,13 +161,9 @@ def approvals(request: Request, done: str = "", sig: str = ""):
     again = kept(request)  # a decision posted after its session expired: drawn again as typed, to submit again
     typed, error = None, ""
     if again and isinstance(again.get("fields"), dict) and again.get("route") in ("decide", "record"):
-        fields = {str(k): str(v) for k, v in again["fields"].items()}
-        prefix = "m." if again["route"] == "record" else "v."
-        which = "record" if again["route"] == "record" else (f"decide:{fields['seq']}" if "seq" in fields else "add")
         error = (f"{again.get('campaign', '')}: your session had expired before this reached the server, so nothing was decided. "
                  "It is shown below as you typed it: submit it again")
-        typed = pages.Typed(campaign=str(again.get("campaign", "")), form=which, reason=fields.get("reason", ""), seq=fields.get("seq", ""),
-                            values={k[len(prefix):]: v for k, v in fields.items() if k.startswith(prefix)}, message=error)
+        typed = pages.Typed.of(str(again.get("campaign", "")), again["route"], {str(k): str(v) for k, v in again["fields"].items()}, error)
     response = page(request, "approvals.html", session, campaigns=pages.waiting(request.app.state.store), done=read_flash(request, done, sig),
                     error=error, typed=typed)
     if request.cookies.get(KEPT_COOKIE):
@@ -176,23 +172,21 @@ def approvals(request: Request, done: str = "", sig: str = ""):
 
 
 @router.get("/audit")
-def audit(request: Request, campaign: str = "", actor: str = "", action: str = "", since: str = "", until: str = ""):
+def audit(request: Request, chosen: Annotated[pages.AuditFilter, Query()]):
     session = current(request)
-    chosen = pages.AuditFilter(campaign=campaign, actor=actor, action=action, since=since, until=until)
     store = request.app.state.store
     return page(request, "audit.html", session, events=pages.audit(store, chosen), chosen=chosen,
                 campaigns=[c.name for c in store.campaigns()])
 
 
 @router.get("/audit.csv")
-def audit_csv(request: Request, campaign: str = "", actor: str = "", action: str = "", since: str = "", until: str = ""):
+def audit_csv(request: Request, chosen: Annotated[pages.AuditFilter, Query()]):
     """Every audit event the filter keeps (no limit), as CSV."""
     import csv
     import io
     import json
 
     current(request)
-    chosen = pages.AuditFilter(campaign=campaign, actor=actor, action=action, since=since, until=until)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["when_utc", "campaign", "experiment", "action", "who", "reason", "proposed", "decided"])
@@ -232,21 +226,22 @@ async def decide_one(request: Request, name: str):
     store = request.app.state.store
     record, config = pages.load(store, name)
     action = str(form.get("action", ""))
-    which = f"decide:{form.get('seq')}" if "seq" in form else "add"  # which form to draw again as typed if refused
     try:
         if action not in ("approve", "reject", "edit", "add"):
             raise DecisionError("choose Approve, Approve with these values, or Reject (pressing Enter decides nothing); nothing was changed")
         values = _fields(form, "v.")
         seq: Optional[int] = None if action == "add" else _seq(form, action)
-        if action == "edit" and values and not _changed(store, record.id, seq, values):
+        changed = _changed(store, record.id, seq, values) if seq is not None and values else []
+        if action == "edit" and values and not changed:
             action, values = "approve", {}  # "Approve with these values" with nothing changed is a plain approval: nothing rounded
+        if action == "approve" and changed:  # Approve runs the proposal as proposed: values typed into its form are not lost silently
+            raise DecisionError(f"experiment {seq}: you changed {', '.join(changed)}; press 'Approve with these values' to run your "
+                                "values, or reload the page to approve it as proposed. Nothing was changed")
         decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000])
-        if action == "approve" and values:
-            _same_as_proposed(store, record.id, seq, values)
         labs = await run_in_threadpool(_labs, request, config, store) if action in ("edit", "add") else {}  # the lab's limits
         done = await run_in_threadpool(decide, config, store, record.id, labs, [decision], session.user.name)
     except DecisionError as exc:
-        return _refused(request, session, name, config, exc, which, form, "v.")
+        return _refused(request, session, name, config, exc, "decide", form)
     what = {"approve": "approved", "reject": "rejected", "edit": "edited and approved", "add": "added"}[action]
     return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {done[0].seq} {what} by {session.user.name}"), status_code=303)
 
@@ -270,12 +265,10 @@ async def approve_all(request: Request, name: str):
     return RedirectResponse("/approvals" + flash(request, f"{name}: experiments {numbers} approved by {session.user.name}"), status_code=303)
 
 
-def _refused(request: Request, session, name: str, config, exc: Exception, which: str, form, prefix: str):
-    """The approvals page again, with the refused form as it was typed (its details opened) and the reason beside the
-    field it names (`pages.Typed`)."""
-    typed = pages.Typed(campaign=name, form=which, values={k[len(prefix):]: str(v) for k, v in form.items() if k.startswith(prefix)},
-                        reason=str(form.get("reason", ""))[:2000], seq=str(form.get("seq", ""))[:20],
-                        fields=pages.fields_named(str(exc), config), message=str(exc))
+def _refused(request: Request, session, name: str, config, exc: Exception, route: str, form):
+    """The approvals page again, with the form refused at `route` as it was typed (its details opened) and the reason
+    beside the field it names (`pages.Typed`)."""
+    typed = pages.Typed.of(name, route, form, str(exc), pages.fields_named(str(exc), config))
     return page(request, "approvals.html", session, 400, campaigns=pages.waiting(request.app.state.store), done="",
                 error=f"{name}: {exc}", typed=typed)
 
@@ -294,25 +287,14 @@ def _fields(form, prefix: str) -> dict[str, str]:
 
 
 def _changed(store, campaign_id: int, seq: int, values: dict[str, str]) -> list[str]:
-    """The fields whose typed text differs from the proposal's value as its form shows it (all, if there is no such
-    experiment: the decision then says so)."""
+    """The fields whose typed text differs from the proposal's value as its form shows it, or that it has no such
+    parameter (all, if there is no such experiment: the decision then says so)."""
     from retort.orchestrator.ui.pages import show
 
     (e,) = store.experiments(campaign_id, seqs=[seq]) or [None]
     if e is None:
         return list(values)
     return [k for k, v in values.items() if k not in e.params or v != show(e.params[k], full=True)]
-
-
-def _same_as_proposed(store, campaign_id: int, seq: int, values: dict[str, str]) -> None:
-    """Approve runs the proposal as proposed: values typed into its form must not be lost silently."""
-    (e,) = store.experiments(campaign_id, seqs=[seq]) or [None]
-    if e is None:
-        return
-    changed = [k for k in _changed(store, campaign_id, seq, values) if k in e.params]
-    if changed:
-        raise DecisionError(f"experiment {seq}: you changed {', '.join(changed)}; press 'Approve with these values' to run your values, "
-                            "or reload the page to approve it as proposed. Nothing was changed")
 
 
 @router.post("/campaigns/{name}/record")
@@ -327,7 +309,7 @@ async def record(request: Request, name: str):
         e = await run_in_threadpool(record_by_hand, config, store, record_.id, seq, values, session.user.name,
                                     str(form.get("reason", ""))[:2000])
     except DecisionError as exc:
-        return _refused(request, session, name, config, exc, "record", form, "m.")
+        return _refused(request, session, name, config, exc, "record", form)
     return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {e.seq} measured by hand, entered by {session.user.name}"),
                             status_code=303)
 
