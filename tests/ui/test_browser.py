@@ -44,13 +44,15 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
     from playwright.sync_api import expect
 
     url = f"sqlite:///{tmp_path / 'lab.db'}"
-    campaign = branin_campaign(approval="required", budget=4, initial_design=2, store=url)
+    campaign = branin_campaign(approval="required", budget=5, initial_design=2, store=url)
     (tmp_path / "c.yaml").write_text(campaign.model_dump_json())
     added = retort(tmp_path, "users", "add", "olga", "--role", "operator", "--store", url, stdin="olga-password\n")
     assert added.returncode == 0, added.stderr
+    admin = retort(tmp_path, "users", "add", "ada", "--role", "admin", "--store", url, stdin="ada-password\n")
+    assert admin.returncode == 0, admin.stderr
     port = free_port()
     ui = retort(tmp_path, "ui", "--store", url, "--port", str(port), background=True)
-    (tmp_path / "bad.yaml").write_text(campaign.model_dump_json().replace('"budget":4', '"budget":-4'))
+    (tmp_path / "bad.yaml").write_text(campaign.model_dump_json().replace(f'"budget":{campaign.budget}', '"budget":-4'))
     (tmp_path / "shadow").write_text("root:*:19000:0:99999:7:::\n")
     (tmp_path / "leak.yaml").write_text("name: leak\nparameters: [{name: x, type: categorical, values: [a]}]\nbudget: 1\nbatch_size: 1\n"
                                         f"objectives: [{{name: y, goal: maximize}}]\nlab: {{kind: dataset_lookup, path: '{tmp_path / 'shadow'}', output: y}}\n")
@@ -96,7 +98,7 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
                 time.sleep(0.2)
             raise AssertionError(f"experiment {seq} was never proposed: {list((tmp_path / 'retort-ui' / 'logs').glob('*.log'))}")
 
-        proposal(1).locator("button[value=approve]").click()
+        proposal(1).locator("button[value=edit]").click()  # "Approve with these values", nothing changed: a plain approval
         expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 1 approved by olga")  # retried until the page shows it
         page.goto(f"{base}/campaigns/branin-test")  # stop the run from its page, then continue it from there
         page.locator("form.controls button[value=stop]").click()
@@ -113,9 +115,15 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         second.locator("input[name='v.x1']").fill("99")  # outside the space: refused, at the field's proposal
         second.locator("button[value=edit]").click()
         expect(page.locator("[role=alert]")).to_contain_text("experiment 2: parameter 'x1': value 99.0 is outside its domain")
-        second = proposal(2)
-        second.locator("input[name='v.x1']").fill("2.5")
-        second.locator("button[value=edit]").click()
+        typed = page.locator("#proposal-branin-test-2 input[name='v.x1']")  # the form drawn again as typed, the reason beside it
+        expect(typed).to_have_value("99")
+        expect(typed).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#why-2-x1")).to_contain_text("outside its domain")
+        typed.fill("2.5")
+        typed.press("Enter")  # Enter decides nothing, and keeps what was typed
+        expect(page.locator("[role=alert]")).to_contain_text("pressing Enter decides nothing")
+        expect(page.locator("#proposal-branin-test-2 input[name='v.x1']")).to_have_value("2.5")
+        page.locator("#proposal-branin-test-2 button[value=edit]").click()
         expect(page.locator("[role=status]")).to_contain_text("experiment 2 edited and approved by olga")  # the page before said 1 approved
 
         third = proposal(3)  # the next batch, proposed once 1 and 2 are measured
@@ -124,23 +132,24 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 3 rejected by olga")
         proposal(4).locator("button[value=approve]").click()
         expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 4 approved by olga")
-        proposal(5).locator("button[value=approve]").click()  # in place of the rejected one
-        expect(page.locator("[role=status]")).to_contain_text("branin-test: experiment 5 approved by olga")
+        proposal(6)  # the last batch (the rejected one's place included), both at once
+        page.locator("form.bulk button", has_text="Approve all 2 as proposed").click()
+        expect(page.locator("[role=status]")).to_contain_text("branin-test: experiments 5, 6 approved by olga")
         store = Store(url)
         record = store.campaign("branin-test")
         deadline = time.monotonic() + 300
-        while holder_of(store, record.id) is not None or store.status_counts(record.id).get("measured", 0) < 4:
+        while holder_of(store, record.id) is not None or store.status_counts(record.id).get("measured", 0) < 5:
             assert time.monotonic() < deadline, "the run did not finish"
             time.sleep(0.5)
         logs = sorted((tmp_path / "retort-ui" / "logs").glob("branin-test-*.log"))
-        assert len(logs) == 2 and "4 measured, 0 failed, budget 4" in logs[-1].read_text()  # the continued run took it to its budget
+        assert len(logs) == 2 and "5 measured, 0 failed, budget 5" in logs[-1].read_text()  # the continued run took it to its budget
 
-        expect(watcher.locator("#live-table tr.measured")).to_have_count(4, timeout=15_000)
+        expect(watcher.locator("#live-table tr.measured")).to_have_count(5, timeout=15_000)
         expect(watcher.locator("#live-table tr.rejected")).to_have_count(1)
-        expect(watcher.locator(".summary")).to_contain_text("4 of 4")
+        expect(watcher.locator(".summary")).to_contain_text("5 of 5")
         assert watcher.locator("#live-top h2", has_text="Model versions").count() == 1
         page.goto(f"{base}/campaigns/branin-test")
-        assert page.locator("svg.plot").count() == 3 and "4 of 4" in page.locator(".summary").inner_text()
+        assert page.locator("svg.plot").count() == 3 and "5 of 5" in page.locator(".summary").inner_text()
         page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen, the header holds its text
         for path in ("/", "/approvals", "/audit", "/new", "/campaigns/branin-test"):
@@ -151,10 +160,35 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{base}/audit")
         rows = page.locator("tbody tr").all_inner_texts()
-        assert [r.split("\t")[3:5] for r in rows] == [["approve", "olga"], ["approve", "olga"], ["reject", "olga"], ["edit", "olga"],
+        assert [r.split("\t")[3:5] for r in rows] == [["approve", "olga"]] * 3 + [["reject", "olga"], ["edit", "olga"],
                                                        ["continue", "olga"], ["resume", "olga"], ["stop", "olga"], ["approve", "olga"],
                                                        ["start", "olga"]]
-        assert [e.status for e in store.experiments(record.id)] == ["measured"] * 2 + ["rejected"] + ["measured"] * 2
+        assert [e.status for e in store.experiments(record.id)] == ["measured"] * 2 + ["rejected"] + ["measured"] * 3
+        page.select_option("select[name=action]", "approve")  # the audit filtered, and exported as filtered
+        page.click("form.filters button[type=submit]")
+        expect(page.locator("tbody tr")).to_have_count(4)
+        exported = page.request.get(f"{base}/audit.csv?action=reject").text().splitlines()
+        assert len(exported) == 2 and ",reject,olga,too close to the last one," in exported[1]
+        missing = page.goto(f"{base}/campaigns/no-such-campaign")
+        assert missing.status == 404 and "lab.db" not in page.content()
+
+        clocked = context.new_page()  # the session's end, five minutes ahead: the page warns
+        clocked.clock.install()
+        clocked.goto(f"{base}/approvals")
+        clocked.clock.fast_forward("07:56:00")
+        expect(clocked.locator("#session-warning")).to_contain_text("Your session ends at")
+
+        admin = browser.new_context().new_page()  # an admin disables olga: her open session ends at once
+        admin.goto(f"{base}/login")
+        admin.fill("input[name=name]", "ada")
+        admin.fill("input[name=password]", "ada-password")
+        admin.click("button[type=submit]")
+        admin.goto(f"{base}/users")
+        admin.locator("tr", has_text="olga").locator("button[value=disable]").click()
+        expect(admin.locator("[role=status]")).to_contain_text("olga is disabled")
+        expect(admin.locator("tbody tr", has_text="sign in").first).to_be_visible()  # sign-ins are kept with the changes
+        page.goto(f"{base}/approvals")
+        assert page.url.startswith(f"{base}/login")
     finally:
         stop_runs(url)
         if ui.poll() is None:
