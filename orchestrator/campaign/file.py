@@ -190,6 +190,7 @@ def load_campaign(path: str | Path, files_in: Optional[Path] = None) -> Campaign
         raise CampaignError(f"{path}: a campaign file must be a YAML mapping (name:, parameters:, ...), got {type(data).__name__}")
     base = Path(path).parent if files_in is None else Path(files_in)
     _read_deck_file(data, Path(path), base, files_in is not None)
+    _read_molecule_tables(data, base, files_in is not None)
     _resolve_files(data, base, files_in is not None)
     try:
         return Campaign.model_validate(data)
@@ -220,6 +221,70 @@ def _read_deck_file(data: dict, path: Path, base: Path, confined: bool) -> None:
         if not isinstance(deck, dict):
             raise CampaignError(f"{deck_path}: a deck file must be a YAML mapping (name:, robot:, pipettes:, ...)")
         lab["deck"] = deck
+
+
+TABLE_KEYS = {"file", "smiles", "names"}
+MAX_TABLE_BYTES = 50 << 20  # a table of compounds; a complete HTE grid is a few MB
+
+
+def _read_molecule_tables(data: dict, base: Path, confined: bool) -> None:
+    """A molecule parameter's `values` may name a CSV table and its columns, ``{file: grid.csv, smiles: ligand_smiles,
+    names: ligand_name}`` (a chemist's export as it is): read in place as the mapping name -> SMILES of its distinct
+    rows, in file order (without `names`, the list of distinct SMILES). A name written with two structures, or a
+    structure under two names, is refused naming both lines."""
+    import csv
+
+    for i, p in enumerate(data.get("parameters") or []):
+        values = p.get("values") if isinstance(p, dict) else None
+        if not (isinstance(values, dict) and {"file", "smiles"} <= set(values) <= TABLE_KEYS):
+            continue
+        where = f"parameter {p.get('name', i)!r}: values"
+        if not all(isinstance(values[k], str) and values[k].strip() for k in values):
+            raise CampaignError(f"{where}: file, smiles and names must each be text (a file and its column names)")
+        table = _named_file(values["file"], f"{where}.file", base, confined)
+        try:
+            if table.stat().st_size > MAX_TABLE_BYTES:
+                raise CampaignError(f"{where}: {values['file']!r} is larger than {MAX_TABLE_BYTES >> 20} MB")
+            with open(table, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.DictReader(f))
+                header = list(rows[0]) if rows else []
+        except OSError as exc:
+            raise CampaignError(f"{where}: cannot read {values['file']!r}: {exc.strerror}") from exc
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise CampaignError(f"{where}: {values['file']!r} is not a UTF-8 CSV file: {exc}") from exc
+        wanted = [values["smiles"]] + ([values["names"]] if "names" in values else [])
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise CampaignError(f"{where}: {values['file']!r} has no column {missing[0]!r} (its columns: {header})")
+        p["values"] = _compounds(rows, values["smiles"], values.get("names"), f"{where} ({values['file']})")
+
+
+def _compounds(rows: list[dict], smiles: str, names: Optional[str], where: str) -> list[str] | dict[str, str]:
+    """The distinct compounds of `rows`: name -> SMILES (or the SMILES alone), each name and each structure once."""
+    from retort.surrogates.featurisers import FeaturisationError, canonical
+
+    structures: dict[str, str] = {}  # SMILES text -> canonical SMILES (a grid repeats each compound many times)
+    first: dict[str, tuple[str, str, int]] = {}  # structure -> (name, SMILES, line)
+    named: dict[str, tuple[str, int]] = {}  # name -> (SMILES, line)
+    for line, row in enumerate(rows, start=2):
+        text = (row.get(smiles) or "").strip()
+        name = (row.get(names) or "").strip() if names else text
+        if not text or not name:
+            raise CampaignError(f"{where}: line {line} has no {'name or SMILES' if names else 'SMILES'}")
+        if text not in structures:
+            try:
+                structures[text] = canonical(text)
+            except FeaturisationError as exc:
+                raise CampaignError(f"{where}: line {line}: {exc}") from None
+        structure = structures[text]
+        if names and name in named and structures[named[name][0]] != structure:
+            raise CampaignError(f"{where}: {name!r} is {named[name][0]!r} at line {named[name][1]} but {text!r} at line {line}")
+        if names and structure in first and first[structure][0] != name:
+            raise CampaignError(f"{where}: line {line} names {name!r} the compound line {first[structure][2]} names "
+                                f"{first[structure][0]!r}; give each compound one name")
+        first.setdefault(structure, (name, text, line))
+        named.setdefault(name, (text, line))
+    return {name: text for name, text, _ in first.values()} if names else [text for _, text, _ in first.values()]
 
 
 def _resolve_files(data: dict, base: Path, confined: bool) -> None:

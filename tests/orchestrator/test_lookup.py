@@ -202,3 +202,43 @@ def test_the_run_summary_shows_the_best_conditions_in_full_at_80_columns(monkeyp
     assert "…" not in shown and len(best["ligand"]) > 80
     text = "".join(shown.split()).replace("│", "")
     assert all(f"best{name}{value}" in text for name, value in best.items())
+
+
+def test_a_molecule_parameter_reads_its_names_and_structures_from_the_chemists_export(tmp_path):
+    """`values: {file, smiles, names}`: the export's own name and SMILES columns give the options (each compound once,
+    in file order), so the summary, status, export and UI show names with nothing typed twice; a name written with two
+    structures, or one structure under two names, is refused naming the lines."""
+    ligands = {"XPhos": "CC(C)c1cc(C(C)C)c(-c2ccccc2P(C2CCCCC2)C2CCCCC2)c(C(C)C)c1", "PPh3": "c1ccc(P(c2ccccc2)c2ccccc2)cc1"}
+    bromides = {"PhBr": "Brc1ccccc1", "TolBr": "Cc1ccc(Br)cc1"}
+    lines = ["ligand_name,ligand_smiles,bromide_name,bromide_smiles,yield"]
+    lines += [f"{ln},{ls},{bn},{bs},{10 * i + j + 1}" for i, (ln, ls) in enumerate(ligands.items()) for j, (bn, bs) in enumerate(bromides.items())]
+    (tmp_path / "export.csv").write_text("\n".join(lines) + "\n")
+    text = """
+name: named-export
+parameters:
+  - {name: ligand, type: molecule, values: {file: export.csv, smiles: ligand_smiles, names: ligand_name}}
+  - {name: bromide, type: molecule, values: {file: export.csv, smiles: bromide_smiles, names: bromide_name}}
+objectives: [{name: yield, goal: maximize}]
+batch_size: 1
+budget: 2
+initial_design: 1
+lab: {kind: dataset_lookup, path: export.csv, columns: {ligand: ligand_smiles, bromide: bromide_smiles}}
+"""
+    (tmp_path / "c.yaml").write_text(text)
+    campaign = load_campaign(tmp_path / "c.yaml")
+    assert campaign.parameters[0].values == ligands and campaign.parameters[1].values == bromides
+    assert '"XPhos"' in campaign.config_json()  # stored as the mapping: the run never needs the file's names again
+    lab = build_lab(campaign)
+    (result,) = lab.measure(lab.prepare([LabRequest(seq=1, params={"ligand": "PPh3", "bromide": "TolBr"})]))
+    assert result.readings == {"yield": 12.0}
+    bad = lines + [f"XPhos,{ligands['PPh3']},PhBr,{bromides['PhBr']},1"]
+    (tmp_path / "export.csv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(CampaignError, match=r"parameter 'ligand': values \(export.csv\): 'XPhos' is .* at line 2 but .* at line 6"):
+        load_campaign(tmp_path / "c.yaml")
+    bad = lines + [f"Triphenylphosphine,{ligands['PPh3']},PhBr,{bromides['PhBr']},1"]
+    (tmp_path / "export.csv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(CampaignError, match=r"line 6 names 'Triphenylphosphine' the compound line 4 names 'PPh3'"):
+        load_campaign(tmp_path / "c.yaml")
+    (tmp_path / "c.yaml").write_text(text.replace("names: ligand_name", "names: ligand_label"))
+    with pytest.raises(CampaignError, match=r"'export.csv' has no column 'ligand_label' \(its columns: \['ligand_name'"):
+        load_campaign(tmp_path / "c.yaml")
