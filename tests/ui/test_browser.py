@@ -172,19 +172,41 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         missing = page.goto(f"{base}/campaigns/no-such-campaign")
         assert missing.status == 404 and "lab.db" not in page.content()
 
-        clocked = context.new_page()  # the session's end, five minutes ahead: the page warns
+        clocked = browser.new_context().new_page()  # a clock of its own (a context's pages share one): 7 h 56 min on, it warns
         clocked.clock.install()
-        clocked.goto(f"{base}/approvals")
+        clocked.goto(f"{base}/login")
+        clocked.fill("input[name=name]", "olga")
+        clocked.fill("input[name=password]", "olga-password")
+        clocked.click("button[type=submit]")
+        clocked.wait_for_url(f"{base}/")
+        expect(clocked.locator("#session-warning")).to_have_count(0)
         clocked.clock.fast_forward("07:56:00")
         expect(clocked.locator("#session-warning")).to_contain_text("Your session ends at")
 
-        admin = browser.new_context().new_page()  # an admin disables olga: her open session ends at once
+        page.goto(f"{base}/approvals")  # olga types a result by hand; meanwhile her session ends (an admin ends it)
+        page.locator("summary", has_text="Record a result measured by hand").click()
+        record_form = page.locator("form[action='/campaigns/branin-test/record']")
+        record_form.locator("input[name=seq]").fill("5")
+        record_form.locator("input[name='m.y']").fill("1.25")
+        admin = browser.new_context().new_page()
         admin.goto(f"{base}/login")
         admin.fill("input[name=name]", "ada")
         admin.fill("input[name=password]", "ada-password")
         admin.click("button[type=submit]")
         admin.goto(f"{base}/users")
-        admin.locator("tr", has_text="olga").locator("button[value=disable]").click()
+        admin.locator("tr", has_text="olga").locator("button[value=revoke]").click()
+        expect(admin.locator("[role=status]")).to_contain_text("sessions of olga ended")
+        record_form.locator("button[type=submit]").click()  # posted after her session ended: nothing taken, the form kept
+        page.wait_for_url(f"{base}/login**")
+        assert "your last decision was not taken" in page.content()
+        page.fill("input[name=name]", "olga")
+        page.fill("input[name=password]", "olga-password")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/approvals")
+        expect(page.locator("[role=alert]").first).to_contain_text("your session had expired before this reached the server")
+        expect(record_form.locator("input[name='m.y']")).to_have_value("1.25")  # drawn again as typed, to submit again
+        expect(record_form.locator("input[name=seq]")).to_have_value("5")
+        admin.locator("tr", has_text="olga").locator("button[value=disable]").click()  # her open session ends at once
         expect(admin.locator("[role=status]")).to_contain_text("olga is disabled")
         expect(admin.locator("tbody tr", has_text="sign in").first).to_be_visible()  # sign-ins are kept with the changes
         page.goto(f"{base}/approvals")
