@@ -195,6 +195,14 @@ def test_deployment_doc_approval_waits_on_the_server_for_decisions_across_a_canc
         assert state(first)[0] == "RUNNING"
         driver = holder()
         assert driver is not None  # the flow run's process, started by the planning worker, holds the campaign
+        with pytest.MonkeyPatch.context() as mp:  # the operator UI, beside this Prefect server, names the flow run driving it
+            from retort.orchestrator.ui.pages import prefect_flow_run
+
+            mp.setenv("PREFECT_API_URL", api)
+            shown = prefect_flow_run("colour-match-lab")
+            campaign_runs = rest("/flow_runs/filter", {"flow_runs": {"name": {"any_": ["colour-match-lab"]}}})
+            assert [r["id"] for r in campaign_runs if r["state"]["type"] == "RUNNING"] == [shown.split()[4]], (shown, campaign_runs)
+            assert "(Running)" in shown and f"/runs/flow-run/{shown.split()[4]}" in shown
         assert statuses() == waiting
         assert instrument_runs() == []
         assert set(robot_slots_taken().values()) == {0}  # waiting holds no robot

@@ -108,7 +108,7 @@ def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiment
         "front": [e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
         "imported": sum(e.planner == IMPORTED for e in experiments),
         "waiting": counts.get("proposed", 0) if campaign.approval.mode == "required" else 0,
-        "approval": campaign.approval.describe(), "driver": driver(store, record.id),
+        "approval": campaign.approval.describe(), "driver": driver(store, record.id) + prefect_flow_run(record.name),
         "control": DecisionStore(store).control(record.id),
         "best": top, "objectives": campaign.objectives, "parameters": campaign.space.names,
     }
@@ -126,6 +126,32 @@ def driver(store: Store, campaign_id: int) -> str:
     expires = lease.expires_at if lease.expires_at.tzinfo else lease.expires_at.replace(tzinfo=timezone.utc)
     alive = max(0.0, TTL - (expires - datetime.now(timezone.utc)).total_seconds())
     return f"running on {lease.host} (pid {lease.pid}; alive {alive:.0f} s ago)"
+
+
+def prefect_flow_run(name: str) -> str:
+    """In deployment mode (the UI's environment names a Prefect server, ``PREFECT_API_URL``): the Prefect flow run driving
+    campaign `name` (the ``retort-campaign`` flow run of that name that is running), as text to add to `driver`; "" when
+    there is none or no server is named. Read over Prefect's REST API (2 s at most): the UI does not import Prefect."""
+    import os
+
+    import httpx
+
+    api = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if not api:
+        return ""
+    query = {"flows": {"name": {"any_": ["retort-campaign"]}}, "limit": 5, "sort": "START_TIME_DESC",
+             "flow_runs": {"name": {"any_": [name]}, "state": {"type": {"any_": ["RUNNING", "PAUSED"]}}}}
+    try:
+        response = httpx.post(f"{api}/flow_runs/filter", json=query, timeout=2.0)
+        response.raise_for_status()
+        runs = response.json()
+    except (httpx.HTTPError, ValueError):
+        return f" · the Prefect server at {api} did not answer"
+    if not runs:
+        return ""
+    run = runs[0]
+    ui = os.environ.get("PREFECT_UI_URL", api.removesuffix("/api")).rstrip("/")
+    return f" · Prefect flow run {run['id']} ({run['state']['name']}): {ui}/runs/flow-run/{run['id']}"
 
 
 def figures(campaign: Campaign, experiments: list[ExperimentLine]) -> list[str]:

@@ -560,3 +560,16 @@ def test_users_are_administered_from_the_command_line_and_the_last_admin_stays(l
     assert reset.returncode == 0 and "olga's password is reset" in reset.stdout
     events = retort("users", "events", "olga", "--store", url, cwd=tmp_path).stdout.splitlines()
     assert [line.split("  ")[1:4] for line in events] == [["reset password", "olga", "by ada"], ["disable", "olga", "by the command line"]]
+
+
+def test_in_deployment_mode_the_driver_names_prefect_or_says_it_did_not_answer(monkeypatch):
+    """With PREFECT_API_URL in the UI's environment the campaign page asks Prefect which flow run drives the campaign
+    (tests/test_deployment.py checks it against a real server); a server that does not answer is said so, in 2 s."""
+    from retort.orchestrator.flows.server import free_port
+    from retort.orchestrator.ui.pages import prefect_flow_run
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert prefect_flow_run("demo") == ""
+    api = f"http://127.0.0.1:{free_port()}/api"
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    assert prefect_flow_run("demo") == f" · the Prefect server at {api} did not answer"
