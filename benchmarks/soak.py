@@ -16,7 +16,8 @@ the run again until the budget is spent. Then it prints
 
 - lost: an experiment the store does not account for (not measured or failed at the end), a robot
   dispensing for an experiment the store does not hold, or a measured experiment the robots never ran;
-- duplicated: two experiments in one well (in the store, or in the robots' log);
+- duplicated: two experiments in one well (in the store, or in the robots' log: two runs that reached one
+  well; a well a run never reached, reported 'not started', is free again and may be planned once more);
 - ran twice: an experiment two robot runs reached (started, and not reported 'not started' by the robot;
   a run killed with no report counts as having reached all its experiments); a re-run under the policy is a
   new experiment;
@@ -194,7 +195,8 @@ def report(url: str, folder: Path, args, rounds: int, releases: int, exits: Coun
     # a run reached an experiment unless its robot reported it not started (no report: killed mid-run, unknown: counted)
     reached = Counter(line["seq"] for line in log if line["event"] == "start" and outcome.get((line["seq"], line["lab_run"])) != "not_started")
     finished = {line["seq"] for line in log if line["event"] == "done"}
-    wells = Counter((line["deck"], line["plate"], line["well"]) for line in log if line["event"] == "start")
+    wells = Counter((line["deck"], line["plate"], line["well"]) for line in log  # wells runs reached (killed mid-run: all of them)
+                    if line["event"] == "start" and outcome.get((line["seq"], line["lab_run"])) != "not_started")
     lost = (sum(status not in ("measured", "failed") for status, _ in store.values())
             + sum(seq not in store for seq in started)
             + sum(status == "measured" and seq not in finished for seq, (status, _) in store.items()))

@@ -126,6 +126,16 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         page.locator("#proposal-branin-test-2 button[value=edit]").click()
         expect(page.locator("[role=status]")).to_contain_text("experiment 2 edited and approved by olga")  # the page before said 1 approved
 
+        page.locator("summary", has_text="Add an experiment of your own").click()  # refused: it stays open, as typed
+        add = page.locator("details", has_text="Add an experiment of your own").locator("form")
+        add.locator("input[name='v.x1']").fill("-7")
+        add.locator("input[name='v.x2']").fill("3")
+        add.locator("button[value=add]").click()
+        expect(page.locator("[role=alert]")).to_contain_text("parameter 'x1'")
+        add = page.locator("details[open]", has_text="Add an experiment of your own").locator("form")
+        expect(add.locator("input[name='v.x1']")).to_have_value("-7")
+        expect(add.locator("input[name='v.x2']")).to_have_value("3")
+        expect(add.locator("input[name='v.x1']")).to_have_attribute("aria-invalid", "true")
         third = proposal(3)  # the next batch, proposed once 1 and 2 are measured
         third.locator("input[name=reason]").fill("too close to the last one")
         third.locator("button[value=reject]").click()
@@ -150,6 +160,10 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         assert watcher.locator("#live-top h2", has_text="Model versions").count() == 1
         page.goto(f"{base}/campaigns/branin-test")
         assert page.locator("svg.plot").count() == 3 and "5 of 5" in page.locator(".summary").inner_text()
+        best_plot = page.locator("svg.plot").first  # Branin is minimised: the best so far in its own units, not minus them
+        expect(best_plot).to_contain_text("best so far: y (lower is better")
+        assert all(float(t) >= 0 for t in best_plot.locator("text.tick").all_text_contents() if t.strip())
+        assert "nothing measured yet" not in page.content()
         page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen, the header holds its text
         for path in ("/", "/approvals", "/audit", "/new", "/campaigns/branin-test"):
