@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -209,3 +210,39 @@ def test_a_run_the_robot_lost_in_a_restart_is_not_blamed_on_run_retention(tmp_pa
         assert report.touched is None  # unknown: everything reserved stays used
     finally:
         robot_server.stop(server)
+
+
+def test_a_robot_server_still_starting_answers_503_and_is_asked_again_until_it_is_ready(caplog):
+    """Opentrons' robot-server listens before its database and hardware are ready and answers 503 meanwhile (a robot
+    after a restart). An upload sent then is asked again (1, 4, 16 s) and goes through once the server is ready."""
+    import logging
+    import socket
+    import subprocess
+
+    from retort.instruments.opentrons.client import RobotClient
+    from retort.orchestrator.flows.server import free_port
+    from tests.instruments import robot_server
+
+    work, port = robot_server.default_work().absolute(), free_port()
+    starting = subprocess.Popen([str(robot_server.SCRIPT), "start", "--robot", "ot2", "--port", str(port), "--work", str(work)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + robot_server.START_TIMEOUT
+    try:
+        while True:  # the moment it listens, long before it is ready
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert starting.poll() is None and time.monotonic() < deadline, starting.stdout.read() if starting.poll() is not None else ""
+            time.sleep(0.02)
+        first = httpx.get(f"http://127.0.0.1:{port}/health", headers=HEADERS, timeout=10).status_code
+        with caplog.at_level(logging.INFO, logger="retort.instruments.opentrons.client"):
+            with RobotClient(f"http://127.0.0.1:{port}") as client:
+                uploaded = client.upload_protocol("requirements = {'robotType': 'OT-2', 'apiLevel': '2.20'}\n\ndef run(protocol):\n"
+                                                  "    protocol.comment('hello')\n", "hello.py")
+        assert uploaded.protocol_id and first == 503  # /health too, while it starts
+        assert "is not ready (503); asking again in 1 s" in caplog.text, caplog.text
+    finally:
+        output, _ = starting.communicate(timeout=robot_server.START_TIMEOUT)
+        values = dict(line.split("=", 1) for line in output.splitlines() if line.startswith("OT_RS_") and "=" in line)
+        if "OT_RS_PIDFILE" in values:
+            robot_server.stop(robot_server.RobotServer("ot2", values["OT_RS_URL"], port, Path(values["OT_RS_PIDFILE"]), work))

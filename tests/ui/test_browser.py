@@ -225,6 +225,9 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
         expect(admin.locator("tbody tr", has_text="sign in").first).to_be_visible()  # sign-ins are kept with the changes
         page.goto(f"{base}/approvals")
         assert page.url.startswith(f"{base}/login")
+        ui.terminate()
+        _, said = ui.communicate(timeout=60)
+        assert ("warning: the UI runs as root" in said) == (os.geteuid() == 0), said  # this machine's tests run as root
     finally:
         stop_runs(url)
         if ui.poll() is None:
