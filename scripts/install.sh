@@ -31,6 +31,6 @@ pip_install() {
 }
 # torch first and exactly: a bare 'torch' requirement pulls gigabytes of CUDA wheels.
 pip_install torch==2.13.0
-pip_install -e '.[test]'
+pip_install -e '.[test,dry]'  # dry: the computation engines (tblite), optional for users, tested in CI
 .venv/bin/python -c "import retort.orchestrator.cli, botorch, prefect" # fail loudly if the install did not work
 echo "$want" > "$stamp"
