@@ -182,3 +182,25 @@ class SessionRow(SQLModel, table=True):
     csrf: str
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+class ComputationRow(SQLModel, table=True):
+    """One computation (the dry lab): what was asked (engine, method, settings, seed, input; `key` is their digest, so
+    a computation is stored once and never run twice) and what it gave, with its provenance."""
+
+    __tablename__ = "computation"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    engine: str
+    method: str
+    settings_json: str = "{}"
+    seed: int = 0
+    input: str
+    status: str  # done | failed
+    values_json: str = "{}"
+    units_json: str = "{}"
+    message: str = ""
+    engine_version: str = ""
+    cpu_seconds: float = 0.0
+    input_hash: Optional[str] = None  # digest of the geometry it was computed on
+    created_at: datetime = Field(default_factory=utcnow)
