@@ -164,7 +164,17 @@ def _show(decks, name: str) -> None:
     if runs:
         out.print("in progress: " + "; ".join(f"lab run {r.id} ({r.status}, experiments {r.seqs})" for r in runs), highlight=False)
     for event in reversed(decks.events(name, limit=5)):
-        out.print(f"  {event.created_at:%Y-%m-%d %H:%M} {event.kind} by {event.actor}", highlight=False)
+        out.print(f"  {event.created_at:%Y-%m-%d %H:%M} {event.kind} by {escape(event.actor)}{_released(event)}", highlight=False)
+
+
+def _released(event) -> str:
+    """What a `released` event gave back, in a few words (tips, wells, uL of stocks, for which lab run)."""
+    if event.kind != "released":
+        return ""
+    d = event.detail
+    stocks = sum(d.get("stocks", {}).values())
+    return (f": lab run {d.get('lab_run')} never touched {len(d.get('tips', []))} tips, {len(d.get('wells', []))} wells and "
+            f"{stocks:g} uL of stocks; they are free again")
 
 
 COMMANDS = {"deck": deck_command, "opentrons": opentrons_command}

@@ -94,6 +94,7 @@ def test_a_deck_with_a_batch_reserved_is_not_refilled_until_the_batch_runs_or_is
     assert deck("refill", str(path), "--tips", cwd=tmp_path).returncode == 0
     again = loop.open_run(campaign, store=Store(campaign.store))
     shown = deck("show", str(path), cwd=tmp_path)
-    assert shown.returncode == 0 and "released" in shown.stdout  # the cancelled batch's tips, wells and stocks came back
+    assert shown.returncode == 0, shown.stderr  # the cancelled batch's tips, wells and stocks came back, and it says so
+    assert "released by ada: lab run 1 never touched 16 tips, 4 wells and" in " ".join(shown.stdout.split())
     loop.run_iteration(again, 1)  # the approved batch is planned anew, in the wells the cancelled one never touched
     assert [e.location for e in again.experiments()] == ["plate 1 A1", "plate 1 B1", "plate 1 C1", "plate 1 D1"]
