@@ -15,7 +15,7 @@ _EXPORTS = {
     "DEFAULT_STORE": "defaults",
     "OPERATIONAL": "file", "OPERATIONAL_TOP": "file", "Approval": "file", "Campaign": "file", "load_campaign": "file",
     "with_changes": "file",
-    "AnalyticLabConfig": "labs", "ColourLabConfig": "labs", "EmulatorLabConfig": "labs", "LabConfig": "labs",
+    "AnalyticLabConfig": "labs", "ColourLabConfig": "labs", "ComputationLabConfig": "labs", "EmulatorLabConfig": "labs", "LabConfig": "labs",
     "LookupLabConfig": "labs", "VirtualFaults": "labs",
     "StoredConfigError": "stored", "stored_campaign": "stored",
 }
@@ -24,7 +24,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from retort.orchestrator.campaign.defaults import DEFAULT_STORE
     from retort.orchestrator.campaign.file import OPERATIONAL, OPERATIONAL_TOP, Approval, Campaign, load_campaign, with_changes
-    from retort.orchestrator.campaign.labs import (AnalyticLabConfig, ColourLabConfig, EmulatorLabConfig, LabConfig, LookupLabConfig,
+    from retort.orchestrator.campaign.labs import (AnalyticLabConfig, ColourLabConfig, ComputationLabConfig, EmulatorLabConfig, LabConfig, LookupLabConfig,
                                                    VirtualFaults)
     from retort.orchestrator.campaign.stored import StoredConfigError, stored_campaign
 __getattr__ = lazy_exports(__name__, _EXPORTS)

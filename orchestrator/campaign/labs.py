@@ -168,4 +168,51 @@ class EmulatorLabConfig(_Strict):
         return self
 
 
-LabConfig = Annotated[Union[ColourLabConfig, AnalyticLabConfig, LookupLabConfig, EmulatorLabConfig], Field(discriminator="kind")]
+class ComputationLabConfig(_Strict):
+    """A computation engine as the instrument: each experiment computes the candidate's properties (the readings).
+
+    `engine`: ``xtb`` (GFN2-xTB through tblite on a seeded RDKit conformer: energy, homo_lumo_gap, dipole,
+    solvation_free_energy in `settings.solvent`) or ``lookup`` (values already computed: the columns `output` of the CSV
+    file `path`, found by the molecule's structure in its column `key`). The input is the campaign's molecule parameter
+    (`input` names it when there are several). Every computation is stored once with its provenance and never run twice;
+    one that fails is stored as failed with the engine's message and the campaign goes on.
+
+    `runner`: ``processes`` (default: `workers` local processes), ``dask`` (a Dask cluster through prefect-dask: the
+    scheduler at `address`, or a `LocalCluster` of `workers` workers) or ``inline`` (this process, one at a time).
+    """
+
+    kind: Literal["computation"]
+    engine: Literal["xtb", "lookup"]
+    method: Optional[str] = Field(default=None, description="xtb: GFN2-xTB (default), GFN1-xTB or IPEA1-xTB")
+    settings: dict[str, Union[str, float, int, bool]] = Field(default_factory=dict, description="xtb: solvent, accuracy, max_iterations")
+    seed: Annotated[Whole, Field(ge=0)] = 0
+    input: Optional[str] = Field(default=None, description="the parameter computed on (default: the campaign's one molecule parameter)")
+    path: Optional[str] = Field(default=None, description="lookup: the CSV file of computed values")
+    key: Optional[str] = Field(default=None, description="lookup: the file's column of SMILES (or the parameter's labels)")
+    output: Union[str, Annotated[list[str], Field(min_length=1)], None] = Field(default=None, description="lookup: the value columns")
+    runner: Literal["processes", "dask", "inline"] = "processes"
+    workers: Annotated[Whole, Field(ge=1, le=256)] = 2
+    address: Optional[str] = Field(default=None, description="runner dask: an existing cluster's scheduler, e.g. tcp://10.0.0.5:8786")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ComputationLabConfig":
+        lookup = ("path", "key", "output")
+        if self.engine == "lookup":
+            missing = [k for k in lookup if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"engine 'lookup' needs {missing}: the CSV file, its column of molecules and the value columns")
+        else:
+            given = [k for k in lookup if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{given} describe a lookup file; engine {self.engine!r} computes: remove them")
+        if self.address is not None and self.runner != "dask":
+            raise ValueError("address is a Dask scheduler's; set runner: dask, or remove address")
+        return self
+
+    @property
+    def outputs(self) -> list[str]:
+        return [self.output] if isinstance(self.output, str) else list(self.output or [])
+
+
+LabConfig = Annotated[Union[ColourLabConfig, AnalyticLabConfig, LookupLabConfig, EmulatorLabConfig, ComputationLabConfig],
+                      Field(discriminator="kind")]

@@ -25,12 +25,16 @@ from retort.orchestrator import loop
 from retort.orchestrator.campaign import Campaign, load_campaign, with_changes
 from retort.orchestrator.campaign.results import CampaignSummary, summarise
 from retort.orchestrator.errors import InstrumentDown, LabError, LabNotReady, LabTransient
+from retort.orchestrator.flows.computations import run_jobs
 from retort.orchestrator.flows.limits import artifact_key, ensure_instrument_limits, instrument_slot, limit_name
+from retort.orchestrator.labs.computation import use_fanout
 from retort.orchestrator.loop import CampaignRun, RecordOutcome, RunRef
 from retort.orchestrator.loop.steps import TRANSIENT_DELAYS
 from retort.orchestrator.loop.stopping import stop_requested
 from retort.orchestrator.store import redact_url
 from retort.orchestrator.store.leases import hold
+
+use_fanout(run_jobs)  # computational labs fan out as Prefect tasks wherever these flows run
 
 Instruments = Literal["local", "deployments"]
 
@@ -106,9 +110,7 @@ def run_on_deployment(ref: RunRef, instrument: str, seqs: list[int]) -> RecordOu
         if lab.out_of_service():
             raise InstrumentDown(f"{instrument} (flow run {flow_run.name}): {why}", instrument, [], {}, [])
         raise LabError(f"instrument flow run {flow_run.name} of {name} ended {flow_run.state.name}: {why}")
-    done = run.experiments(seqs=seqs)
-    return loop.RecordOutcome(measured=[e.seq for e in done if e.status == "measured"],
-                              failed={e.seq: e.failure_reason or "failed" for e in done if e.status == "failed"})
+    return loop.RecordOutcome.of(run.experiments(seqs=seqs))
 
 
 DEPLOYED = SimpleNamespace(plan=plan_task, approve=approve_task, run_on=run_on_deployment)

@@ -30,7 +30,11 @@ class LabRequest(BaseModel):
 
 
 class LabResult(BaseModel):
-    """Raw readings of one experiment (may hold NaN: the caller decides what that means)."""
+    """Raw readings of one experiment (may hold NaN: the caller decides what that means).
+
+    `failure`: the instrument answered that this experiment has no value, in its own words (a computation that did not
+    converge, a molecule that cannot be embedded): the experiment is stored as failed and the campaign goes on.
+    `computation`: the stored computation (its id) the readings come from, for their provenance."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -40,6 +44,8 @@ class LabResult(BaseModel):
     instrument: str
     location: str
     lab_seconds: Optional[float] = None
+    failure: Optional[str] = None
+    computation: Optional[int] = None
 
 
 class LabRun(BaseModel):

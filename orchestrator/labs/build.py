@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, EmulatorLabConfig, LookupLabConfig
+from retort.orchestrator.campaign import AnalyticLabConfig, Campaign, ColourLabConfig, ComputationLabConfig, EmulatorLabConfig, LookupLabConfig
 from retort.orchestrator.labs.analytic import VirtualAnalyticLab
 from retort.orchestrator.labs.base import Lab
 from retort.orchestrator.labs.colour import build_colour_labs
@@ -28,6 +28,10 @@ def build_labs(campaign: Campaign, store: Optional[Store] = None) -> dict[str, L
         lab = LookupLab(config, campaign)
     elif isinstance(config, EmulatorLabConfig):
         lab = EmulatorLab(config, campaign)
+    elif isinstance(config, ComputationLabConfig):
+        from retort.orchestrator.labs.computation import ComputationLab
+
+        lab = ComputationLab(config, campaign, store)
     else:  # pragma: no cover - the config union is closed
         raise TypeError(config)
     return {"lab": lab}

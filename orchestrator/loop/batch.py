@@ -17,7 +17,8 @@ NOTHING = RecordOutcome(measured=[], failed={})
 
 
 def merge(outcomes: list[RecordOutcome]) -> RecordOutcome:
-    return RecordOutcome(measured=sorted(s for o in outcomes for s in o.measured), failed={k: v for o in outcomes for k, v in o.failed.items()})
+    return RecordOutcome(measured=sorted(s for o in outcomes for s in o.measured), failed={k: v for o in outcomes for k, v in o.failed.items()},
+                         without_value={k: v for o in outcomes for k, v in o.without_value.items()})
 
 
 def chunks(seqs: list[int], instruments: list[str], size: int) -> list[tuple[str, list[int]]]:

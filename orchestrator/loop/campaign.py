@@ -30,7 +30,8 @@ def drive(run: CampaignRun, steps: Steps = PLAIN, max_iterations: Optional[int] 
 
     Raises:
         LabError: an experiment failed (NaN reading, lab error): it is stored as failed, and the campaign stops so
-            that a person can look; running again continues.
+            that a person can look; running again continues. An experiment its instrument answered without a value (a
+            failed computation) is stored as failed and the campaign goes on.
     """
     iterate = iterate or (lambda ref, iteration: run_iteration(run, iteration, steps))
     recover_interrupted(run)

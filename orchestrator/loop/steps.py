@@ -31,6 +31,15 @@ from retort.surrogates import FittedModel
 log = logging.getLogger(__name__)
 TRANSIENT_DELAYS = (1.0, 4.0, 16.0)  # s between tries of an instrument run refused before anything moved (`LabTransient`)
 
+NO_VALUE = "no value: "  # starts the reason of an experiment its instrument answered without a value (`LabResult.failure`)
+
+
+def without_value(e: ExperimentRecord) -> bool:
+    """The instrument answered this experiment without a value (a failed computation): asking again gives the same answer,
+    so it is never proposed again, and it does not stop the campaign."""
+    return e.status == "failed" and (e.failure_reason or "").startswith(NO_VALUE)
+
+
 INTERRUPTED = (
     "interrupted: the run stopped while this experiment was on the instruments, so what was dispensed is unknown; "
     "it is not repeated and its well is not reused"
@@ -98,7 +107,7 @@ def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: i
     (never proposed again in a finite space; kept away from in a continuous one)."""
     experiments = run.experiments()
     pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running")]
-    rejected = [e.params for e in experiments if e.status == "rejected"]
+    rejected = [e.params for e in experiments if e.status == "rejected" or without_value(e)]
     proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model, rejected=rejected)
     stored = run.store.add_proposals(run.record.id, iteration, proposals)
     if run.approval_required:
@@ -163,18 +172,34 @@ def measure(run: CampaignRun, batch: list[ExperimentRecord], prepared: Optional[
 
 
 class RecordOutcome(BaseModel):
+    """What a batch gave: experiments measured; failed (an instrument fault or a NaN: the campaign stops for a person to
+    look); answered without a value (a failed computation, `LabResult.failure`: stored as failed, the campaign goes on)."""
+
     model_config = ConfigDict(frozen=True)
 
     measured: list[int]
     failed: dict[int, str]
+    without_value: dict[int, str] = {}
+
+    @classmethod
+    def of(cls, experiments: list[ExperimentRecord]) -> "RecordOutcome":
+        """The outcome as the store holds it."""
+        return cls(measured=[e.seq for e in experiments if e.status == "measured"],
+                   failed={e.seq: e.failure_reason or "failed" for e in experiments if e.status == "failed" and not without_value(e)},
+                   without_value={e.seq: e.failure_reason or "" for e in experiments if without_value(e)})
 
 
 def record(run: CampaignRun, batch: list[ExperimentRecord], results: list[LabResult]) -> RecordOutcome:
     """Store readings and derived objectives; an experiment with a non-finite value is failed, with the reason."""
     by_seq = {r.seq: r for r in results}
-    measured, failed = [], {}
+    measured, failed, answered = [], {}, {}
     for e in batch:
         result = by_seq[e.seq]
+        if result.failure is not None:  # the instrument's own answer: no value here
+            answered[e.seq] = f"{NO_VALUE}{result.failure}"
+            run.store.record_result(e.id, result.readings, {}, dict(result.units), result.instrument, result.lab_seconds,
+                                    answered[e.seq], computation=result.computation)
+            continue
         bad = [k for k, v in result.readings.items() if not math.isfinite(v)]
         objectives = {o.name: o.derive(result.readings) for o in run.campaign.objectives} if not bad else {}
         bad += [k for k, v in objectives.items() if not math.isfinite(v)]
@@ -187,9 +212,11 @@ def record(run: CampaignRun, batch: list[ExperimentRecord], results: list[LabRes
             failed[e.seq] = failure
         else:
             measured.append(e.seq)
-        units = dict(result.units) | {o.name: o.unit for o in run.campaign.objectives}
-        run.store.record_result(e.id, result.readings, objectives, units, result.instrument, result.lab_seconds, failure)
-    return RecordOutcome(measured=measured, failed=failed)
+        units = dict(result.units) | {o.name: o.unit or (result.units.get(o.readings[0], "") if o.is_reading else "")
+                                      for o in run.campaign.objectives}  # a reading's unit, unless the objective names one
+        run.store.record_result(e.id, result.readings, objectives, units, result.instrument, result.lab_seconds, failure,
+                                computation=result.computation)
+    return RecordOutcome(measured=measured, failed=failed, without_value=answered)
 
 
 def plan(ref: RunRef, iteration: int, n: int) -> list[int]:

@@ -52,6 +52,19 @@ class ComputationStore:
             row = s.exec(select(ComputationRow).where(ComputationRow.key == job.key)).first()
             return _stored(row) if row is not None else None
 
+    def by_id(self, computation_id: int) -> StoredComputation:
+        """The stored computation `computation_id` (a measurement's `computation`)."""
+        with self.store.session(f"read computation {computation_id}") as s:
+            row = s.get(ComputationRow, computation_id)
+            if row is None:
+                raise StoreError(f"no computation {computation_id} in the store")
+            return _stored(row)
+
+    def all(self) -> list[StoredComputation]:
+        """Every stored computation, oldest first."""
+        with self.store.session("read the computations") as s:
+            return [_stored(r) for r in s.exec(select(ComputationRow).order_by(ComputationRow.id))]
+
     def compute(self, job: Job, engine: Engine) -> StoredComputation:
         """`job`'s outcome from the store, else from `engine` (stored before it is returned, failed or not)."""
         if job.engine != engine.name:
@@ -59,7 +72,11 @@ class ComputationStore:
         known = self.get(job)
         if known is not None:
             return known
-        outcome = engine.compute(job)
+        return self.put(job, engine.compute(job))
+
+    def put(self, job: Job, outcome: Outcome) -> StoredComputation:
+        """Store `job`'s `outcome` (computed elsewhere, e.g. on a Dask worker) and return it as stored; when the job is
+        stored already (another process got there first) the stored one is returned and `outcome` is dropped."""
         row = ComputationRow(key=job.key, engine=job.engine, method=job.method, settings_json=json.dumps(job.settings, sort_keys=True),
                              seed=job.seed, input=job.input, status=outcome.status, values_json=json.dumps(outcome.values),
                              units_json=json.dumps(outcome.units), message=outcome.message, engine_version=outcome.engine_version,

@@ -183,7 +183,8 @@ class Store:
             if ids:
                 for m in s.exec(select(MeasurementRow).where(MeasurementRow.experiment_id.in_(ids)).order_by(MeasurementRow.id)):
                     ms[m.experiment_id].append(
-                        MeasurementRecord(name=m.name, kind=m.kind, value=m.value, unit=m.unit, instrument=m.instrument)
+                        MeasurementRecord(name=m.name, kind=m.kind, value=m.value, unit=m.unit, instrument=m.instrument,
+                                          computation=m.computation_id)
                     )
             return [experiment_record(r, ms[r.id]) for r in rows]
 
@@ -267,10 +268,12 @@ class Store:
         instrument: str,
         lab_seconds: float | None,
         failure: str | None = None,
+        computation: int | None = None,
     ) -> None:
         """Store one experiment's readings and derived objectives and close it, in one transaction.
 
-        Non-finite values are stored as NULL. With `failure` the experiment becomes `failed`.
+        Non-finite values are stored as NULL. With `failure` the experiment becomes `failed`. `computation`: the stored
+        computation the readings come from (each raw reading is linked to it).
         """
         now = utcnow()
         with self.session(f"record the result of experiment id {experiment_id}") as s:
@@ -288,6 +291,7 @@ class Store:
                             value=float(value) if finite else None,
                             unit=units.get(name, ""),
                             instrument=instrument,
+                            computation_id=computation if kind == "raw" else None,
                         )
                     )
             row.status = "failed" if failure else "measured"

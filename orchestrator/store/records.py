@@ -30,6 +30,7 @@ class MeasurementRecord(BaseModel):
     value: Optional[float]  # None where the instrument returned NaN or infinity
     unit: str
     instrument: str
+    computation: Optional[int] = None  # a computed value: the id of its stored computation (engine, method, settings, provenance)
 
 
 class ExperimentRecord(BaseModel):

@@ -70,6 +70,7 @@ class MeasurementRow(SQLModel, table=True):
     value: Optional[float] = None
     unit: str = ""
     instrument: str = ""
+    computation_id: Optional[int] = Field(default=None, foreign_key="computation.id")  # a computed value: its stored computation
     created_at: datetime = Field(default_factory=utcnow)
 
 

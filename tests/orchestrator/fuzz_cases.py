@@ -1130,6 +1130,7 @@ def judge(case: Case, outcome: Outcome, early_stages: Sequence[str] = ("load", "
 def run_in_process(path: str | Path, store_url: str) -> Outcome:
     """Load, open on `store_url`, then one iteration: fit, propose (checked), approve, execute, measure, record."""
     from retort.errors import RetortError
+    import retort.orchestrator.flows.campaign  # noqa: F401  as 'retort run' does: computational labs fan out as Prefect tasks
     from retort.orchestrator import loop
     from retort.orchestrator.campaign import load_campaign
     from retort.orchestrator.store import Store
