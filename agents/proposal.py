@@ -46,6 +46,7 @@ class Proposal(BaseModel):
 
     params: dict[str, Value]
     provenance: Provenance
+    fidelity: Optional[str] = None  # where a campaign has several (a computation, the wet measurement): which one; None: the only one
 
 
 class Observation(BaseModel):
@@ -57,3 +58,4 @@ class Observation(BaseModel):
     params: dict[str, Value]
     objectives: dict[str, float]
     readings: dict[str, float] = Field(default_factory=dict)
+    fidelity: Optional[str] = None  # the fidelity it was measured or computed at (None: the only one, the truth)
