@@ -18,4 +18,12 @@ def engine(name: str) -> Engine:
         from retort.instruments.computations.xtb import XtbEngine
 
         return XtbEngine()
-    raise InstrumentError(f"unknown computation engine {name!r}; engines: ['xtb']")
+    if name == "chgnet":
+        try:
+            import chgnet  # noqa: F401
+        except ImportError:
+            raise EngineMissing(f"computation engine 'chgnet' needs the package chgnet, which is not installed: {INSTALL}") from None
+        from retort.instruments.computations.chgnet import ChgnetEngine
+
+        return ChgnetEngine()
+    raise InstrumentError(f"unknown computation engine {name!r}; engines: ['chgnet', 'xtb']")

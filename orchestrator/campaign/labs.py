@@ -172,9 +172,11 @@ class ComputationLabConfig(_Strict):
     """A computation engine as the instrument: each experiment computes the candidate's properties (the readings).
 
     `engine`: ``xtb`` (GFN2-xTB through tblite on a seeded RDKit conformer: energy, homo_lumo_gap, dipole,
-    solvation_free_energy in `settings.solvent`) or ``lookup`` (values already computed: the columns `output` of the CSV
-    file `path`, found by the molecule's structure in its column `key`). The input is the campaign's molecule parameter
-    (`input` names it when there are several). Every computation is stored once with its provenance and never run twice;
+    solvation_free_energy in `settings.solvent`), ``lookup`` (values already computed: the columns `output` of the CSV
+    file `path`, found by the molecule's structure in its column `key`) or ``chgnet`` (CHGNet energy_per_atom of the
+    prototype cell in the CIF file `path`, made a `supercell`, its `site` atoms shared out by the composition; settings
+    relax, steps). The input is the campaign's molecule parameter, or for chgnet its composition parameter (`input` names
+    it when there are several). Every computation is stored once with its provenance and never run twice;
     one that fails is stored as failed with the engine's message and the campaign goes on.
 
     `runner`: ``processes`` (default: `workers` local processes), ``dask`` (a Dask cluster through prefect-dask: the
@@ -182,12 +184,14 @@ class ComputationLabConfig(_Strict):
     """
 
     kind: Literal["computation"]
-    engine: Literal["xtb", "lookup"]
+    engine: Literal["xtb", "lookup", "chgnet"]
     method: Optional[str] = Field(default=None, description="xtb: GFN2-xTB (default), GFN1-xTB or IPEA1-xTB")
     settings: dict[str, Union[str, float, int, bool]] = Field(default_factory=dict, description="xtb: solvent, accuracy, max_iterations")
     seed: Annotated[Whole, Field(ge=0)] = 0
     input: Optional[str] = Field(default=None, description="the parameter computed on (default: the campaign's one molecule parameter)")
-    path: Optional[str] = Field(default=None, description="lookup: the CSV file of computed values")
+    path: Optional[str] = Field(default=None, description="lookup: the CSV file of computed values; chgnet: the prototype's CIF file")
+    site: Optional[str] = Field(default=None, description="chgnet: the prototype's element whose sites the composition fills")
+    supercell: list[Annotated[Whole, Field(ge=1, le=8)]] = Field(default=[1, 1, 1], min_length=3, max_length=3)
     key: Optional[str] = Field(default=None, description="lookup: the file's column of SMILES (or the parameter's labels)")
     output: Union[str, Annotated[list[str], Field(min_length=1)], None] = Field(default=None, description="lookup: the value columns")
     runner: Literal["processes", "dask", "inline"] = "processes"
@@ -196,15 +200,14 @@ class ComputationLabConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "ComputationLabConfig":
-        lookup = ("path", "key", "output")
-        if self.engine == "lookup":
-            missing = [k for k in lookup if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"engine 'lookup' needs {missing}: the CSV file, its column of molecules and the value columns")
-        else:
-            given = [k for k in lookup if getattr(self, k) is not None]
-            if given:
-                raise ValueError(f"{given} describe a lookup file; engine {self.engine!r} computes: remove them")
+        needs = {"lookup": ("path", "key", "output"), "chgnet": ("path", "site"), "xtb": ()}[self.engine]
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"engine {self.engine!r} needs {missing}" + {"lookup": ": the CSV file, its column of molecules and the value columns",
+                                                                          "chgnet": ": the prototype's CIF file and the element its composition fills"}[self.engine])
+        extra = [k for k in ("path", "key", "output", "site") if getattr(self, k) is not None and k not in needs]
+        if extra or self.engine != "chgnet" and self.supercell != [1, 1, 1]:
+            raise ValueError(f"{extra or ['supercell']}: engine {self.engine!r} does not use them; remove them")
         if self.address is not None and self.runner != "dask":
             raise ValueError("address is a Dask scheduler's; set runner: dask, or remove address")
         return self

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Optional, Protocol
 
-from retort.agents.parameters import MoleculeParameter
+from retort.agents.parameters import CompositionParameter, MoleculeParameter
 from retort.instruments.computations import Engine, Job
 from retort.instruments.errors import InstrumentError
 from retort.orchestrator.campaign import Campaign, ComputationLabConfig
@@ -19,7 +19,7 @@ from retort.orchestrator.labs.base import LabRequest, LabResult, LabRun, SimpleL
 from retort.orchestrator.store.computations import ComputationStore
 from retort.orchestrator.store.core import Store
 
-METHODS = {"xtb": "GFN2-xTB"}
+METHODS = {"xtb": "GFN2-xTB", "chgnet": "CHGNet 0.3.0"}
 
 
 class Fanout(Protocol):
@@ -73,17 +73,19 @@ class ComputationLab(SimpleLab):
         from retort.instruments.computations.engines import engine
 
         self.config = config
-        molecules = [p for p in campaign.parameters if isinstance(p, MoleculeParameter)]
+        kind = CompositionParameter if config.engine == "chgnet" else MoleculeParameter
+        what = "composition" if config.engine == "chgnet" else "molecule"
+        candidates = [p for p in campaign.parameters if isinstance(p, kind)]
         if config.input is not None:
             named = [p for p in campaign.parameters if p.name == config.input]
-            if not named or not isinstance(named[0], MoleculeParameter):
-                raise CampaignError(f"lab.input {config.input!r}: name a molecule parameter; the campaign's are {[p.name for p in molecules]}")
+            if not named or not isinstance(named[0], kind):
+                raise CampaignError(f"lab.input {config.input!r}: name a {what} parameter; the campaign's are {[p.name for p in candidates]}")
             self.parameter = named[0]
-        elif len(molecules) != 1:
-            raise CampaignError(f"a computation lab computes on one molecule parameter; the campaign has {len(molecules)} "
-                                f"({[p.name for p in molecules]}): name it with lab.input")
+        elif len(candidates) != 1:
+            raise CampaignError(f"engine {config.engine!r} computes on one {what} parameter; the campaign has {len(candidates)} "
+                                f"({[p.name for p in candidates]}): name it with lab.input")
         else:
-            self.parameter = molecules[0]
+            self.parameter = candidates[0]
         try:
             if config.engine == "lookup":
                 from retort.instruments.computations.lookup import LookupEngine
@@ -91,6 +93,8 @@ class ComputationLab(SimpleLab):
                 self.engine: Engine = LookupEngine(config.path, config.key, config.outputs)  # the path is the file's, made absolute
             else:
                 self.engine = engine(config.engine)
+            if config.engine == "chgnet":
+                self.prototype = _prototype(config, self.parameter)
         except InstrumentError as exc:
             raise CampaignError(f"lab: {exc}") from None
         self.method = config.method or METHODS.get(config.engine, "")
@@ -106,6 +110,13 @@ class ComputationLab(SimpleLab):
         """The computation an experiment asks for: the engine on the candidate's molecule."""
         from retort.surrogates.featurisers import canonical
 
+        if self.config.engine == "chgnet":
+            from retort.instruments.computations.chgnet import structure_json, substituted
+
+            fractions = self.parameter.fractions(params[self.parameter.name])
+            structure = substituted(self.prototype, self.config.site, fractions, self.config.seed)
+            return Job(engine="chgnet", method=self.method, settings=dict(self.config.settings), seed=self.config.seed,
+                       input=structure_json(structure))
         smiles = self.parameter.smiles[self.parameter.labels.index(params[self.parameter.name])]
         if self.config.engine == "lookup":
             return self.engine.job(smiles, self.config.seed)
@@ -149,3 +160,18 @@ class ComputationLab(SimpleLab):
     def recover(self, seqs: list[int]) -> Recovery:
         """A stopped run's computations go back to the queue: those stored are answered from the store, the rest computed."""
         return Recovery(not_started=list(seqs))
+
+
+def _prototype(config: ComputationLabConfig, parameter: CompositionParameter):
+    """The prototype cell from the campaign's CIF file, made the supercell asked for; its `site` element must be there."""
+    try:
+        from pymatgen.core import Structure
+
+        structure = Structure.from_file(config.path)
+    except (OSError, ValueError) as exc:
+        raise InstrumentError(f"cannot read the prototype {config.path}: {exc}") from None
+    if config.site not in {s.specie.symbol for s in structure}:
+        raise InstrumentError(f"site {config.site!r}: the prototype {config.path} has no such element; it has "
+                              f"{sorted({s.specie.symbol for s in structure})}")
+    structure.make_supercell(config.supercell)
+    return structure

@@ -62,6 +62,7 @@ def example_text(name: str) -> str:
     """An example's text; robot examples switched to the virtual backend (the same file, no robot needed)."""
     text = (EXAMPLES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
     text = text.replace("deck: decks/", f"deck: {EXAMPLES_DIR}/decks/")  # the case's file is written elsewhere
+    text = text.replace("path: structures/", f"path: {EXAMPLES_DIR}/structures/")
     return text.replace("backend: opentrons", "backend: virtual")
 
 

@@ -1,5 +1,6 @@
 """The computational lab: a campaign whose instrument is a computation engine (the dry lab)."""
 
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from retort.orchestrator.errors import CampaignError
 from retort.orchestrator.store import Store
 from retort.orchestrator.store.computations import ComputationStore
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MOLECULES = {"water": "O", "methanol": "CO", "ethanol": "CCO", "propanol": "CCCO", "benzene": "c1ccccc1", "radium": "[Ra]"}
 
 
@@ -80,3 +82,37 @@ def test_a_computation_lab_that_cannot_run_is_named(tmp_path, lab, message):
     gaff_file(tmp_path)
     with pytest.raises(CampaignError, match=re.escape(message)):
         loop.open_run(load_campaign(campaign_file(tmp_path, lab)), store=Store("sqlite://"))
+
+
+def test_a_chgnet_campaign_over_compositions_stores_each_energy_with_its_provenance():
+    pytest.importorskip("chgnet")
+    campaign = load_campaign(EXAMPLES / "rocksalt_chgnet.yaml")
+    campaign = campaign.model_copy(update={"budget": 3, "store": "sqlite://", "lab": campaign.lab.model_copy(update={"runner": "inline"})})
+    store = Store("sqlite://")
+    run = loop.open_run(campaign, store=store)
+    loop.drive(run)
+    experiments = run.experiments()
+    assert len(experiments) == 3 and all(e.status == "measured" for e in experiments)
+    computations = ComputationStore(store)
+    for e in experiments:
+        (raw,) = [m for m in e.measurements if m.kind == "raw"]
+        stored = computations.by_id(raw.computation)
+        structure = json.loads(stored.job.input)
+        cations = [s[0] for s in structure["sites"] if s[0] != "O"]
+        assert len(structure["sites"]) == 32 and len(cations) == 16 and set(cations) <= {"Mg", "Ca", "Sr"}
+        assert stored.job.method == "CHGNet 0.3.0" and stored.job.settings == {"relax": False}
+        assert stored.outcome.engine_version.startswith("chgnet 0.4") and stored.outcome.cpu_seconds > 0 and stored.outcome.input_hash
+        assert raw.unit == "eV/atom" and raw.value == stored.outcome.values["energy_per_atom"] and -8 < raw.value < -4
+
+
+def test_chgnet_names_an_element_it_was_not_trained_on():
+    pytest.importorskip("chgnet")
+    from pymatgen.core import Structure
+
+    from retort.instruments.computations import Job
+    from retort.instruments.computations.chgnet import ChgnetEngine, structure_json, substituted
+
+    prototype = Structure.from_file(EXAMPLES / "structures" / "MgO_rocksalt.cif")
+    americium = substituted(prototype, "Mg", {"Mg": 0.5, "Am": 0.5}, seed=0)
+    outcome = ChgnetEngine().compute(Job(engine="chgnet", method="CHGNet 0.3.0", input=structure_json(americium)))
+    assert outcome.status == "failed" and outcome.message == "CHGNet was trained on elements up to Pu (Z = 94); this structure has ['Am']"
