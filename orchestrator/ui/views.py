@@ -231,7 +231,7 @@ async def decide_one(request: Request, name: str):
             raise DecisionError("choose Approve, Approve with these values, or Reject (pressing Enter decides nothing); nothing was changed")
         values = _fields(form, "v.")
         seq: Optional[int] = None if action == "add" else _seq(form, action)
-        changed = _changed(store, record.id, seq, values) if seq is not None and values else []
+        changed = _changed(store, record.id, seq, values) if action in ("edit", "approve") and seq is not None and values else []  # a rejection ignores the form
         if action == "edit" and values and not changed:
             action, values = "approve", {}  # "Approve with these values" with nothing changed is a plain approval: nothing rounded
         if action == "approve" and changed:  # Approve runs the proposal as proposed: values typed into its form are not lost silently
