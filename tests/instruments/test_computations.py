@@ -43,8 +43,11 @@ def test_a_job_is_keyed_by_everything_that_decides_its_answer():
 
 
 def test_an_unknown_or_missing_engine_is_named_with_what_to_do(monkeypatch):
-    with pytest.raises(InstrumentError, match=r"unknown computation engine 'gaussian'; engines: \['xtb'\]"):
+    with pytest.raises(InstrumentError, match=r"unknown computation engine 'gaussian'; engines: \['chgnet', 'xtb'\]"):
         engine("gaussian")
     monkeypatch.setitem(sys.modules, "tblite", None)  # as on a machine without it
     with pytest.raises(EngineMissing, match=r"needs the package tblite, which is not installed: pip install -e '\.\[dry\]'"):
         engine("xtb")
+    monkeypatch.setitem(sys.modules, "chgnet", None)
+    with pytest.raises(EngineMissing, match=r"needs the package chgnet, which is not installed: pip install -e '\.\[dry\]'"):
+        engine("chgnet")
