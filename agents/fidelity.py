@@ -21,6 +21,7 @@ Finite spaces only, up to `MAX_PAIRS` (candidate, fidelity) pairs: the covarianc
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -34,6 +35,7 @@ from retort.agents.design import space_filling
 from retort.agents.errors import PlanningError
 from retort.agents.proposal import Observation, Prediction, Proposal, Provenance, Value
 from retort.agents.space import SearchSpace
+from retort.surrogates.summary import CORRELATION, ModelSummary
 
 FIT_ITERATIONS = 150  # L-BFGS-B iterations of the joint fit (0.1 s each at 660 points, d = 85; uncapped it ran for minutes)
 MAX_PAIRS = 12_000  # (candidate, fidelity) pairs whose joint covariance is held (8 bytes each, squared: 1.2 GB)
@@ -57,6 +59,7 @@ class FidelityModel:
     scale: dict[str, tuple[float, float]]  # fidelity -> (mean, sd) of its signed values
     correlation: dict[str, float] = field(default_factory=dict)  # fidelity -> correlation with the truth (truth: 1)
     version: Optional[int] = None
+    summary: Optional[ModelSummary] = None  # what is stored with the model version: each fidelity's correlation with the truth
 
 
 class CostAwarePlanner:
@@ -112,9 +115,13 @@ class CostAwarePlanner:
         from botorch.models import MultiTaskGP
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
+        import botorch
+        import gpytorch
+
         by = {f: [o for o in observations if self._task(o) == f] for f in self.cost}
         if len(by[self.truth]) < 2:
             return None
+        started = time.perf_counter()
         names = [f.name for f in self.fidelities]
         scale, X, Y = {}, [], []
         for t, name in enumerate(names):
@@ -139,6 +146,12 @@ class CostAwarePlanner:
         model.eval()
         fitted = FidelityModel(model=model, fidelities=names, scale=scale)
         fitted.correlation = self._correlations(fitted, space.dim)
+        fitted.summary = ModelSummary(
+            kind="MultiTaskGP", outputs=[self.objective], n_train=sum(len(v) for v in by.values()),
+            hyperparameters={f"{CORRELATION}{name}": [value] for name, value in fitted.correlation.items()}
+            | {f"observations at {name}": [float(len(by[name]))] for name in names},
+            loo_coverage_95={}, loo_log_likelihood={}, fit_seconds=time.perf_counter() - started,
+            versions={"botorch": botorch.__version__, "gpytorch": gpytorch.__version__, "torch": torch.__version__})
         return fitted
 
     def _correlations(self, fitted: FidelityModel, d: int) -> dict[str, float]:

@@ -19,3 +19,6 @@ class ModelSummary(BaseModel):
     fit_seconds: float
     versions: dict[str, str]
     fit_warnings: dict[str, int] = {}  # what the fit warned (category: message) -> how many times; stored, not silenced
+
+
+CORRELATION = "correlation with the truth: "  # a dry-wet model version's hyperparameters: this + a fidelity -> [its learned correlation]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 _EXPORTS = {
     "DEFAULT_STORE": "defaults",
     "OPERATIONAL": "file", "OPERATIONAL_TOP": "file", "Approval": "file", "Campaign": "file", "load_campaign": "file",
-    "with_changes": "file",
+    "with_changes": "file", "FidelityConfig": "fidelities",
     "AnalyticLabConfig": "labs", "ColourLabConfig": "labs", "ComputationLabConfig": "labs", "EmulatorLabConfig": "labs", "LabConfig": "labs",
     "LookupLabConfig": "labs", "VirtualFaults": "labs",
     "StoredConfigError": "stored", "stored_campaign": "stored",
@@ -23,6 +23,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from retort.orchestrator.campaign.defaults import DEFAULT_STORE
+    from retort.orchestrator.campaign.fidelities import FidelityConfig
     from retort.orchestrator.campaign.file import OPERATIONAL, OPERATIONAL_TOP, Approval, Campaign, load_campaign, with_changes
     from retort.orchestrator.campaign.labs import (AnalyticLabConfig, ColourLabConfig, ComputationLabConfig, EmulatorLabConfig, LabConfig, LookupLabConfig,
                                                    VirtualFaults)

@@ -37,6 +37,7 @@ def rows(experiments: Sequence, campaign: Optional[Campaign] = None) -> list[dic
             "status": e.status,
             **{k: "yes" if v else "" for k, v in marks.get(e.seq, {}).items()},
             "location": e.location,
+            **({"fidelity": e.fidelity or campaign.truth} if campaign is not None and campaign.fidelities else {}),  # dry-wet
             "planner": e.provenance.planner,
             "model_version": e.provenance.model_version,
             "acquisition_value": e.provenance.acquisition_value,

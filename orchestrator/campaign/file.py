@@ -25,6 +25,7 @@ from retort.agents.fields import Number, Whole
 from retort.agents.objectives import Goal, Objective, OutcomeConstraint
 from retort.agents.space import LinearConstraint, Parameter, SearchSpace
 from retort.orchestrator.campaign.defaults import DEFAULT_STORE
+from retort.orchestrator.campaign.fidelities import FidelityConfig, check_fidelities
 from retort.orchestrator.campaign.labs import LabConfig, LookupLabConfig
 from retort.orchestrator.campaign.yamlfile import read_yaml
 from retort.orchestrator.errors import CampaignError
@@ -37,7 +38,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults")  # lab settings a campaign may change between runs
+OPERATIONAL = ("deck", "robot_url", "allow_hardware", "auto_refill", "robots", "time_scale", "faults",  # lab settings a campaign
+               "runner", "workers", "address")  # may change between runs (a computation's: where it runs)
 # Campaign settings that may change between runs. The initial design's method only chooses where the design goes
 # next (each proposal records which design chose it); campaigns stored while `random` was the default resume unchanged.
 OPERATIONAL_TOP = ("schedule", "on_interrupted", "approval", "initial_design_method", "batch_selection")
@@ -109,6 +111,9 @@ class Campaign(_Strict):
                                      "or failed and run again as new experiments (same parameters, fresh well; within the budget)")
     approval: Approval = Field(default_factory=Approval, description="auto, or required: a person approves each proposal")
     lab: LabConfig
+    fidelities: list[FidelityConfig] = Field(
+        default_factory=list, description="a dry-wet campaign: the truth (measured by `lab`) and computations, each with its cost; "
+                                          "the budget counts truth experiments")
     store: str = DEFAULT_STORE
 
     @model_validator(mode="after")
@@ -135,7 +140,18 @@ class Campaign(_Strict):
         for c in self.outcome_constraints:
             if c.name not in known:
                 raise ValueError(f"outcome constraint {c}: {c.name!r} is not an objective or a reading the lab reports; known: {sorted(known)}")
+        check_fidelities(self.fidelities, self)
         return self
+
+    @property
+    def truth(self) -> Optional[str]:
+        """A dry-wet campaign's truth fidelity (measured by `lab`); None for a campaign without fidelities."""
+        return next((f.name for f in self.fidelities if f.is_truth), None)
+
+    @property
+    def dry(self) -> dict[str, FidelityConfig]:
+        """A dry-wet campaign's computations, by fidelity name."""
+        return {f.name: f for f in self.fidelities if not f.is_truth}
 
     @cached_property
     def space(self) -> SearchSpace:
@@ -169,11 +185,16 @@ class Campaign(_Strict):
                 return config_json
         for key in OPERATIONAL_TOP if isinstance(data, dict) else ():
             data.pop(key, None)
-        if isinstance(data, dict) and isinstance(data.get("lab"), dict):
+        labs = [data.get("lab")] + [f.get("lab") for f in data.get("fidelities") or [] if isinstance(f, dict)] if isinstance(data, dict) else []
+        for lab in labs:
+            if not isinstance(lab, dict):
+                continue
             for key in OPERATIONAL:
-                data["lab"].pop(key, None)
-            if isinstance(data["lab"].get("path"), str):  # the dataset's name: a project moved (or stored relative by an
-                data["lab"]["path"] = Path(data["lab"]["path"]).name  # earlier release) still matches; another file is refused
+                lab.pop(key, None)
+            if isinstance(lab.get("path"), str):  # the dataset's name: a project moved (or stored relative by an
+                lab["path"] = Path(lab["path"]).name  # earlier release) still matches; another file is refused
+        if isinstance(data, dict) and not data.get("fidelities"):
+            data.pop("fidelities", None)  # stored before fidelities existed
         return json.dumps(data)
 
 
@@ -291,9 +312,12 @@ def _resolve_files(data: dict, base: Path, confined: bool) -> None:
     """Files the lab names (`lab.path`, a dataset; `lab.faults.log`) are relative to `base` (the campaign file's folder),
     wherever `retort` runs from; stored as absolute paths, so every process of the campaign finds the same file."""
     lab = data.get("lab")
-    if not isinstance(lab, dict):
-        return
-    for holder, key, field in ((lab, "path", "lab.path"), (lab.get("faults"), "log", "lab.faults.log")):
+    holders = [(lab, "path", "lab.path"), (lab.get("faults") if isinstance(lab, dict) else None, "log", "lab.faults.log")]
+    fidelities = data.get("fidelities")
+    for i, f in enumerate(fidelities if isinstance(fidelities, list) else []):
+        if isinstance(f, dict):
+            holders.append((f.get("lab"), "path", f"fidelities[{i}].lab.path"))
+    for holder, key, field in holders:
         if isinstance(holder, dict) and isinstance(holder.get(key), str) and holder[key].strip():
             holder[key] = str(_named_file(holder[key], field, base, confined))
 

@@ -102,6 +102,40 @@ def constrained_readings(campaign: Campaign) -> list[str]:
     return [c.name for c in campaign.outcome_constraints if c.name not in {o.name for o in campaign.objectives}]
 
 
+class FidelitySpend(BaseModel):
+    """What a dry-wet campaign spent at one fidelity, and how well the model learned it predicts the truth."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    truth: bool
+    cost: float
+    done: int  # experiments or computations run (measured or failed: each was paid for)
+    spend: float
+    correlation: Optional[float] = None  # learned by the last model version (the truth: None)
+
+    def describe(self) -> str:
+        what = "measurement" if self.truth else "computation"
+        text = f"{self.done} {what}{'s' if self.done != 1 else ''} x {self.cost:g} = {self.spend:,.0f}"
+        if self.correlation is not None:
+            text += f"; learned correlation with the truth {self.correlation:+.2f}"
+        return text
+
+
+def fidelity_spend(campaign: Campaign, counts: Mapping[Optional[str], Mapping[str, int]], models: Sequence = ()) -> list[FidelitySpend]:
+    """A dry-wet campaign's spend per fidelity, from `Store.fidelity_counts` and its model versions (the last one's
+    learned correlations); empty for a campaign without fidelities."""
+    from retort.surrogates.summary import CORRELATION
+
+    learned = models[-1].hyperparameters if models else {}
+    out = []
+    for f in campaign.fidelities:
+        n = done(counts.get(None if f.is_truth else f.name, {}))
+        correlation = None if f.is_truth else (learned.get(f"{CORRELATION}{f.name}") or [None])[0]
+        out.append(FidelitySpend(name=f.name, truth=f.is_truth, cost=f.cost, done=n, spend=n * f.cost, correlation=correlation))
+    return out
+
+
 class CampaignSummary(BaseModel):
     """What a finished (or stopped) run reports, and what `retort status` and the UI show of a campaign."""
 
@@ -122,11 +156,18 @@ class CampaignSummary(BaseModel):
     fit_warnings: dict[str, int] = {}  # over every model version: warning -> times
     lab_seconds: float
     front: list[int] = []  # several objectives: the experiments on the Pareto front (numbers)
+    fidelities: list[FidelitySpend] = []  # a dry-wet campaign: the spend per fidelity (the counts above are the truth's)
 
 
 def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) -> CampaignSummary:
     """The summary of a campaign's stored experiments (full records) and model versions."""
     top = best(campaign, experiments)
+    computed = [e for e in experiments if getattr(e, "fidelity", None) is not None]
+    counts: dict[Optional[str], Counter] = {}
+    for e in experiments:
+        if e.provenance.planner != IMPORTED:
+            counts.setdefault(getattr(e, "fidelity", None), Counter())[e.status] += 1
+    experiments = [e for e in experiments if getattr(e, "fidelity", None) is None]  # the truth's, from here on
     return CampaignSummary(
         name=campaign.name,
         budget=campaign.budget,
@@ -143,6 +184,7 @@ def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) 
         fit_warnings=dict(sum((Counter(m.fit_warnings) for m in models), Counter())),
         lab_seconds=sum(e.lab_seconds or 0.0 for e in experiments),
         front=[e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
+        fidelities=fidelity_spend(campaign, counts, models) if computed or campaign.fidelities else [],
     )
 
 

@@ -5,7 +5,9 @@ picture and into the PNG's ``Description``, the same answer `retort status`, `ex
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 import matplotlib
 
@@ -13,31 +15,47 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from retort.orchestrator.campaign import Campaign  # noqa: E402
-from retort.orchestrator.campaign.results import best, best_so_far, headline, pareto_front, scored  # noqa: E402
+from retort.orchestrator.campaign.results import best, best_so_far, headline, pareto_front, scored, summarise  # noqa: E402
 from retort.orchestrator.store.records import ExperimentRecord  # noqa: E402
 
 COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
 
 
-def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: str | Path) -> Path:
-    """Write the report PNG to `path` (two panels; three with several objectives) and return its absolute path."""
+def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: str | Path, models: Sequence = ()) -> Path:
+    """Write the report PNG to `path` (two panels; three with several objectives) and return its absolute path. A
+    dry-wet campaign's spend per fidelity and the correlations its last model version (`models`) learned go under the panels."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     several = len(campaign.objectives) > 1
     fig, axes = plt.subplots(1, 3 if several else 2, figsize=(16.5 if several else 11, 4.8))
     answer = headline(campaign, experiments)
-    _progress_panel(axes[0], campaign, experiments)
-    _prediction_panel(axes[1], campaign, experiments)
-    if several:
-        _pareto_panel(axes[2], campaign, experiments)
     fig.suptitle(f"{campaign.name}: {'Pareto ' if campaign.trade_off == 'pareto' else 'best '}{answer}", fontsize=11)
     metadata = {"Description": f"{campaign.name}: {answer}", "Software": "Retort"}
     conditions = best_conditions(campaign, experiments)
-    if conditions:  # what a chemist carries to the bench, under the panels, in full
-        lines = textwrap.wrap(conditions, width=190 if several else 125, break_long_words=True)
-        fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, family="monospace", va="bottom")
-        fig.tight_layout(rect=(0, 0.035 * (len(lines) + 1), 1, 1))
+    if conditions:
         metadata["Best conditions"] = conditions
+    if campaign.fidelities:
+        spend = summarise(campaign, experiments, models).fidelities
+        text = "spend: " + "; ".join(f"{f.name}{' (truth)' if f.truth else ''} {f.describe()}" for f in spend)
+        metadata["Spend"] = text
+        conditions = f"{conditions}\n{text}" if conditions else text
+        cost = {f.name: f.cost for f in campaign.fidelities}
+        total, spent = 0.0, {}
+        for e in sorted(experiments, key=lambda e: e.seq):
+            total += cost[e.fidelity or campaign.truth] if e.status in ("measured", "failed") else 0.0
+            spent[e.seq] = total
+        experiments = [e for e in experiments if e.fidelity is None]  # the panels show the truth, against the total cost
+        _progress_panel(axes[0], campaign, experiments, spent)
+    if conditions:  # what a chemist carries to the bench, under the panels, in full
+        lines = [w for part in conditions.split("\n") for w in textwrap.wrap(part, width=190 if several else 125, break_long_words=True)]
+        fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, family="monospace", va="bottom")
+    if not campaign.fidelities:
+        _progress_panel(axes[0], campaign, experiments)
+    _prediction_panel(axes[1], campaign, experiments)
+    if several:
+        _pareto_panel(axes[2], campaign, experiments)
+    if conditions:
+        fig.tight_layout(rect=(0, 0.035 * (len(lines) + 1), 1, 1))
     else:
         fig.tight_layout()
     fig.savefig(path, dpi=110, metadata=metadata)
@@ -57,10 +75,12 @@ def best_conditions(campaign: Campaign, experiments: list[ExperimentRecord]) -> 
     return f"#{top.seq}: " + ", ".join(f"{k} = {fmt(v)}" + (f" {units[k]}" if units.get(k) else "") for k, v in top.params.items())
 
 
-def _progress_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord]) -> None:
+def _progress_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord], spent: Optional[dict[int, float]] = None) -> None:
     """Every measured experiment's value, by planner, and the best so far (`results.best_so_far`): the objective's
     value with one objective, the utility (weighted objectives) with several; with a Pareto trade-off the first
-    objective, the front marked."""
+    objective, the front marked. Against the experiment's number, or with `spent` (a dry-wet campaign: experiment ->
+    the total cost spent when it was done, every fidelity's) against the cost."""
+    at = (lambda seq: spent[seq]) if spent is not None else (lambda seq: seq)
     measured = scored(campaign, experiments)
     one = campaign.objectives[0]
     if len(campaign.objectives) == 1 or campaign.trade_off == "pareto":
@@ -70,16 +90,16 @@ def _progress_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord])
     for planner in sorted({e.provenance.planner for e in measured}):
         mine = [e for e in measured if e.provenance.planner == planner]
         colour = "tab:gray" if planner.endswith(" design") else COLOURS.get(planner, "tab:blue")  # initial designs in grey
-        ax.scatter([e.seq for e in mine], [value(e) for e in mine], s=18, alpha=0.7, color=colour, label=planner)
+        ax.scatter([at(e.seq) for e in mine], [value(e) for e in mine], s=18, alpha=0.7, color=colour, label=planner)
     if campaign.trade_off == "pareto":
         front = pareto_front(campaign, experiments)
-        ax.scatter([e.seq for e in front], [value(e) for e in front], s=40, facecolors="none", edgecolors="tab:red", label="Pareto front")
+        ax.scatter([at(e.seq) for e in front], [value(e) for e in front], s=40, facecolors="none", edgecolors="tab:red", label="Pareto front")
         ax.set_title(f"{campaign.name}: measured")
     else:
-        tops = [(e.seq, top) for e, top in zip(measured, best_so_far(campaign, measured)) if top is not None]
+        tops = [(at(e.seq), top) for e, top in zip(measured, best_so_far(campaign, measured)) if top is not None]
         ax.step([seq for seq, _ in tops], [value(top) for _, top in tops], where="post", color="black", label="best so far")
         ax.set_title(f"{campaign.name}: best so far")
-    ax.set_xlabel("experiment")
+    ax.set_xlabel("experiment" if spent is None else "total cost spent (every fidelity)")
     ax.set_ylabel(label)
     ax.legend(fontsize=8)
 

@@ -72,8 +72,11 @@ def run_command(args: argparse.Namespace) -> int:
         check_persistent(campaign.store)
         run = open_run(campaign)  # checks lab, space and store before Prefect runs anything (fails fast, exit 2)
         held.enter_context(hold(run.store, run.record.id, campaign.name, wait=args.wait))  # one driver per campaign: a second says who and exits 2
+        costs = ", ".join(f"{f.name} {f.cost:g}" for f in campaign.fidelities)
+        planner = f"{run.planner.name} by cost ({costs}; budget: {campaign.truth} experiments)" if campaign.fidelities and run.planner.name != "random" \
+            else campaign.planner
         err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
-                  f"planner {campaign.planner}, store {escape(run.store.url)}", highlight=False)
+                  f"planner {planner}, store {escape(run.store.url)}", highlight=False)
         _check_control(run)
         if run.approval_required:
             err.print(f"approval {campaign.approval.describe()}: decide with 'retort approve {campaign.name}' "
@@ -100,7 +103,7 @@ def run_command(args: argparse.Namespace) -> int:
         experiments = run.experiments()
         print_summary(summarise(campaign, experiments, run.store.model_versions(run.record.id)), campaign, time.perf_counter() - started,
                       stopped=failure is not None)
-        report = write_report(campaign, experiments, args.report or f"retort-reports/{campaign.name}.png")
+        report = write_report(campaign, experiments, args.report or f"retort-reports/{campaign.name}.png", run.store.model_versions(run.record.id))
         out.print(f"Report: {report}", highlight=False, soft_wrap=True)
     return 0 if failure is None else 2
 
@@ -217,6 +220,10 @@ def print_summary(summary, campaign, seconds: float, stopped: bool = False) -> N
     if summary.imported:
         table.add_row("imported", f"{count(summary.imported, 'measurement')} (no budget spent)")
     table.add_row("iterations", str(summary.iterations))
+    for spend in summary.fidelities:
+        table.add_row(f"{spend.name} ({'truth' if spend.truth else 'dry'})", spend.describe())
+    if summary.fidelities:
+        table.add_row("total cost", f"{sum(s.spend for s in summary.fidelities):,.0f}")
     if campaign.outcome_constraints:
         table.add_row("outcome constraints", ", ".join(map(str, campaign.outcome_constraints))
                       + ("" if summary.best_seq is not None else " (no experiment keeps to them yet)"))

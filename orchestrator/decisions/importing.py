@@ -23,7 +23,7 @@ from retort.orchestrator.errors import DecisionError
 from retort.orchestrator.store.decisions import DecisionStore, Imported
 
 EXPORT_COLUMNS = {"seq", "iteration", "status", "location", "planner", "model_version", "acquisition_value", "acquisition",
-                  "improvement_probability", "ruled_out", "failure_reason", "proposed_at", "finished_at", "lab_seconds", *FOUND}  # `retort export`'s own columns: ignored
+                  "improvement_probability", "ruled_out", "failure_reason", "proposed_at", "finished_at", "lab_seconds", "fidelity", *FOUND}  # `retort export`'s own columns: ignored
 
 
 def import_file(campaign: Campaign, store, campaign_id: int, path: str | Path, actor: str, source: str = "", shown: str = "") -> list[int]:

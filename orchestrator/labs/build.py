@@ -17,8 +17,19 @@ def build_labs(campaign: Campaign, store: Optional[Store] = None) -> dict[str, L
     """The campaign's instruments, by name, each checked against the campaign's parameters and objectives: one lab,
     or with several (virtual) robots one per robot, each with its own deck.
 
+    A dry-wet campaign's computations follow, each named after its fidelity (`Campaign.fidelities`).
+
     `store` keeps instrument state (decks) for labs that have it; without one such a lab can be checked, not run.
     """
+    labs = _truth_labs(campaign, store)
+    for name, fidelity in campaign.dry.items():
+        from retort.orchestrator.labs.computation import ComputationLab
+
+        labs[name] = ComputationLab(fidelity.lab, campaign, store, fidelity=fidelity)
+    return labs
+
+
+def _truth_labs(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
     config = campaign.lab
     if isinstance(config, ColourLabConfig):
         return dict(build_colour_labs(config, campaign, store))

@@ -13,7 +13,7 @@ from typing import Optional, Protocol
 from retort.agents.parameters import CompositionParameter, MoleculeParameter
 from retort.instruments.computations import Engine, Job
 from retort.instruments.errors import InstrumentError
-from retort.orchestrator.campaign import Campaign, ComputationLabConfig
+from retort.orchestrator.campaign import Campaign, ComputationLabConfig, FidelityConfig
 from retort.orchestrator.errors import CampaignError, LabError
 from retort.orchestrator.labs.base import LabRequest, LabResult, LabRun, SimpleLab, Recovery, check_readings
 from retort.orchestrator.store.computations import ComputationStore
@@ -69,21 +69,25 @@ class Progress:
 
 
 class ComputationLab(SimpleLab):
-    def __init__(self, config: ComputationLabConfig, campaign: Campaign, store: Optional[Store] = None) -> None:
+    """The campaign's lab, or with `fidelity` one of a dry-wet campaign's computations (its reading estimates the objective)."""
+
+    def __init__(self, config: ComputationLabConfig, campaign: Campaign, store: Optional[Store] = None,
+                 fidelity: Optional[FidelityConfig] = None) -> None:
         from retort.instruments.computations.engines import engine
 
         self.config = config
+        where = "lab" if fidelity is None else f"fidelity {fidelity.name!r}: lab"
         kind = CompositionParameter if config.engine == "chgnet" else MoleculeParameter
         what = "composition" if config.engine == "chgnet" else "molecule"
         candidates = [p for p in campaign.parameters if isinstance(p, kind)]
         if config.input is not None:
             named = [p for p in campaign.parameters if p.name == config.input]
             if not named or not isinstance(named[0], kind):
-                raise CampaignError(f"lab.input {config.input!r}: name a {what} parameter; the campaign's are {[p.name for p in candidates]}")
+                raise CampaignError(f"{where}.input {config.input!r}: name a {what} parameter; the campaign's are {[p.name for p in candidates]}")
             self.parameter = named[0]
         elif len(candidates) != 1:
             raise CampaignError(f"engine {config.engine!r} computes on one {what} parameter; the campaign has {len(candidates)} "
-                                f"({[p.name for p in candidates]}): name it with lab.input")
+                                f"({[p.name for p in candidates]}): name it with {where}.input")
         else:
             self.parameter = candidates[0]
         try:
@@ -96,14 +100,18 @@ class ComputationLab(SimpleLab):
             if config.engine == "chgnet":
                 self.prototype = _prototype(config, self.parameter)
         except InstrumentError as exc:
-            raise CampaignError(f"lab: {exc}") from None
+            raise CampaignError(f"{where}: {exc}") from None
         self.method = config.method or METHODS.get(config.engine, "")
         properties = dict(self.engine.properties)
         if config.engine == "xtb" and config.settings.get("solvent", "water") == "":
             properties.pop("solvation_free_energy")  # gas phase only
         self.units = properties
         self.readings = list(properties)
-        check_readings(campaign, self.readings, f"computation ({config.engine})")
+        if fidelity is None:
+            check_readings(campaign, self.readings, f"computation ({config.engine})")
+        elif fidelity.reading not in self.readings:
+            raise CampaignError(f"fidelity {fidelity.name!r}: reading {fidelity.reading!r} is not one engine {config.engine!r} reports; "
+                                f"it reports {self.readings}")
         self.computations = ComputationStore(store) if store is not None else None
 
     def job(self, params: dict) -> Job:

@@ -36,6 +36,20 @@ def in_threads(jobs: list[Callable[[], RecordOutcome]]) -> list[RecordOutcome]:
     return [f.result() for f in futures]
 
 
+def routed(run: CampaignRun, seqs: list[int], instruments: list[str], size: int) -> list[tuple[str, list[int]]]:
+    """Who runs what: truth experiments up to `size` per truth instrument, in order (`chunks`); a dry-wet campaign's
+    computations each on its fidelity's lab, all at once (a computational lab fans them out itself)."""
+    if not run.campaign.fidelities:
+        return chunks(seqs, instruments, size)
+    fidelity = {e.seq: e.fidelity for e in run.experiments(seqs=seqs)}
+    parts = chunks([s for s in seqs if fidelity[s] is None], [i for i in instruments if i not in run.campaign.dry], size)
+    for name in run.campaign.dry:
+        mine = [s for s in seqs if fidelity[s] == name]
+        if mine and name in instruments:
+            parts.append((name, mine))
+    return parts
+
+
 def in_service(run: CampaignRun) -> list[str]:
     """The instruments not out of service; raises `LabNotReady` naming each one's reason when none is left."""
     down = {name: lab.out_of_service() for name, lab in run.labs.items()}
@@ -53,14 +67,15 @@ def run_iteration(run: CampaignRun, iteration: int, steps: Steps = PLAIN) -> Rec
     if wait_while_paused(run) == "stopped":
         return NOTHING
     ref, instruments, size = run.ref, in_service(run), run.campaign.batch_size
-    seqs = [e.seq for e in open_experiments(run)][: size * len(instruments)]
+    truth = [i for i in instruments if i not in run.campaign.dry]  # a dry-wet campaign's computations: `routed`
+    seqs = [s for _, part in routed(run, [e.seq for e in open_experiments(run)], instruments, size) for s in part]
     if not seqs:
-        seqs = steps.plan(ref, iteration, min(size * len(instruments), plannable(run)))
+        seqs = steps.plan(ref, iteration, min(size * len(truth), plannable(run)))
     if awaiting(run, seqs):  # approval: required; a rejected experiment is not run and spends no budget
         wait_for_decisions(run, seqs)
         if wait_while_paused(run) == "stopped":
             return NOTHING
         instruments = in_service(run)  # a wait can be long: an instrument may have been taken out of service
     seqs = steps.approve(ref, seqs)
-    jobs = [lambda name=name, part=part: steps.run_on(ref, name, part) for name, part in chunks(seqs, instruments, size)]
+    jobs = [lambda name=name, part=part: steps.run_on(ref, name, part) for name, part in routed(run, seqs, instruments, size)]
     return merge(in_threads(jobs)) if jobs else NOTHING

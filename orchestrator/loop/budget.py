@@ -27,7 +27,7 @@ def plannable(run: CampaignRun) -> int:
     without spending budget)."""
     n = unallocated(run)
     if n and run.space.is_discrete:
-        experiments = run.experiments()
+        experiments = [e for e in run.experiments() if e.fidelity is None]  # a computation leaves its candidate untried
         tried = {run.space.index_of(e.params) for e in experiments} | run.space.excluded_indices()
         left = run.space.n_candidates() - len(tried)
         if left <= 0:

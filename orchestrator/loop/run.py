@@ -27,7 +27,13 @@ STORE_ENV = "RETORT_STORE_URL"  # where a process started by a Prefect worker fi
 def make_planner(campaign: Campaign, name: Optional[str] = None) -> Planner:
     name = name or campaign.planner
     if name == "random":
-        return RandomPlanner(seed=campaign.seed)
+        return RandomPlanner(seed=campaign.seed)  # a dry-wet campaign's random baseline: truth experiments only
+    if campaign.fidelities:
+        from retort.agents.fidelity import CostAwarePlanner, Fidelity
+
+        objective = campaign.objectives[0]
+        return CostAwarePlanner(objective.name, objective.goal == "maximize", [Fidelity(name=f.name, cost=f.cost) for f in campaign.fidelities],
+                                truth=campaign.truth, n_initial=campaign.initial_design, seed=campaign.seed)
     return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method,
                            batch_selection=campaign.batch_selection)
 
@@ -142,7 +148,7 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
     record = store.find_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config) if store else None
     space = campaign.space
     if space.is_discrete:
-        experiments = store.experiments(record.id) if record else []
+        experiments = [e for e in store.experiments(record.id) if e.fidelity is None] if record else []  # computations: not tried
         spent = sum(e.status != "rejected" and e.provenance.planner != IMPORTED for e in experiments)
         hole_indices = {space.index_of(p) for p in lab.unavailable()}
         holes = len(hole_indices)

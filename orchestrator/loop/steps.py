@@ -83,14 +83,20 @@ def recover_interrupted(run: CampaignRun) -> list[int]:
 
 
 def observations(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[Observation]:
-    """Measured experiments as the planner sees them: parameters, objectives and the finite raw readings."""
+    """Measured experiments as the planner sees them: parameters, objectives and the finite raw readings. A dry-wet
+    campaign's computation counts at its fidelity, its objective the reading that estimates it."""
     names = [o.name for o in campaign.objectives]
     out = []
     for e in experiments:
+        readings = {k: v for k, v in e.raw().items() if v is not None and math.isfinite(v)}
+        if e.fidelity is not None:
+            reading = campaign.dry[e.fidelity].reading
+            if e.status == "measured" and reading in readings:
+                out.append(Observation(params=e.params, objectives={names[0]: readings[reading]}, readings=readings, fidelity=e.fidelity))
+            continue
         values = e.objectives()
         if e.status == "measured" and all(n in values for n in names):
-            readings = {k: v for k, v in e.raw().items() if v is not None and math.isfinite(v)}
-            out.append(Observation(params=e.params, objectives={n: values[n] for n in names}, readings=readings))
+            out.append(Observation(params=e.params, objectives={n: values[n] for n in names}, readings=readings, fidelity=campaign.truth))
     return out
 
 
@@ -105,13 +111,28 @@ def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:
 def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: int) -> list[ExperimentRecord]:
     """Propose `n` experiments, every open or running one passed as pending and every rejected one as rejected
     (never proposed again in a finite space; kept away from in a continuous one)."""
+    from retort.agents.fidelity import CostAwarePlanner  # torch: loaded where a planner runs, not where a page is drawn
+
     experiments = run.experiments()
-    pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running")]
-    rejected = [e.params for e in experiments if e.status == "rejected" or without_value(e)]
-    proposals: list[Proposal] = run.planner.propose(run.space, observations(run.campaign, experiments), pending, n, model, rejected=rejected)
+    seen = observations(run.campaign, experiments)
+    if isinstance(run.planner, CostAwarePlanner):  # a dry-wet campaign: (candidate, fidelity) pairs
+        truth = run.campaign.truth
+        proposals: list[Proposal] = run.planner.propose(
+            run.space, seen, [(e.params, e.fidelity or truth) for e in experiments if e.status in (*OPEN, "running")], n, model,
+            rejected=[e.params for e in experiments if e.status == "rejected" or (without_value(e) and e.fidelity is None)],
+            failed_pairs=[(e.params, e.fidelity) for e in experiments if without_value(e) and e.fidelity is not None])
+        proposals = [p.model_copy(update={"fidelity": None}) if p.fidelity == truth else p for p in proposals]  # the truth: stored as NULL
+    else:
+        pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running")]
+        rejected = [e.params for e in experiments if e.status == "rejected" or without_value(e)]
+        proposals = run.planner.propose(run.space, seen, pending, n, model, rejected=rejected)
     stored = run.store.add_proposals(run.record.id, iteration, proposals)
-    if run.approval_required:
-        notify.proposals_waiting(run.campaign, stored)
+    computations = [e for e in stored if e.fidelity is not None]
+    if computations:  # a computation spends no reagents: nobody approves it
+        run.store.set_status([e.id for e in computations], "approved")
+        stored = [e.model_copy(update={"status": "approved"}) if e.fidelity is not None else e for e in stored]
+    if run.approval_required and len(computations) < len(stored):
+        notify.proposals_waiting(run.campaign, [e for e in stored if e.fidelity is None])
     return stored
 
 
@@ -201,7 +222,10 @@ def record(run: CampaignRun, batch: list[ExperimentRecord], results: list[LabRes
                                     answered[e.seq], computation=result.computation)
             continue
         bad = [k for k, v in result.readings.items() if not math.isfinite(v)]
-        objectives = {o.name: o.derive(result.readings) for o in run.campaign.objectives} if not bad else {}
+        if e.fidelity is not None:  # a computation at a cheaper fidelity: its readings only (the objective is the truth's)
+            objectives = {}
+        else:
+            objectives = {o.name: o.derive(result.readings) for o in run.campaign.objectives} if not bad else {}
         bad += [k for k, v in objectives.items() if not math.isfinite(v)]
         failure = None
         if bad:
@@ -213,7 +237,7 @@ def record(run: CampaignRun, batch: list[ExperimentRecord], results: list[LabRes
         else:
             measured.append(e.seq)
         units = dict(result.units) | {o.name: o.unit or (result.units.get(o.readings[0], "") if o.is_reading else "")
-                                      for o in run.campaign.objectives}  # a reading's unit, unless the objective names one
+                                      for o in run.campaign.objectives if o.name in objectives}  # a reading's unit, unless the objective names one
         run.store.record_result(e.id, result.readings, objectives, units, result.instrument, result.lab_seconds, failure,
                                 computation=result.computation)
     return RecordOutcome(measured=measured, failed=failed, without_value=answered)

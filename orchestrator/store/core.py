@@ -212,12 +212,24 @@ class Store:
 
     def status_counts(self, campaign_id: int) -> dict[str, int]:
         """How many of the campaign's experiments are in each status (one small query: for progress and budgets).
-        Imported measurements are not counted: they were run elsewhere and spend no budget."""
+        Imported measurements are not counted: they were run elsewhere and spend no budget; nor are a dry-wet
+        campaign's computations (the budget counts its truth experiments; `fidelity_counts` has the rest)."""
         with self.session(f"count the experiments of campaign id {campaign_id}") as s:
             rows = s.exec(select(ExperimentRow.status, func.count())
-                          .where(ExperimentRow.campaign_id == campaign_id, ExperimentRow.planner != IMPORTED)
+                          .where(ExperimentRow.campaign_id == campaign_id, ExperimentRow.planner != IMPORTED, ExperimentRow.fidelity.is_(None))
                           .group_by(ExperimentRow.status)).all()
             return {status: n for status, n in rows}
+
+    def fidelity_counts(self, campaign_id: int) -> dict[Optional[str], dict[str, int]]:
+        """How many of the campaign's experiments are in each status, by fidelity (None: the truth); imports left out."""
+        with self.session(f"count the experiments of campaign id {campaign_id} by fidelity") as s:
+            rows = s.exec(select(ExperimentRow.fidelity, ExperimentRow.status, func.count())
+                          .where(ExperimentRow.campaign_id == campaign_id, ExperimentRow.planner != IMPORTED)
+                          .group_by(ExperimentRow.fidelity, ExperimentRow.status)).all()
+        out: dict[Optional[str], dict[str, int]] = {}
+        for fidelity, status, n in rows:
+            out.setdefault(fidelity, {})[status] = n
+        return out
 
     def last_iteration(self, campaign_id: int) -> int:
         """The highest iteration number of the campaign's experiments (0 for none)."""
@@ -353,7 +365,7 @@ def insert_experiments(s: Session, campaign_id: int, iteration: int, proposals: 
     last = s.exec(select(ExperimentRow.seq).where(ExperimentRow.campaign_id == campaign_id).order_by(ExperimentRow.seq.desc())).first()
     rows = [ExperimentRow(campaign_id=campaign_id, seq=seq, iteration=iteration, params_json=json.dumps(p.params), status=status,
                           planner=p.provenance.planner, model_version_id=p.provenance.model_version,
-                          provenance_json=p.provenance.model_dump_json())
+                          provenance_json=p.provenance.model_dump_json(), fidelity=p.fidelity)
             for seq, p in enumerate(proposals, start=(last or 0) + 1)]
     s.add_all(rows)
     s.flush()
@@ -393,6 +405,7 @@ def experiment_record(row: ExperimentRow, measurements: list[MeasurementRecord])
         finished_at=row.finished_at,
         lab_seconds=row.lab_seconds,
         measurements=measurements,
+        fidelity=row.fidelity,
     )
 
 

@@ -51,6 +51,7 @@ class ExperimentRecord(BaseModel):
     finished_at: Optional[datetime] = None
     lab_seconds: Optional[float] = None
     measurements: list[MeasurementRecord] = []
+    fidelity: Optional[str] = None  # a dry-wet campaign's computation: its fidelity (None: the truth, the campaign's lab)
 
     def objectives(self) -> dict[str, float]:
         return {m.name: m.value for m in self.measurements if m.kind == "objective" and m.value is not None}

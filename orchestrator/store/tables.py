@@ -59,6 +59,7 @@ class ExperimentRow(SQLModel, table=True):
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
     lab_seconds: Optional[float] = None
+    fidelity: Optional[str] = None  # a dry-wet campaign's computation: its fidelity (None: the truth, the campaign's lab)
 
 
 class MeasurementRow(SQLModel, table=True):

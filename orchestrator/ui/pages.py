@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from retort.orchestrator.campaign import Campaign, StoredConfigError, stored_campaign
 from retort.orchestrator.campaign.lifecycle import IMPORTED
-from retort.orchestrator.campaign.results import best, best_so_far, constrained_readings, done, headline, pareto_front, scored
+from retort.orchestrator.campaign.results import best, best_so_far, constrained_readings, done, fidelity_spend, headline, pareto_front, scored
 from retort.orchestrator.errors import DecisionError
 from retort.orchestrator.store import Store
 from retort.orchestrator.store.decisions import DecisionStore
@@ -111,6 +111,8 @@ def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiment
         "approval": campaign.approval.describe(), "driver": driver(store, record.id) + prefect_flow_run(record.name),
         "control": DecisionStore(store).control(record.id),
         "best": top, "objectives": campaign.objectives, "parameters": campaign.space.names,
+        "fidelities": fidelity_spend(campaign, store.fidelity_counts(record.id), store.model_versions(record.id)[-1:])
+        if campaign.fidelities else [],
     }
 
 

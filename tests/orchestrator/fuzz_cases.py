@@ -63,6 +63,7 @@ def example_text(name: str) -> str:
     text = (EXAMPLES_DIR / f"{name}.yaml").read_text(encoding="utf-8")
     text = text.replace("deck: decks/", f"deck: {EXAMPLES_DIR}/decks/")  # the case's file is written elsewhere
     text = text.replace("path: structures/", f"path: {EXAMPLES_DIR}/structures/")
+    text = text.replace("path: data/", f"path: {EXAMPLES_DIR}/data/").replace("file: data/", f"file: {EXAMPLES_DIR}/data/")
     return text.replace("backend: opentrons", "backend: virtual")
 
 

@@ -22,7 +22,7 @@ from tests.orchestrator import fuzz_cases as fc
 CHEAP = ["branin", "colour_match", "colour_match_lab", "colour_match_ot2", "colour_match_flex", "suzuki", "buchwald_hartwig",
          "deoxyfluorination", "amide_coupling", "ni_borylation", "aryl_scope_ligand", "lnp3_pareto"]  # open in milliseconds (robot examples fuzzed on the virtual backend)
 EMULATED = ["snar_emulated", "flow_suzuki_emulated", "alloy_hardness_emulated"]  # fit a GP emulator at open (seconds)
-COMPUTED = ["freesolv_xtb", "rocksalt_chgnet"]  # compute on a Dask LocalCluster or process pool (seconds to start): run unmodified only
+COMPUTED = ["freesolv_dry_wet", "freesolv_xtb", "rocksalt_chgnet"]  # compute on a Dask LocalCluster or process pool (seconds to start): run unmodified only
 assert sorted(CHEAP + EMULATED + COMPUTED) == fc.example_names(), "a new example: add it to CHEAP, EMULATED or COMPUTED"
 
 FUZZ = dict(deadline=None, derandomize=True, database=None, print_blob=True,
