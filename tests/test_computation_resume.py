@@ -42,7 +42,7 @@ def test_killing_a_dry_wet_campaign_while_xtb_runs_on_dask_and_running_it_again_
             os.killpg(run.pid, signal.SIGKILL)
     before = _computations(url)
     xtb_before = len(_computations(url, "xtb"))
-    assert 3 <= xtb_before < 40, xtb_before  # killed part-way through the screen
+    assert 3 <= xtb_before < 25, xtb_before  # killed part-way through the screen
     command, env = _retort_run(CAMPAIGN, url, tmp_path)
     again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -52,7 +52,7 @@ def test_killing_a_dry_wet_campaign_while_xtb_runs_on_dask_and_running_it_again_
     experiments = store.experiments(store.campaign("freesolv_dry_wet").id)
     truth = [e for e in experiments if e.fidelity is None]
     computations = [e for e in experiments if e.fidelity is not None]
-    assert len(truth) == 15 and all(e.status == "measured" for e in truth)  # the budget counts measurements
+    assert len(truth) == 10 and all(e.status == "measured" for e in truth)  # the budget counts measurements
     assert {e.fidelity for e in computations} <= {"xtb", "gaff"} and "xtb" in {e.fidelity for e in computations}
     assert all(e.status == "measured" or e.failure_reason.startswith("no value: ") for e in computations)
     assert len({(e.fidelity, e.params["molecule"]) for e in computations}) == len(computations)  # no pair asked twice
