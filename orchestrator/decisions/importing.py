@@ -98,6 +98,8 @@ def read_measurements(campaign: Campaign, text: str, where: str) -> list[Importe
         row = {(k or "").strip(): v for k, v in row.items()}
         if (row.get("status") or "measured").strip().lower() != "measured":
             continue  # an exported experiment that was not measured
+        if (row.get("fidelity") or "").strip() not in ("", campaign.truth):
+            continue  # a dry-wet export's computation: not a measurement of the truth
         here = f"{where} row {number}"
         params = {name: (row.get(h) or "").strip() for h, (kind, name) in columns.items() if kind == "param"}
         empty = [n for n, v in params.items() if v == ""]

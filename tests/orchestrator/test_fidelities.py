@@ -120,3 +120,36 @@ def test_a_reading_the_computation_does_not_report_is_named_before_anything_is_s
     assert ("error: fidelity 'gaff': reading 'solvation_free_energy' is not one engine 'lookup' reports; it reports ['calc']"
             in capsys.readouterr().err)
     assert not (tmp_path / "dw.db").exists() or Store(data["store"]).campaigns() == []
+
+
+def test_the_operator_ui_shows_the_spend_per_fidelity_and_each_computed_value(tmp_path):
+    from retort.orchestrator.store.users import Users
+    from tests.ui.test_app import signed_in
+
+    campaign = load_campaign(write(tmp_path, campaign_data(tmp_path, budget=6)))
+    run = loop.open_run(campaign)
+    loop.drive(run)
+    Users(run.store).add("olga", "operator", "olga-password")
+    page = signed_in(campaign.store, "olga").get("/campaigns/dry-wet")
+    assert page.status_code == 200
+    dry = [e for e in run.experiments() if e.fidelity == "gaff"]
+    text = " ".join(page.text.split())
+    assert "6 of 6</strong> experiments done" in text  # the budget: measurements
+    assert f"gaff: {len(dry)} computations x 100 = {100 * len(dry):,}; learned correlation with the truth" in text
+    assert "wet: 6 measurements x 2000 = 12,000" in text
+    shown = dry[0].raw()["calc"]
+    assert f'<span class="note">gaff {shown:.4g}</span>' in page.text  # the computed value, beside the objective's column
+
+
+def test_an_export_imported_into_a_fresh_dry_wet_campaign_brings_its_measurements_not_its_computations(tmp_path):
+    from retort.orchestrator.campaign.export import to_csv
+    from retort.orchestrator.decisions.importing import read_measurements
+
+    data = campaign_data(tmp_path, budget=5)
+    campaign = load_campaign(write(tmp_path, data))
+    run = loop.open_run(campaign)
+    loop.drive(run)
+    experiments = run.experiments()
+    items = read_measurements(campaign, to_csv(experiments, campaign), "export.csv")
+    truth = {e.params["molecule"]: e.objectives()["dG"] for e in experiments if e.fidelity is None}
+    assert {i.params["molecule"]: i.objectives["dG"] for i in items} == truth and len(items) == 5
