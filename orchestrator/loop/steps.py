@@ -74,7 +74,8 @@ def recover_interrupted(run: CampaignRun) -> list[int]:
     if lost and run.campaign.on_interrupted == "rerun":
         again = lost[: unallocated(run)]  # within the budget
         reruns = run.store.add_proposals(run.record.id, next_iteration(run), [
-            Proposal(params=e.params, provenance=Provenance(planner="rerun", note=f"re-run of experiment {e.seq}, interrupted")) for e in again])
+            Proposal(params=e.params, fidelity=e.fidelity, provenance=Provenance(planner="rerun", note=f"re-run of experiment {e.seq}, interrupted"))
+            for e in again])
         if not run.approval_required:  # else a person decides on the re-runs like any proposal
             run.store.set_status([e.id for e in reruns], "approved")
         else:
