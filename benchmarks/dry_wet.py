@@ -8,7 +8,9 @@ space-filling first batch of 5 wet measurements):
 - ``wet``: Retort's default planner on the wet measurements alone (qLogNEI, batch 5, the molecule parameter's default
   encoding);
 - ``dry-wet``: the cost-aware planner (`retort.agents.fidelity`) over xtb, gaff and wet;
-- ``dry-wet-shuffled``: the same, with the xTB values shuffled across molecules (a dry source that tells nothing).
+- ``dry-wet-shuffled``: the same, with the xTB values shuffled across molecules (a dry source that tells nothing);
+- ``dry-wet-shuffled-only``: the cost-aware planner over the shuffled xTB values and wet alone (its only dry source tells
+  nothing: where multi-fidelity BO is known to lose to plain BO).
 
 Printed: total cost (dry included), wet spend and dry spend to (a) the single most negative molecule and (b) the
 first of the 1 % most negative measured wet, medians with the runs that never got there within the cap; the
@@ -37,7 +39,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fre
 CACHE = Path(__file__).resolve().parent / ".cache" / "freesolv-xtb.sqlite"
 COSTS = {"xtb": 1.0, "gaff": 100.0, "wet": 2000.0}
 BATCH, INITIAL, CAP = 5, 5, 60  # wet batch, wet first batch, cap in wet experiments' worth of cost
-PLANNERS = ("random", "wet", "dry-wet", "dry-wet-shuffled")
+PLANNERS = ("random", "wet", "dry-wet", "dry-wet-shuffled", "dry-wet-shuffled-only")
 
 
 @dataclass
@@ -107,56 +109,66 @@ def space_of(molecules: list[Molecule]):
 
 
 def run(planner: str, seed: int, molecules: list[Molecule]) -> Run:
+    """One FreeSolv campaign of `planner`: the values each fidelity gives, by molecule, and the targets."""
+    by_id = {m.id: m for m in molecules}
+    xtb = {m.id: m.xtb for m in molecules}
+    if planner.startswith("dry-wet-shuffled"):
+        ids = [m.id for m in molecules]
+        xtb = dict(zip(ids, np.random.default_rng(10_000 + seed).permutation([xtb[i] for i in ids]).tolist()))
+    value = {"wet": lambda p: by_id[p["molecule"]].wet, "gaff": lambda p: by_id[p["molecule"]].gaff, "xtb": lambda p: xtb[p["molecule"]]}
+    costs = {k: COSTS[k] for k in (("xtb", "wet") if planner == "dry-wet-shuffled-only" else COSTS)}
+    goal = {name: {(("molecule", i),) for i in ids} for name, ids in targets(molecules).items()}
+    return simulate(planner, seed, space_of(molecules), value, costs, goal)
+
+
+def simulate(planner: str, seed: int, space, value: dict, costs: dict[str, float], goal: dict[str, set], truth: str = "wet",
+             batch: int = BATCH, initial: int = INITIAL, cap: float = CAP * COSTS["wet"]) -> Run:
+    """One campaign, in memory, until every target in `goal` (name -> points, each as a sorted tuple of its items) is
+    measured at the truth or the total cost reaches `cap`. `value`: fidelity -> the point's value there (None: the
+    computation failed: paid for, never asked again); `costs`: the fidelities the cost-aware planner may use. The truth is
+    minimised. Planners: random and wet (qLogNEI) at the truth only; the others cost-aware over `costs`."""
     import torch
 
     from retort.agents.fidelity import CostAwarePlanner, Fidelity
-    from retort.agents.planners import BayesianPlanner, RandomPlanner
+    from retort.agents.planners import BayesianPlanner
     from retort.agents.proposal import Observation
 
     torch.set_num_threads(1)
     started = time.process_time()
-    space = space_of(molecules)
-    by_id = {m.id: m for m in molecules}
-    xtb = {m.id: m.xtb for m in molecules}
-    if planner == "dry-wet-shuffled":
-        ids = [m.id for m in molecules]
-        xtb = dict(zip(ids, np.random.default_rng(10_000 + seed).permutation([xtb[i] for i in ids]).tolist()))
-    value = {"wet": lambda i: by_id[i].wet, "gaff": lambda i: by_id[i].gaff, "xtb": lambda i: xtb[i]}
-    goal, out = targets(molecules), Run(planner, seed, cost={t: None for t in targets(molecules)})
-    spend = {f: 0.0 for f in COSTS}
+    out = Run(planner, seed, cost={t: None for t in goal})
+    spend = {f: 0.0 for f in costs}
     observations: list[Observation] = []
     failed: list[tuple[dict, str]] = []
-    cost_aware = CostAwarePlanner("dG", maximise=False, fidelities=[Fidelity(name=k, cost=v) for k, v in COSTS.items()],
-                                  truth="wet", n_initial=INITIAL, seed=seed)
-    wet_only = BayesianPlanner({"dG": -1.0}, n_initial=INITIAL, seed=seed)
-    while sum(spend.values()) < CAP * COSTS["wet"] and any(v is None for v in out.cost.values()):
-        truth = [o for o in observations if o.fidelity == "wet"]
+    cost_aware = CostAwarePlanner("y", maximise=False, fidelities=[Fidelity(name=k, cost=v) for k, v in costs.items()],
+                                  truth=truth, n_initial=initial, seed=seed)
+    wet_only = BayesianPlanner({"y": -1.0}, n_initial=initial, seed=seed)
+    while sum(spend.values()) < cap and any(v is None for v in out.cost.values()):
+        measured = [o for o in observations if o.fidelity == truth]
         if planner == "random":
-            avoid = {space.index_of(o.params) for o in truth}
-            picks = [(p, "wet") for p in space.sample_discrete(BATCH, seed=seed * 100_003 + len(truth), avoid=avoid)]
-        elif planner == "wet" or len(truth) < INITIAL:  # the shared first batch comes from the wet planner's design
-            plain = [o.model_copy(update={"fidelity": None}) for o in truth]
-            proposals = wet_only.propose(space, plain, [], BATCH, wet_only.fit(space, plain))
-            picks = [(p.params, "wet") for p in proposals]
+            avoid = {space.index_of(o.params) for o in measured}
+            picks = [(p, truth) for p in space.sample_discrete(batch, seed=seed * 100_003 + len(measured), avoid=avoid)]
+        elif planner == "wet" or len(measured) < initial:  # the shared first batch comes from the wet planner's design
+            plain = [o.model_copy(update={"fidelity": None}) for o in measured]
+            proposals = wet_only.propose(space, plain, [], batch, wet_only.fit(space, plain))
+            picks = [(p.params, truth) for p in proposals]
         else:
             model = cost_aware.fit(space, observations)
             out.correlation = {k: round(v, 3) for k, v in model.correlation.items()}
-            proposals = cost_aware.propose(space, observations, [], BATCH, model, failed_pairs=failed)
+            proposals = cost_aware.propose(space, observations, [], batch, model, failed_pairs=failed)
             picks = [(p.params, p.fidelity) for p in proposals]
         for params, fidelity in picks:
-            spend[fidelity] += COSTS[fidelity]
-            molecule = params["molecule"]
-            y = value[fidelity](molecule)
-            if y is None:  # the computation failed: paid for, never asked again
+            spend[fidelity] += costs[fidelity]
+            y = value[fidelity](params)
+            if y is None:
                 failed.append((params, fidelity))
                 continue
-            observations.append(Observation(params=params, objectives={"dG": y}, fidelity=fidelity))
-            if fidelity == "wet":
+            observations.append(Observation(params=params, objectives={"y": y}, fidelity=fidelity))
+            if fidelity == truth:
                 out.wet += 1
-                for name, ids in goal.items():
-                    if out.cost[name] is None and molecule in ids:
-                        dry = sum(v for k, v in spend.items() if k != "wet")
-                        out.cost[name] = (sum(spend.values()), spend["wet"], dry)
+                for name, points in goal.items():
+                    if out.cost[name] is None and tuple(sorted(params.items())) in points:
+                        dry = sum(v for k, v in spend.items() if k != truth)
+                        out.cost[name] = (sum(spend.values()), spend[truth], dry)
     out.spend = spend
     out.seconds = time.process_time() - started
     return out
@@ -205,9 +217,8 @@ def median_text(values: list) -> str:
     return f"{statistics.median(padded):,.0f}" + (f" ({missed} missed)" if missed else "")
 
 
-def report(runs: list[Run], rmse: list[dict]) -> None:
-    print(f"\nFreeSolv, costs {COSTS}, wet batch {BATCH}, cap {CAP} wet experiments' worth ({CAP * COSTS['wet']:,.0f}); "
-          f"{len({r.seed for r in runs})} seeds")
+def report(runs: list[Run], rmse: list[dict], costs: dict[str, float] = COSTS, cap: float = CAP * COSTS["wet"]) -> None:
+    print(f"\ncosts {costs}, wet batch {BATCH}, cap {cap:,.0f}; {len({r.seed for r in runs})} seeds")
     print("median cost to the target measured wet: total (wet, dry)")
     by = {p: [r for r in runs if r.planner == p] for p in PLANNERS if any(r.planner == p for r in runs)}
     for target in ("best", "top 1%"):
@@ -232,8 +243,8 @@ def report(runs: list[Run], rmse: list[dict]) -> None:
                   f"{statistics.median(ratios):.2f}" if ratios else "")
     for p, rs in by.items():
         if p.startswith("dry-wet"):
-            corr = {k: statistics.median(r.correlation.get(k, math.nan) for r in rs) for k in COSTS}
-            spend = {k: statistics.median(r.spend[k] for r in rs) for k in COSTS}
+            corr = {k: statistics.median(r.correlation.get(k, math.nan) for r in rs) for k in rs[0].spend}
+            spend = {k: statistics.median(r.spend.get(k, 0.0) for r in rs) for k in rs[0].spend}
             print(f"  {p}: learned correlation with wet (median, last round) {json.dumps({k: round(v, 2) for k, v in corr.items()})}; "
                   f"median spend per fidelity {json.dumps(spend)}; median CPU s per run {statistics.median(r.seconds for r in rs):.0f}")
     if rmse:
