@@ -144,7 +144,9 @@ def validate_command(args: argparse.Namespace) -> int:
     space = campaign.space
     size = f"{space.n_candidates():,} candidates" if space.is_discrete else f"{space.dim} columns"
     out.print(f"{args.campaign}: campaign {campaign.name!r} is valid: {len(campaign.parameters)} parameters ({size}), "
-              f"{len(campaign.objectives)} objective(s), lab {campaign.lab.kind}, budget {campaign.budget}, "
+              f"{len(campaign.objectives)} objective(s), lab {campaign.lab.kind}"
+              + "".join(f", {f.name} ({'the truth' if f.is_truth else f.lab.engine + ' computation'}, cost {f.cost:g})" for f in campaign.fidelities)
+              + f", budget {campaign.budget}, "
               f"batch {campaign.batch_size}; {stored}. Nothing was run or stored.", highlight=False, soft_wrap=True)
     return 0
 
