@@ -10,6 +10,9 @@ import pytest
 from tests.instruments import robot_fixtures
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# as `retort run` sets it (flows/settings.py): Prefect's 20 s default for its ephemeral server's start timed out in a
+# computational example's process-pool fan-out under CI's load (tests/orchestrator/test_campaign_fuzz.py, rocksalt_chgnet)
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 PG_ADMIN = os.environ.get("RETORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
