@@ -122,6 +122,16 @@ class FidelitySpend(BaseModel):
         return text
 
 
+def fidelity_counts(experiments: Sequence) -> dict[Optional[str], Counter]:
+    """`Store.fidelity_counts` of full records already read: how many are in each status, by fidelity (None: the
+    truth); imports left out."""
+    counts: dict[Optional[str], Counter] = {}
+    for e in experiments:
+        if e.provenance.planner != IMPORTED:
+            counts.setdefault(getattr(e, "fidelity", None), Counter())[e.status] += 1
+    return counts
+
+
 def fidelity_spend(campaign: Campaign, counts: Mapping[Optional[str], Mapping[str, int]], models: Sequence = ()) -> list[FidelitySpend]:
     """A dry-wet campaign's spend per fidelity, from `Store.fidelity_counts` and its model versions (the last one's
     learned correlations); empty for a campaign without fidelities."""
@@ -162,11 +172,7 @@ class CampaignSummary(BaseModel):
 def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) -> CampaignSummary:
     """The summary of a campaign's stored experiments (full records) and model versions."""
     top = best(campaign, experiments)
-    computed = [e for e in experiments if getattr(e, "fidelity", None) is not None]
-    counts: dict[Optional[str], Counter] = {}
-    for e in experiments:
-        if e.provenance.planner != IMPORTED:
-            counts.setdefault(getattr(e, "fidelity", None), Counter())[e.status] += 1
+    spend = fidelity_spend(campaign, fidelity_counts(experiments), models)
     experiments = [e for e in experiments if getattr(e, "fidelity", None) is None]  # the truth's, from here on
     return CampaignSummary(
         name=campaign.name,
@@ -184,7 +190,7 @@ def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) 
         fit_warnings=dict(sum((Counter(m.fit_warnings) for m in models), Counter())),
         lab_seconds=sum(e.lab_seconds or 0.0 for e in experiments),
         front=[e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
-        fidelities=fidelity_spend(campaign, counts, models) if computed or campaign.fidelities else [],
+        fidelities=spend,
     )
 
 

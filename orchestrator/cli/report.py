@@ -15,7 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from retort.orchestrator.campaign import Campaign  # noqa: E402
-from retort.orchestrator.campaign.results import best, best_so_far, headline, pareto_front, scored, summarise  # noqa: E402
+from retort.orchestrator.campaign.lifecycle import DONE  # noqa: E402
+from retort.orchestrator.campaign.results import best, best_so_far, fidelity_counts, fidelity_spend, headline, pareto_front, scored  # noqa: E402
 from retort.orchestrator.store.records import ExperimentRecord  # noqa: E402
 
 COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
@@ -34,33 +35,37 @@ def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: 
     conditions = best_conditions(campaign, experiments)
     if conditions:
         metadata["Best conditions"] = conditions
+    spent = None
     if campaign.fidelities:
-        spend = summarise(campaign, experiments, models).fidelities
+        spend = fidelity_spend(campaign, fidelity_counts(experiments), models)
         text = "spend: " + "; ".join(f"{f.name}{' (truth)' if f.truth else ''} {f.describe()}" for f in spend)
         metadata["Spend"] = text
         conditions = f"{conditions}\n{text}" if conditions else text
-        cost = {f.name: f.cost for f in campaign.fidelities}
-        total, spent = 0.0, {}
-        for e in sorted(experiments, key=lambda e: e.seq):
-            total += cost[e.fidelity or campaign.truth] if e.status in ("measured", "failed") else 0.0
-            spent[e.seq] = total
+        spent = _cost_spent(campaign, experiments)
         experiments = [e for e in experiments if e.fidelity is None]  # the panels show the truth, against the total cost
-        _progress_panel(axes[0], campaign, experiments, spent)
-    if conditions:  # what a chemist carries to the bench, under the panels, in full
-        lines = [w for part in conditions.split("\n") for w in textwrap.wrap(part, width=190 if several else 125, break_long_words=True)]
-        fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, family="monospace", va="bottom")
-    if not campaign.fidelities:
-        _progress_panel(axes[0], campaign, experiments)
+    _progress_panel(axes[0], campaign, experiments, spent)
     _prediction_panel(axes[1], campaign, experiments)
     if several:
         _pareto_panel(axes[2], campaign, experiments)
-    if conditions:
+    if conditions:  # what a chemist carries to the bench, under the panels, in full
+        lines = [w for part in conditions.split("\n") for w in textwrap.wrap(part, width=190 if several else 125, break_long_words=True)]
+        fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, family="monospace", va="bottom")
         fig.tight_layout(rect=(0, 0.035 * (len(lines) + 1), 1, 1))
     else:
         fig.tight_layout()
     fig.savefig(path, dpi=110, metadata=metadata)
     plt.close(fig)
     return path
+
+
+def _cost_spent(campaign: Campaign, experiments: list[ExperimentRecord]) -> dict[int, float]:
+    """A dry-wet campaign: experiment -> the total cost spent (every fidelity) once it and those before it were done."""
+    cost = {f.name: f.cost for f in campaign.fidelities}
+    total, spent = 0.0, {}
+    for e in sorted(experiments, key=lambda e: e.seq):
+        total += cost[e.fidelity or campaign.truth] if e.status in DONE else 0.0
+        spent[e.seq] = total
+    return spent
 
 
 def best_conditions(campaign: Campaign, experiments: list[ExperimentRecord]) -> str:

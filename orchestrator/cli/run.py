@@ -100,10 +100,9 @@ def run_command(args: argparse.Namespace) -> int:
             raise failure  # the store cannot be read or written: nothing to summarise
         if failure is not None:  # said first, so the table below is not read as a finished run
             sys.stderr.write(f"error: {failure}\n")
-        experiments = run.experiments()
-        print_summary(summarise(campaign, experiments, run.store.model_versions(run.record.id)), campaign, time.perf_counter() - started,
-                      stopped=failure is not None)
-        report = write_report(campaign, experiments, args.report or f"retort-reports/{campaign.name}.png", run.store.model_versions(run.record.id))
+        experiments, models = run.experiments(), run.store.model_versions(run.record.id)
+        print_summary(summarise(campaign, experiments, models), campaign, time.perf_counter() - started, stopped=failure is not None)
+        report = write_report(campaign, experiments, args.report or f"retort-reports/{campaign.name}.png", models)
         out.print(f"Report: {report}", highlight=False, soft_wrap=True)
     return 0 if failure is None else 2
 
