@@ -33,4 +33,8 @@ pip_install() {
 pip_install torch==2.13.0
 pip_install -e '.[test,dry]'  # dry: the computation engines (tblite), optional for users, tested in CI
 .venv/bin/python -c "import retort.orchestrator.cli, botorch, prefect" # fail loudly if the install did not work
+# BoTorch compiles a C++ kernel for qLogNEHVI (Pareto campaigns) the first time one is built: about 30 CPU s (measured),
+# done here once instead of inside a user's first Pareto proposal; cached in ~/.cache/torch_extensions. Without a
+# compiler BoTorch warns and uses its Python version.
+.venv/bin/python -c "from botorch.acquisition.multi_objective import logei; logei._try_load_fused_kernel()"
 echo "$want" > "$stamp"

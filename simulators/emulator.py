@@ -214,9 +214,58 @@ class DatasetEmulator:
 
         X, y = self._data
         bounds = torch.tensor(list(zip(*self.bounds.values())), dtype=torch.double)
-        model = fit_gp(torch.from_numpy(X), torch.from_numpy(y).unsqueeze(-1), bounds, [self.output]).model
+        args = (torch.from_numpy(X), torch.from_numpy(y).unsqueeze(-1), bounds, [self.output])
+        stored = _fit_cache(X, y, bounds, self.output)
+        try:
+            model = fit_gp(*args, state=torch.load(stored, weights_only=True)).model if stored.exists() else None
+        except Exception:  # noqa: BLE001 - a copy that cannot be read or loaded (torn, another model's shape): fitted again
+            model = None
+        if model is None:
+            model = fit_gp(*args).model
+            _store(stored, model.state_dict())
         [(resid, _, scale)] = loo_residuals(model)
         resid = resid * scale  # in the output's units
         noise_sd = math.sqrt(float(model.likelihood.noise.detach().reshape(-1)[0])) * float(scale)
         return EmulatorFit(model=model, noise_sd=noise_sd, loo_rmse=float(resid.pow(2).mean().sqrt()),
                            loo_r2=1.0 - float(resid.pow(2).sum()) / float(((y - y.mean()) ** 2).sum()))
+
+
+FIT_CACHE_ENV = "RETORT_EMULATOR_CACHE"  # where fitted emulators are kept (default ~/.cache/retort/emulators)
+
+
+def _fit_cache(X: np.ndarray, y: np.ndarray, bounds, output: str) -> Path:
+    """Where the emulator fitted to these data is kept: a fit depends only on the data and the fitting code (the GP's
+    defaults and the library versions are in the key), and the hardness emulator's took 50 s of CPU (measured) at every
+    `retort run` of a campaign on it."""
+    import hashlib
+    import os
+
+    import botorch
+    import gpytorch
+    import torch
+
+    from retort.surrogates.gp import GPSettings
+
+    digest = hashlib.sha256()
+    for part in (X.tobytes(), y.tobytes(), bounds.numpy().tobytes(), output.encode(), repr(GPSettings()).encode(),
+                 f"{botorch.__version__} {gpytorch.__version__} {torch.__version__}".encode()):
+        digest.update(part)
+    folder = Path(os.environ.get(FIT_CACHE_ENV) or Path.home() / ".cache" / "retort" / "emulators")
+    return folder / f"{digest.hexdigest()[:32]}.pt"
+
+
+def _store(path: Path, state: dict) -> None:
+    """Keep a fitted emulator's state (written whole, then renamed: a reader never sees half a file); a cache that
+    cannot be written costs the next run a fit, nothing else."""
+    import os
+    import tempfile
+
+    import torch
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+            torch.save(state, f)
+        os.replace(f.name, path)
+    except OSError:
+        pass

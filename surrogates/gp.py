@@ -95,6 +95,7 @@ def fit_gp(
     composition_groups: list[tuple[list[int], np.ndarray | torch.Tensor]] | None = None,
     groups: list[list[int]] | None = None,
     settings: GPSettings = GPSettings(),
+    state: dict | None = None,
 ) -> FittedModel:
     """Fit a `SingleTaskGP` by maximising the exact marginal log-likelihood.
 
@@ -110,6 +111,8 @@ def fit_gp(
             weighted means and standard deviations (`CompositionFeatures`) to its inputs.
         groups: the columns of each parameter (for ``settings.additive`` and ``settings.balanced``).
         settings: kernel and priors (`GPSettings`); fingerprint columns always get the Tanimoto kernel.
+        state: the `state_dict` of a model fitted earlier by this function to the same data and arguments: loaded
+            instead of fitting again (the same model, without the optimisation).
     """
     if train_X.dim() != 2 or train_Y.dim() != 2 or train_X.shape[0] != train_Y.shape[0]:
         raise SurrogateError(f"need n x d inputs and n x m outcomes, got {tuple(train_X.shape)} and {tuple(train_Y.shape)}")
@@ -146,7 +149,10 @@ def fit_gp(
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit_gpytorch_mll(mll, optimizer_kwargs=_fit_options(settings, outputs=train_Y.shape[-1]))
+        if state is None:
+            fit_gpytorch_mll(mll, optimizer_kwargs=_fit_options(settings, outputs=train_Y.shape[-1]))
+        else:
+            model.load_state_dict(state)
     told: Counter[str] = Counter()
     for w in caught:  # the fit's numerical trouble is kept with the model version; anything else goes on as warned
         if issubclass(w.category, FIT_WARNINGS):

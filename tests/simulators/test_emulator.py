@@ -86,3 +86,16 @@ def test_rounding_at_a_bound_is_answered_but_a_real_excursion_is_not(snar):
     assert snar.predict([INSIDE | {"temperature": hi + 1e-5}])[0] == pytest.approx(snar.predict([INSIDE | {"temperature": hi}])[0])
     with pytest.raises(ValueError, match="outside the data's range"):
         snar.predict([INSIDE | {"temperature": hi + 0.01}])
+
+
+def test_a_fitted_emulator_is_kept_and_a_bad_copy_is_fitted_again(tmp_path, monkeypatch):
+    from retort.simulators.emulator import FIT_CACHE_ENV
+
+    monkeypatch.setenv(FIT_CACHE_ENV, str(tmp_path))
+    fresh = DatasetEmulator.from_packaged("snar")
+    answer = fresh.predict([INSIDE])
+    (kept,) = tmp_path.glob("*.pt")  # the fit, kept for the next run
+    again = DatasetEmulator.from_packaged("snar")
+    assert np.array_equal(again.predict([INSIDE]), answer) and again.describe() == fresh.describe()  # the same model, not refitted
+    kept.write_bytes(b"not a model")
+    assert np.array_equal(DatasetEmulator.from_packaged("snar").predict([INSIDE]), answer)  # an unreadable copy: fitted again
