@@ -15,6 +15,12 @@ best pick is a computation, the round takes computations while they tell more pe
 experiment (up to `dry_budget` of cost), and the truth experiments wait for their results; otherwise it takes
 `batch_size` truth experiments. The recommendation is always a truth measurement.
 
+A source the data show unrelated to the truth (|correlation| below `unrelated`, judged once it has `judged_after`
+values) is not bought again. Once every source is judged, the sources must earn their place on the truth's own
+measurements: when the joint model predicts them worse, each left out in turn, than the `fallback` planner's model of
+the truth alone (or every source is unrelated), the round is truth experiments chosen by the fallback (the campaign's
+wet-only planner): a useless source must cost no more than its computations.
+
 Finite spaces only, up to `MAX_PAIRS` (candidate, fidelity) pairs: the covariance over every pair is kept in memory.
 """
 
@@ -22,23 +28,21 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from gpytorch.kernels import IndexKernel
 from pydantic import BaseModel, ConfigDict, Field
 
 from retort.agents.design import space_filling
 from retort.agents.errors import PlanningError
 from retort.agents.proposal import Observation, Prediction, Proposal, Provenance, Value
 from retort.agents.space import SearchSpace
+from retort.surrogates.multitask import MAX_EXACT, exact, fit_multitask, target_loo, task_correlations
 from retort.surrogates.summary import CORRELATION, ModelSummary
 
-FIT_ITERATIONS = 150  # L-BFGS-B iterations of the joint fit (0.1 s each at 660 points, d = 85; uncapped it ran for minutes)
-MAX_PAIRS = 12_000  # (candidate, fidelity) pairs whose joint covariance is held (8 bytes each, squared: 1.2 GB)
+MAX_PAIRS = MAX_EXACT  # (candidate, fidelity) pairs whose joint covariance is held (8 bytes each, squared: 1.2 GB)
 
 
 class Fidelity(BaseModel):
@@ -58,6 +62,8 @@ class FidelityModel:
     fidelities: list[str]  # task index -> fidelity name
     scale: dict[str, tuple[float, float]]  # fidelity -> (mean, sd) of its signed values
     correlation: dict[str, float] = field(default_factory=dict)  # fidelity -> correlation with the truth (truth: 1)
+    unrelated: list[str] = field(default_factory=list)  # sources judged unrelated to the truth: not bought again
+    fallback: Optional[object] = None  # the fallback planner's model of the truth alone, when the sources do not help predict it
     version: Optional[int] = None
     summary: Optional[ModelSummary] = None  # what is stored with the model version: each fidelity's correlation with the truth
 
@@ -73,12 +79,18 @@ class CostAwarePlanner:
         seed: seeds the design, the max-value samples and the fit.
         dry_budget: what a dry round may spend (default: the cost of one truth experiment).
         max_values: posterior samples of the truth's maximum.
+        fallback: plans the truth experiments alone where the sources do not help predict the truth (a `Planner` over the
+            truth's observations, e.g. the campaign's `BayesianPlanner`); None: MF-MES goes on at the truth.
+        unrelated: a source whose learned |correlation| with the truth is below this is unrelated (0.3: it would explain
+            under a tenth of the truth's variance at a candidate).
+        judged_after: a source is judged once it has this many values (fewer say little about a correlation).
     """
 
     name = "MF-MES"
 
     def __init__(self, objective: str, maximise: bool, fidelities: Sequence[Fidelity], truth: str, n_initial: int, seed: int,
-                 dry_budget: Optional[float] = None, max_values: int = 64) -> None:
+                 dry_budget: Optional[float] = None, max_values: int = 64, fallback=None, unrelated: float = 0.3,
+                 judged_after: int = 10) -> None:
         names = [f.name for f in fidelities]
         if len(set(names)) != len(names):
             raise PlanningError(f"fidelities {names}: each must be named once")
@@ -93,6 +105,9 @@ class CostAwarePlanner:
         self.n_initial, self.seed = n_initial, seed
         self.dry_budget = float(dry_budget) if dry_budget is not None else self.cost[truth]
         self.max_values = max_values
+        if not 0 <= unrelated < 1:
+            raise PlanningError(f"unrelated {unrelated}: a correlation threshold in [0, 1)")
+        self.fallback, self.unrelated, self.judged_after = fallback, unrelated, judged_after
         nodes, weights = np.polynomial.hermite_e.hermegauss(32)  # E over N(0, 1): sum(w f(z)) / sqrt(2 pi)
         self._nodes = torch.tensor(nodes, dtype=torch.double)
         self._weights = torch.tensor(weights / math.sqrt(2 * math.pi), dtype=torch.double)
@@ -111,10 +126,6 @@ class CostAwarePlanner:
 
     def fit(self, space: SearchSpace, observations: list[Observation]) -> Optional[FidelityModel]:
         """The joint model, or None before the truth has two measurements (nothing to relate the others to)."""
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import MultiTaskGP
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
         import botorch
         import gpytorch
 
@@ -133,42 +144,28 @@ class CostAwarePlanner:
                 x = self._inputs(space, [o.params for o in by[name]])
                 X.append(torch.cat([x, torch.full((len(values), 1), float(t), dtype=torch.double)], dim=-1))
                 Y.append(((values - mean) / sd).unsqueeze(-1))
-        torch.manual_seed(self.seed)
-        model = MultiTaskGP(torch.cat(X), torch.cat(Y), task_feature=-1, all_tasks=list(range(len(names))), outcome_transform=None,
-                            task_covar_prior=None)
-        # GPyTorch's own task kernel, whose factor may take any sign: BoTorch's default keeps every entry positive, which
-        # holds an unrelated source's correlation well above zero (measured: 0.7 for pure noise against 12 truth values)
-        data, tasks = model.covar_module.kernels
-        model.covar_module.kernels[1] = TaskKernel(num_tasks=len(names), rank=len(names), active_dims=tasks.active_dims).to(torch.double)
-        with warnings.catch_warnings(), exact():
-            warnings.simplefilter("ignore")
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs={"options": {"maxiter": FIT_ITERATIONS}})
-        model.eval()
+        model = fit_multitask(torch.cat(X), torch.cat(Y), len(names), self.seed)
         fitted = FidelityModel(model=model, fidelities=names, scale=scale)
-        fitted.correlation = self._correlations(fitted, space.dim)
+        fitted.correlation = dict(zip(names, task_correlations(model, names.index(self.truth), space.dim)))
+        fitted.unrelated = [name for name in names if name != self.truth and len(by[name]) >= self.judged_after
+                            and abs(fitted.correlation[name]) < self.unrelated]
+        judged = all(len(by[name]) >= self.judged_after for name in names if name != self.truth)
+        loo = {}
+        if self.fallback is not None and judged:  # the sources earn their place on the truth's own measurements
+            alone = self.fallback.fit(space, [o.model_copy(update={"fidelity": None}) for o in by[self.truth]])
+            loo = {"joint": target_loo(model, names.index(self.truth), scale[self.truth][1])[0],
+                   "alone": next(iter(alone.summary.loo_log_likelihood.values()))}
+            if len(fitted.unrelated) == len(names) - 1 or loo["joint"] < loo["alone"]:
+                fitted.fallback = alone
         fitted.summary = ModelSummary(
             kind="MultiTaskGP", outputs=[self.objective], n_train=sum(len(v) for v in by.values()),
             hyperparameters={f"{CORRELATION}{name}": [value] for name, value in fitted.correlation.items()}
-            | {f"observations at {name}": [float(len(by[name]))] for name in names},
+            | {f"observations at {name}": [float(len(by[name]))] for name in names}
+            | {f"unrelated (not bought again): {name}": [fitted.correlation[name]] for name in fitted.unrelated}
+            | ({"truth LOO log density, joint and truth alone": [loo["joint"], loo["alone"]]} if loo else {}),
             loo_coverage_95={}, loo_log_likelihood={}, fit_seconds=time.perf_counter() - started,
             versions={"botorch": botorch.__version__, "gpytorch": gpytorch.__version__, "torch": torch.__version__})
         return fitted
-
-    def _correlations(self, fitted: FidelityModel, d: int) -> dict[str, float]:
-        """How well each fidelity's result predicts the truth at the same candidate: the correlation between its
-        observed value (its noise included) and the truth's, from the learned task covariance. A source whose values the
-        model explains as noise scores near zero, however its task covariance came out."""
-        w = fitted.fidelities.index(self.truth)
-        noise = fitted.model.likelihood.noise.reshape(-1).expand(len(fitted.fidelities))
-        out = {}
-        with torch.no_grad(), exact():
-            for t, name in enumerate(fitted.fidelities):
-                X = torch.zeros(2, d + 1, dtype=torch.double)
-                X[0, -1], X[1, -1] = t, w
-                C = fitted.model.forward(X).covariance_matrix
-                observed = C[0, 0] + (noise[t] if t != w else 0.0)
-                out[name] = float(C[0, 1] / (observed * C[1, 1]).sqrt())
-        return out
 
     # -- proposing ---------------------------------------------------------------------------------------------
     def predict(self, fitted: FidelityModel, space: SearchSpace, points: list[dict[str, Value]]) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +200,20 @@ class CostAwarePlanner:
             return [Proposal(params=space.point_at(i), fidelity=self.truth,
                              provenance=Provenance(planner="levels design", note="initial design, at the truth fidelity"))
                     for i in picks]
+        if model.fallback is not None:
+            return self._alone(space, truth_done, truth_pending, batch_size, model, rejected)
         return self._round(space, observations, pending, batch_size, model, rejected, failed_pairs)
+
+    def _alone(self, space, truth_done, truth_pending, batch_size, fitted: FidelityModel, rejected) -> list[Proposal]:
+        """Truth experiments from the fallback planner on the truth alone: every source is unrelated."""
+        plain = [o.model_copy(update={"fidelity": None}) for o in truth_done]
+        proposals = self.fallback.propose(space, plain, truth_pending, batch_size, fitted.fallback, rejected=rejected)
+        learned = ", ".join(f"{name} {value:+.2f}" for name, value in fitted.correlation.items() if name != self.truth)
+        note = (f"the sources do not help predict {self.truth} (learned correlation: {learned}; {self.truth}'s own measurements "
+                f"are predicted better without them): planned on {self.truth} alone")
+        return [p.model_copy(update={"fidelity": self.truth, "provenance": p.provenance.model_copy(
+                    update={"note": "; ".join(x for x in (p.provenance.note, note) if x), "model_version": fitted.version})})
+                for p in proposals]
 
     def _round(self, space, observations, pending, batch_size, fitted: FidelityModel, rejected, failed_pairs) -> list[Proposal]:
         names, n = fitted.fidelities, space.n_candidates()
@@ -224,6 +234,9 @@ class CostAwarePlanner:
             available[names.index(self._task(o)) * n + space.index_of(o.params)] = False
         for point, fidelity in failed_pairs:
             available[names.index(fidelity) * n + space.index_of(point)] = False
+        for name in fitted.unrelated:
+            t = names.index(name)
+            available[t * n:(t + 1) * n] = False
         for point, fidelity in pending:
             p = names.index(fidelity) * n + space.index_of(point)
             available[p] = False
@@ -311,23 +324,6 @@ class CostAwarePlanner:
         """The best truth measurement (never a computed value)."""
         truth = [o for o in observations if self._task(o) == self.truth]
         return max(truth, key=lambda o: self.sign * o.objectives[self.objective]) if truth else None
-
-
-class TaskKernel(IndexKernel):
-    """GPyTorch's `IndexKernel`, with the setter BoTorch's `MultiTaskGP.eval` uses to give a fidelity not yet observed the
-    mean of the observed fidelities' factors (an average relation to the others, until its data say otherwise)."""
-
-    def _set_covar_factor(self, value: torch.Tensor) -> None:
-        with torch.no_grad():
-            self.covar_factor.copy_(value)
-
-
-def exact():
-    """GPyTorch's exact (Cholesky) solves up to `MAX_PAIRS` points: above 800 it would switch to conjugate gradients and
-    Lanczos estimates, far slower here and approximate."""
-    import gpytorch
-
-    return gpytorch.settings.max_cholesky_size(MAX_PAIRS)
 
 
 def _condition(S: torch.Tensor, p: int, noise: float) -> None:

@@ -115,6 +115,11 @@ class BayesianPlanner:
             BayBE 0.15 does; benchmarks/reaction_grids.py compares them). A Pareto front always uses qLogNEHVI.
         mc_samples: quasi-Monte-Carlo samples of the posterior that estimate qLogNEI or qLogEI (BayBE 0.15 uses
             BoTorch's 512; benchmarks/reaction_grids.py flag ``mc512`` measures the difference).
+        sources: a warm start: name -> the measurements of an earlier, related campaign over the same parameters and
+            objective. Each fit also fits a multi-task GP over them and this campaign's own measurements, and plans with it
+            where it predicts this campaign's measurements better (leave-one-out) than this campaign's own model does
+            (`surrogates.multitask.fit_warm_start`); otherwise with its own model, a cold start. One objective only.
+        warm_start_rule: when a warm start plans with the sources: ``loo`` (above), ``correlation`` or ``always``.
     """
 
     name = "qLogNEI"
@@ -137,6 +142,8 @@ class BayesianPlanner:
         member_iterations: int = 60,
         acquisition: Acquisition = "qLogNEI",
         mc_samples: int = 128,
+        sources: dict[str, Sequence[Observation]] | None = None,
+        warm_start_rule: str = "loo",
     ) -> None:
         if not goal:
             raise PlanningError("a Bayesian planner needs at least one objective")
@@ -166,12 +173,22 @@ class BayesianPlanner:
         if mc_samples < 1:
             raise PlanningError(f"mc_samples {mc_samples}: at least 1 posterior sample is needed")
         self.mc_samples = mc_samples
+        self.sources = {name: list(obs) for name, obs in (sources or {}).items()}
+        self.warm_start_rule = warm_start_rule
+        if self.sources and (len(self.goal.objectives) != 1 or self.goal.constraints):
+            raise PlanningError("a warm start models one objective without outcome constraints; this goal has "
+                                f"{[o.name for o in self.goal.objectives]}")
+        for name, obs in self.sources.items():
+            if not obs or any(self.goal.objectives[0].name not in o.objectives for o in obs):
+                raise PlanningError(f"warm-start source {name!r} has no measurements of {self.goal.objectives[0].name!r}")
 
     def modelled(self, space: SearchSpace, observations: list[Observation]) -> Goal:
         """The goal as the model sees it: over the raw readings, or over the objectives' stored values where
         some observation lacks a reading, or in a large library (see the class docstring)."""
-        if self.composite and all(self.goal.values_of(o) is not None for o in observations):
-            return self.goal
+        sources = [o for obs in self.sources.values() for o in obs]
+        if self.composite and all(self.goal.values_of(o) is not None for o in [*observations, *sources]):
+            if not sources or len(self.goal.readings) == 1:
+                return self.goal
         goal = self.goal.on_objectives()
         dropped = [str(c) for c in self.goal.constraints if c not in goal.constraints]
         if dropped:
@@ -185,8 +202,15 @@ class BayesianPlanner:
         goal = self.modelled(space, observations)
         train_X = space.encode([o.params for o in observations])
         train_Y = torch.tensor([goal.values_of(o) for o in observations], dtype=torch.double)
-        return fit_gp(train_X, train_Y, space.bounds(), goal.readings, fingerprint_dims=space.fingerprint_columns(),
+        cold = fit_gp(train_X, train_Y, space.bounds(), goal.readings, fingerprint_dims=space.fingerprint_columns(),
                       composition_groups=space.composition_groups() or None, groups=space.column_groups(), settings=self.gp)
+        if not self.sources:
+            return cold
+        from retort.surrogates.multitask import fit_warm_start
+
+        sources = {name: (space.encode([o.params for o in obs]), torch.tensor([goal.values_of(o)[0] for o in obs], dtype=torch.double))
+                   for name, obs in self.sources.items()}
+        return fit_warm_start(sources, train_X, train_Y, space.bounds(), cold, self.seed, rule=self.warm_start_rule)
 
     def propose(self, space, observations, pending, batch_size, model=None, rejected=()) -> list[Proposal]:
         done = len(observations) + len(pending)  # rejected proposals are not part of the design: it goes on past them
@@ -208,7 +232,8 @@ class BayesianPlanner:
             warnings.simplefilter("ignore")
             if space.is_discrete:
                 avoid = {space.index_of(p) for p in [o.params for o in observations] + list(pending)}
-                if space.n_candidates() > self.large_library and name == "qLogNEI" and goal.linear and not goal.constraints:
+                if (space.n_candidates() > self.large_library and name == "qLogNEI" and goal.linear and not goal.constraints
+                        and model.summary.kind == "SingleTaskGP"):  # the fast path reads a single-task GP's internals
                     X, acq = self._believer_batch(model, goal, space, batch_size, X_baseline, X_pending, avoid)
                     used = "LogEI, greedy over the batch with Kriging-believer fantasies of pending and picked experiments"
                 else:

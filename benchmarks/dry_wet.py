@@ -92,6 +92,7 @@ class Run:
     wet: int = 0
     spend: dict = field(default_factory=dict)  # fidelity -> cost spent in all
     correlation: dict = field(default_factory=dict)  # last learned correlation with wet
+    trace: list = field(default_factory=list)  # per model-based round: wet measured, learned correlations, the round's fidelities
     seconds: float = 0.0
 
 
@@ -139,9 +140,9 @@ def simulate(planner: str, seed: int, space, value: dict, costs: dict[str, float
     spend = {f: 0.0 for f in costs}
     observations: list[Observation] = []
     failed: list[tuple[dict, str]] = []
-    cost_aware = CostAwarePlanner("y", maximise=False, fidelities=[Fidelity(name=k, cost=v) for k, v in costs.items()],
-                                  truth=truth, n_initial=initial, seed=seed)
     wet_only = BayesianPlanner({"y": -1.0}, n_initial=initial, seed=seed)
+    cost_aware = CostAwarePlanner("y", maximise=False, fidelities=[Fidelity(name=k, cost=v) for k, v in costs.items()],
+                                  truth=truth, n_initial=initial, seed=seed, fallback=wet_only)  # as `retort run` builds it
     while sum(spend.values()) < cap and any(v is None for v in out.cost.values()):
         measured = [o for o in observations if o.fidelity == truth]
         if planner == "random":
@@ -156,6 +157,8 @@ def simulate(planner: str, seed: int, space, value: dict, costs: dict[str, float
             out.correlation = {k: round(v, 3) for k, v in model.correlation.items()}
             proposals = cost_aware.propose(space, observations, [], batch, model, failed_pairs=failed)
             picks = [(p.params, p.fidelity) for p in proposals]
+            out.trace.append([len(measured), {k: round(v, 2) for k, v in model.correlation.items() if k != truth},
+                              "alone" if model.fallback is not None else sorted({f for _, f in picks})])
         for params, fidelity in picks:
             spend[fidelity] += costs[fidelity]
             y = value[fidelity](params)

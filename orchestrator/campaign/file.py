@@ -114,6 +114,10 @@ class Campaign(_Strict):
     fidelities: list[FidelityConfig] = Field(
         default_factory=list, description="a dry-wet campaign: the truth (measured by `lab`) and computations, each with its cost; "
                                           "the budget counts truth experiments")
+    warm_start: list[str] = Field(
+        default_factory=list, description="earlier campaigns in the same store, over the same parameters and objective, whose "
+                                          "measurements the model learns from as related tasks (used while they predict this "
+                                          "campaign's own measurements better than they predict themselves)")
     store: str = DEFAULT_STORE
 
     @model_validator(mode="after")
@@ -141,6 +145,12 @@ class Campaign(_Strict):
             if c.name not in known:
                 raise ValueError(f"outcome constraint {c}: {c.name!r} is not an objective or a reading the lab reports; known: {sorted(known)}")
         check_fidelities(self.fidelities, self)
+        if self.warm_start:
+            if self.name in self.warm_start or len(set(self.warm_start)) != len(self.warm_start):
+                raise ValueError(f"warm_start: {self.warm_start} names this campaign or one campaign twice; name each earlier campaign once")
+            if len(self.objectives) != 1 or self.outcome_constraints or self.fidelities or self.planner != "qLogNEI":
+                raise ValueError("warm_start: a warm start models one objective, without outcome constraints or fidelities, with the "
+                                 "qLogNEI planner")
         return self
 
     @property
@@ -193,8 +203,9 @@ class Campaign(_Strict):
                 lab.pop(key, None)
             if isinstance(lab.get("path"), str):  # the dataset's name: a project moved (or stored relative by an
                 lab["path"] = Path(lab["path"]).name  # earlier release) still matches; another file is refused
-        if isinstance(data, dict) and not data.get("fidelities"):
-            data.pop("fidelities", None)  # stored before fidelities existed
+        for key in ("fidelities", "warm_start"):
+            if isinstance(data, dict) and not data.get(key):
+                data.pop(key, None)  # stored before the setting existed
         return json.dumps(data)
 
 

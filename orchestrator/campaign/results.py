@@ -146,6 +146,25 @@ def fidelity_spend(campaign: Campaign, counts: Mapping[Optional[str], Mapping[st
     return out
 
 
+def warm_start_text(campaign: Campaign, models: Sequence = ()) -> Optional[str]:
+    """A warm-started campaign's last model version in words: each source's learned correlation with this campaign,
+    whether the model planned with them, and the model's error on this campaign's own measurements, each left out in
+    turn (with and without the sources); None for a campaign without `warm_start` or before its first model."""
+    from retort.surrogates.summary import RELATEDNESS, WARM_START
+
+    if not campaign.warm_start or not models:
+        return None
+    learned = models[-1].hyperparameters
+    if WARM_START not in learned:
+        return None
+    used, _, _, joint, alone = learned[WARM_START]
+    sources = ", ".join(f"{name} (correlation {learned.get(RELATEDNESS + name, [float('nan')])[0]:+.2f})" for name in campaign.warm_start)
+    unit = next((f" {o.unit}" for o in campaign.objectives if o.unit), "")
+    how = "planned with them" if used else "a cold start: they did not help predict this campaign's measurements"
+    return (f"warm start from {sources}: {how}; leave-one-out error on this campaign's measurements {joint:.3g}{unit} with "
+            f"the sources, {alone:.3g}{unit} without")
+
+
 class CampaignSummary(BaseModel):
     """What a finished (or stopped) run reports, and what `retort status` and the UI show of a campaign."""
 
@@ -167,6 +186,7 @@ class CampaignSummary(BaseModel):
     lab_seconds: float
     front: list[int] = []  # several objectives: the experiments on the Pareto front (numbers)
     fidelities: list[FidelitySpend] = []  # a dry-wet campaign: the spend per fidelity (the counts above are the truth's)
+    warm_start: Optional[str] = None  # a warm-started campaign: its sources' relatedness and the model's error, in words
 
 
 def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) -> CampaignSummary:
@@ -191,6 +211,7 @@ def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) 
         lab_seconds=sum(e.lab_seconds or 0.0 for e in experiments),
         front=[e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
         fidelities=spend,
+        warm_start=warm_start_text(campaign, models),
     )
 
 

@@ -28,7 +28,7 @@ def status_command(args: argparse.Namespace) -> int:
 
     from retort.orchestrator.campaign import StoredConfigError, stored_campaign
     from retort.orchestrator.campaign.lifecycle import IMPORTED
-    from retort.orchestrator.campaign.results import fidelity_spend, headline
+    from retort.orchestrator.campaign.results import fidelity_spend, headline, warm_start_text
 
     store, name = store_and_name(args.campaign, args.store)
     records = [store.campaign(name)] if name else store.campaigns()
@@ -38,7 +38,7 @@ def status_command(args: argparse.Namespace) -> int:
     for col in ("budget", "measured", "failed", "rejected", "imported", "open"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("best (Pareto: front)", min_width=20)
-    refused, spends = [], []
+    refused, spends, warm = [], [], []
     for record in records:
         experiments = store.experiments(record.id)
         counts = store.status_counts(record.id)
@@ -47,6 +47,8 @@ def status_command(args: argparse.Namespace) -> int:
             budget, answer = str(campaign.budget), headline(campaign, experiments)
             if campaign.fidelities:
                 spends.append((record.name, fidelity_spend(campaign, store.fidelity_counts(record.id), store.model_versions(record.id))))
+            if campaign.warm_start:
+                warm.append((record.name, warm_start_text(campaign, store.model_versions(record.id)) or "warm start: no model yet"))
         except StoredConfigError as exc:
             refused.append(exc)
             budget, answer = "?", "configuration refused (below)"
@@ -58,6 +60,8 @@ def status_command(args: argparse.Namespace) -> int:
     for name, spend in spends:  # a dry-wet campaign: the table counts its truth experiments; here every fidelity
         out.print(f"{name}: " + "; ".join(f"{s.name} {'(truth) ' if s.truth else ''}{s.describe()}" for s in spend)
                   + f"; total cost {sum(s.spend for s in spend):,.0f}", highlight=False, soft_wrap=True)
+    for name, text in warm:
+        out.print(f"{name}: {text}", highlight=False, soft_wrap=True)
     for exc in refused:
         out.print(f"note: {exc}", highlight=False, soft_wrap=True)
     return 0

@@ -225,6 +225,8 @@ def print_summary(summary, campaign, seconds: float, stopped: bool = False) -> N
         table.add_row(f"{spend.name} ({'truth' if spend.truth else 'dry'})", spend.describe())
     if summary.fidelities:
         table.add_row("total cost", f"{sum(s.spend for s in summary.fidelities):,.0f}")
+    if summary.warm_start:
+        table.add_row("warm start", summary.warm_start)
     if campaign.outcome_constraints:
         table.add_row("outcome constraints", ", ".join(map(str, campaign.outcome_constraints))
                       + ("" if summary.best_seq is not None else " (no experiment keeps to them yet)"))

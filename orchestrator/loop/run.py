@@ -24,18 +24,20 @@ from retort.orchestrator.store.records import CampaignRecord, ExperimentRecord
 STORE_ENV = "RETORT_STORE_URL"  # where a process started by a Prefect worker finds the store
 
 
-def make_planner(campaign: Campaign, name: Optional[str] = None) -> Planner:
+def make_planner(campaign: Campaign, name: Optional[str] = None, sources: Optional[dict[str, list]] = None) -> Planner:
+    """The campaign's planner (`name`: another one, e.g. random); `sources`: a warm start's measurements, by campaign."""
     name = name or campaign.planner
     if name == "random":
         return RandomPlanner(seed=campaign.seed)  # a dry-wet campaign's random baseline: truth experiments only
-    if campaign.fidelities:
+    plain = BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method,
+                            batch_selection=campaign.batch_selection, sources=sources)
+    if campaign.fidelities:  # the plain planner takes over the truth when every dry source turns out unrelated to it
         from retort.agents.fidelity import CostAwarePlanner, Fidelity
 
         objective = campaign.objectives[0]
         return CostAwarePlanner(objective.name, objective.goal == "maximize", [Fidelity(name=f.name, cost=f.cost) for f in campaign.fidelities],
-                                truth=campaign.truth, n_initial=campaign.initial_design, seed=campaign.seed)
-    return BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method,
-                           batch_selection=campaign.batch_selection)
+                                truth=campaign.truth, n_initial=campaign.initial_design, seed=campaign.seed, fallback=plain)
+    return plain
 
 
 class RunRef(BaseModel):
@@ -105,7 +107,9 @@ def open_run(campaign: Campaign, planner: Optional[str] = None, store: Optional[
     record = store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
     for lab in labs.values():
         lab.attach(record.id)
-    run = CampaignRun(campaign=campaign, store=store, record=record, labs=labs, planner=make_planner(campaign, planner), planner_name=planner)
+    sources = warm_start_sources(campaign, store) if campaign.warm_start else None
+    run = CampaignRun(campaign=campaign, store=store, record=record, labs=labs, planner=make_planner(campaign, planner, sources),
+                      planner_name=planner)
     _OPEN[run.opened] = run
     return run
 
@@ -159,4 +163,32 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
                 f"{left} untried candidates are left ({space.n_candidates()} combinations, {holes} of them the lab cannot run); "
                 f"lower the budget to at most {spent + left}"
             )
+    if store is not None:
+        warm_start_sources(campaign, store)
     return labs
+
+
+def warm_start_sources(campaign: Campaign, store: Store) -> dict[str, list]:
+    """The measurements of each campaign `campaign.warm_start` names, as the planner sees them (`Observation`s), after
+    checking that each is in `store`, over the same parameters (encodings aside) and objective, with measurements.
+    Raises `CampaignError` naming the source otherwise."""
+    from retort.orchestrator.campaign.observations import observations
+
+    def shape(c: Campaign) -> tuple:
+        return ([p.model_dump(exclude={"encoding"}) for p in c.parameters], [(o.name, o.goal) for o in c.objectives])
+
+    out = {}
+    for name in campaign.warm_start:
+        record = next((r for r in store.campaigns() if r.name == name), None)
+        if record is None:
+            raise CampaignError(f"warm_start: campaign {name!r} is not in the store {store.url}; stored campaigns: "
+                                f"{[r.name for r in store.campaigns() if r.name != campaign.name] or 'none'}")
+        source = stored_campaign(record)
+        if shape(source) != shape(campaign):
+            raise CampaignError(f"warm_start: campaign {name!r} has other parameters or objectives than {campaign.name!r}; a "
+                                f"source must search the same space (its encodings may differ) for the same objective")
+        measured = observations(source, [e for e in store.experiments(record.id) if e.fidelity is None])
+        if not measured:
+            raise CampaignError(f"warm_start: campaign {name!r} has no measurements yet")
+        out[name] = measured
+    return out

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from retort.agents.proposal import Observation, Proposal, Provenance, Value
 from retort.orchestrator.campaign import Campaign
 from retort.orchestrator.campaign.lifecycle import OPEN
+from retort.orchestrator.campaign.observations import observations
 from retort.orchestrator.decisions import notify
 from retort.orchestrator.decisions.approvals import settle_overdue
 from retort.orchestrator.errors import InstrumentDown, LabError, LabRunFailed, LabTransient
@@ -81,24 +82,6 @@ def recover_interrupted(run: CampaignRun) -> list[int]:
         else:
             notify.proposals_waiting(run.campaign, reruns)
     return [e.seq for e in lost]
-
-
-def observations(campaign: Campaign, experiments: list[ExperimentRecord]) -> list[Observation]:
-    """Measured experiments as the planner sees them: parameters, objectives and the finite raw readings. A dry-wet
-    campaign's computation counts at its fidelity, its objective the reading that estimates it."""
-    names = [o.name for o in campaign.objectives]
-    out = []
-    for e in experiments:
-        readings = {k: v for k, v in e.raw().items() if v is not None and math.isfinite(v)}
-        if e.fidelity is not None:
-            reading = campaign.dry[e.fidelity].reading
-            if e.status == "measured" and reading in readings:
-                out.append(Observation(params=e.params, objectives={names[0]: readings[reading]}, readings=readings, fidelity=e.fidelity))
-            continue
-        values = e.objectives()
-        if e.status == "measured" and all(n in values for n in names):
-            out.append(Observation(params=e.params, objectives={n: values[n] for n in names}, readings=readings, fidelity=campaign.truth))
-    return out
 
 
 def fit(run: CampaignRun, iteration: int) -> Optional[FittedModel]:

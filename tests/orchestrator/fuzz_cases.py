@@ -50,6 +50,7 @@ KNOWN_KEYS = {
     "components", "bounds", "terms", "op", "rhs", "goal", "output", "target", "weight", "kind", "wavelengths", "pipettes",
     "plate", "stock_volume", "mix_repetitions", "pipetting_cv", "reader_noise", "nan_readings_at", "function", "noise_sd",
     "dataset", "path", "columns", "noise", "trade_off", "reference_point", "outcome_constraints", "value", "initial_design_method",
+    "warm_start",
 }
 
 
@@ -1142,6 +1143,10 @@ def run_in_process(path: str | Path, store_url: str) -> Outcome:
     try:
         campaign = load_campaign(path)
         stage = "open"
+        for source in campaign.warm_start:  # an example warm-started from another runs after it, into the same store
+            ran = run_in_process(_example_named(source, Path(path).parent), store_url)
+            if ran.status != "ran":
+                return Outcome(ran.status, "open", f"warm-start source {source!r}: {ran.message}", ran.exception)
         store = Store(store_url)
         run = loop.open_run(campaign, store=store)
         stage = "propose"
@@ -1167,6 +1172,17 @@ def run_in_process(path: str | Path, store_url: str) -> Outcome:
         if engine is not None:
             engine.dispose()
     return Outcome("ran", stage, "")
+
+
+def _example_named(name: str, folder: Path) -> Path:
+    """The example whose campaign is `name`, written to `folder` as `example_text` gives it (a warm start's source)."""
+    for example in example_names():
+        text = example_text(example)
+        if yaml.safe_load(text).get("name") == name:
+            path = folder / f"source-{example}.yaml"
+            path.write_text(text, encoding="utf-8")
+            return path
+    raise LookupError(f"no example is campaign {name!r}")
 
 
 def _unpath(message: str, path: str) -> str:

@@ -1,0 +1,60 @@
+"""A campaign warm-started from an earlier one in the same store, where users meet it: the campaign file, `retort run`
+(its summary), `retort status`, and the messages when a source cannot serve."""
+
+from pathlib import Path
+
+import yaml
+
+from retort.orchestrator import loop
+from retort.orchestrator.campaign import load_campaign, with_changes
+from retort.orchestrator.cli import main as cli
+from retort.orchestrator.store import Store
+from retort.surrogates.summary import RELATEDNESS, WARM_START
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example(tmp_path: Path, name: str, **changes) -> Path:
+    text = (EXAMPLES / f"{name}.yaml").read_text().replace("path: data/", f"path: {EXAMPLES}/data/")
+    data = yaml.safe_load(text) | changes
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_the_example_pair_runs_and_status_shows_what_the_warm_start_learned(tmp_path, capsys):
+    store = f"sqlite:///{tmp_path / 'warm.db'}"
+    source, target = example(tmp_path, "buchwald_hartwig_bromide"), example(tmp_path, "buchwald_hartwig_iodide_warm_start")
+    assert cli.main(["run", str(target), "--store", store]) == 2  # before its source exists: one message, nothing stored
+    assert "warm_start: campaign 'bh-ethylphenyl-bromide' is not in the store" in capsys.readouterr().err
+    assert [c.name for c in Store(store).campaigns()] == []
+    loop.drive(loop.open_run(with_changes(load_campaign(source), "test", budget=10), store=Store(store)))  # the earlier campaign
+    assert cli.main(["run", str(target), "--store", store, "--iterations", "2", "--report", str(tmp_path / "r.png")]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the summary table, its cells unwrapped
+    assert "warm start warm start from bh-ethylphenyl-" in out and "(correlation" in out, out
+    db = Store(store)
+    (model,) = db.model_versions(db.campaign("bh-ethylphenyl-iodide").id)
+    assert RELATEDNESS + "bh-ethylphenyl-bromide" in model.hyperparameters and WARM_START in model.hyperparameters
+    assert cli.main(["status", "--store", store]) == 0
+    status = capsys.readouterr().out
+    assert "bh-ethylphenyl-iodide: warm start from bh-ethylphenyl-bromide (correlation" in status
+    assert "leave-one-out error on this campaign's measurements" in status
+
+
+def test_a_source_over_other_parameters_is_refused_by_name(tmp_path, capsys):
+    store = f"sqlite:///{tmp_path / 'warm.db'}"
+    data = yaml.safe_load((EXAMPLES / "buchwald_hartwig_bromide.yaml").read_text())
+    narrower = [p | {"values": p["values"][:2]} if p["name"] == "base" else p for p in data["parameters"]]
+    source = example(tmp_path, "buchwald_hartwig_bromide", parameters=narrower, budget=5)
+    loop.drive(loop.open_run(load_campaign(source), store=Store(store)))
+    target = example(tmp_path, "buchwald_hartwig_iodide_warm_start")
+    capsys.readouterr()
+    assert cli.main(["run", str(target), "--store", store]) == 2
+    assert "warm_start: campaign 'bh-ethylphenyl-bromide' has other parameters or objectives" in capsys.readouterr().err
+    assert [c.name for c in Store(store).campaigns()] == ["bh-ethylphenyl-bromide"]  # nothing of the target was stored
+
+
+def test_a_campaign_cannot_warm_start_from_itself(tmp_path, capsys):
+    target = example(tmp_path, "buchwald_hartwig_iodide_warm_start", warm_start=["bh-ethylphenyl-iodide"])
+    assert cli.main(["run", str(target), "--store", f"sqlite:///{tmp_path / 'w.db'}"]) == 2
+    assert "warm_start" in capsys.readouterr().err
