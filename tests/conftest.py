@@ -13,6 +13,16 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # as `retort run` sets it (flows/settings.py): Prefect's 20 s default for its ephemeral server's start timed out in a
 # computational example's process-pool fan-out under CI's load (tests/orchestrator/test_campaign_fuzz.py, rocksalt_chgnet)
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# one torch thread per test process (and the processes tests start): the suite runs two workers on two cores, and two
+# threads each oversubscribe them (a multi-task GP test: 16 s wall with two threads, 3 s with one, measured under load)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 PG_ADMIN = os.environ.get("RETORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
