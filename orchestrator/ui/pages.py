@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from retort.orchestrator.campaign import Campaign, StoredConfigError, stored_campaign
 from retort.orchestrator.campaign.lifecycle import IMPORTED
-from retort.orchestrator.campaign.results import best, best_so_far, constrained_readings, done, fidelity_spend, headline, pareto_front, scored
+from retort.orchestrator.campaign.results import (best, best_so_far, constrained_readings, done, fidelity_spend, headline, pareto_front, scored,
+                                                  warm_start_text)
 from retort.orchestrator.errors import DecisionError
 from retort.orchestrator.store import Store
 from retort.orchestrator.store.decisions import DecisionStore
@@ -113,6 +114,7 @@ def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiment
         "best": top, "objectives": campaign.objectives, "parameters": campaign.space.names,
         "fidelities": fidelity_spend(campaign, store.fidelity_counts(record.id), store.model_versions(record.id)[-1:])
         if campaign.fidelities else [],
+        "warm_start": warm_start_text(campaign, store.model_versions(record.id)[-1:]) if campaign.warm_start else None,
     }
 
 

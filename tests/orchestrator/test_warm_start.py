@@ -39,6 +39,12 @@ def test_the_example_pair_runs_and_status_shows_what_the_warm_start_learned(tmp_
     status = capsys.readouterr().out
     assert "bh-ethylphenyl-iodide: warm start from bh-ethylphenyl-bromide (correlation" in status
     assert "leave-one-out error on this campaign's measurements" in status
+    from retort.orchestrator.store.users import Users
+    from tests.ui.test_app import signed_in
+
+    Users(db).add("olga", "operator", "olga-password")
+    page = signed_in(store, "olga").get("/campaigns/bh-ethylphenyl-iodide")
+    assert page.status_code == 200 and "warm start from bh-ethylphenyl-bromide (correlation" in " ".join(page.text.split())
 
 
 def test_a_source_over_other_parameters_is_refused_by_name(tmp_path, capsys):
