@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from retort.orchestrator.campaign import Campaign  # noqa: E402
 from retort.orchestrator.campaign.lifecycle import DONE  # noqa: E402
-from retort.orchestrator.campaign.results import best, best_so_far, fidelity_counts, fidelity_spend, headline, pareto_front, scored  # noqa: E402
+from retort.orchestrator.campaign.results import (best, best_so_far, fidelity_counts, fidelity_spend, headline, pareto_front,  # noqa: E402
+                                                  scored, warm_start_text)
 from retort.orchestrator.store.records import ExperimentRecord  # noqa: E402
 
 COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
@@ -24,7 +25,8 @@ COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
 
 def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: str | Path, models: Sequence = ()) -> Path:
     """Write the report PNG to `path` (two panels; three with several objectives) and return its absolute path. A
-    dry-wet campaign's spend per fidelity and the correlations its last model version (`models`) learned go under the panels."""
+    dry-wet campaign's spend per fidelity and the correlations its last model version (`models`) learned go under the panels,
+    as does what a warm-started campaign's last model version learned of its sources."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     several = len(campaign.objectives) > 1
@@ -43,6 +45,10 @@ def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: 
         conditions = f"{conditions}\n{text}" if conditions else text
         spent = _cost_spent(campaign, experiments)
         experiments = [e for e in experiments if e.fidelity is None]  # the panels show the truth, against the total cost
+    warm = warm_start_text(campaign, models[-1:])
+    if warm:
+        metadata["Warm start"] = warm
+        conditions = f"{conditions}\n{warm}" if conditions else warm
     _progress_panel(axes[0], campaign, experiments, spent)
     _prediction_panel(axes[1], campaign, experiments)
     if several:

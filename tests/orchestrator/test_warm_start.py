@@ -30,6 +30,9 @@ def test_the_example_pair_runs_and_status_shows_what_the_warm_start_learned(tmp_
     assert [c.name for c in Store(store).campaigns()] == []
     loop.drive(loop.open_run(with_changes(load_campaign(source), "test", budget=10), store=Store(store)))  # the earlier campaign
     assert cli.main(["run", str(target), "--store", store, "--iterations", "2", "--report", str(tmp_path / "r.png")]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "r.png").text["Warm start"].startswith("warm start from bh-ethylphenyl-bromide (correlation")
     out = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the summary table, its cells unwrapped
     assert "warm start warm start from bh-ethylphenyl-" in out and "(correlation" in out, out
     db = Store(store)
