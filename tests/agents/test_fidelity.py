@@ -59,25 +59,31 @@ def test_a_source_unrelated_to_the_truth_is_learned_as_such_and_not_bought():
     assert {r.fidelity for r in round_} == {"wet"} and len(round_) == 3  # 30 noise values could still be bought at 1 each
 
 
-def test_when_every_source_is_unrelated_the_truth_is_planned_alone_by_the_fallback():
+def test_when_every_source_is_unrelated_and_does_not_help_the_truth_is_planned_alone_by_the_fallback(monkeypatch):
+    import retort.agents.fidelity as fidelity
     from retort.agents.planners import BayesianPlanner
 
     space, names, truth = problem()
     # the learned correlation of pure noise scatters about +-0.3 around zero at this size (measured over draws 2-9): this
-    # draw is one it reads right (0.07); what is tested is what the planner does once a source is judged unrelated
+    # draw is one it reads right (0.07); what is tested is what the planner does with its two judgements
     noise = np.random.default_rng(3).normal(size=N)
     fallback = BayesianPlanner({"y": 1.0}, n_initial=4, seed=0)
     p = CostAwarePlanner("y", maximise=True, fidelities=[Fidelity(name="noise", cost=1.0), Fidelity(name="wet", cost=100.0)],
                          truth="wet", n_initial=4, seed=0, fallback=fallback)
     wet = observed(space, names, truth, "wet", range(0, 60, 2))
-    model = p.fit(space, wet + observed(space, names, noise, "noise", range(60)))
-    assert model.unrelated == ["noise"] and model.fallback is not None
-    assert f"unrelated (not bought again): noise" in model.summary.hyperparameters
+    everything = wet + observed(space, names, noise, "noise", range(60))
+    model = p.fit(space, everything)
+    joint, alone = model.summary.hyperparameters["truth LOO log density, joint and truth alone"]
+    assert model.unrelated == ["noise"] and f"unrelated (not bought again): noise" in model.summary.hyperparameters
+    assert (model.fallback is not None) == (joint < alone)  # here the joint model still predicts the truth as well
+    monkeypatch.setattr(fidelity, "target_loo", lambda *a, **k: (alone - 1.0, 0.0, 0.0))  # ... and here it does not
+    model = p.fit(space, everything)
+    assert model.fallback is not None
     pending = [({"c": names[1]}, "wet")]
     round_ = p.propose(space, wet, pending, 3, model)
-    plain = fallback.propose(space, [o.model_copy(update={"fidelity": None}) for o in wet], [{"c": names[1]}], 3,
-                             fallback.fit(space, [o.model_copy(update={"fidelity": None}) for o in wet]))
-    assert [r.params for r in round_] == [r.params for r in plain]  # what the wet-only planner would choose
+    plain = [o.model_copy(update={"fidelity": None}) for o in wet]
+    expected = fallback.propose(space, plain, [{"c": names[1]}], 3, fallback.fit(space, plain))
+    assert [r.params for r in round_] == [r.params for r in expected]  # what the wet-only planner would choose
     assert {r.fidelity for r in round_} == {"wet"} and all("the sources do not help predict wet" in r.provenance.note for r in round_)
     few = p.fit(space, wet + observed(space, names, noise, "noise", range(0, 9)))  # 9 values: not judged yet
     assert few.unrelated == [] and few.fallback is None
