@@ -163,7 +163,10 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
                 f"{left} untried candidates are left ({space.n_candidates()} combinations, {holes} of them the lab cannot run); "
                 f"lower the budget to at most {spent + left}"
             )
-    if store is not None:
+    if campaign.warm_start:
+        if store is None:
+            raise CampaignError(f"warm_start: the store {campaign.store} does not exist yet, so it holds none of {campaign.warm_start}; "
+                                f"run the earlier campaigns into it first")
         warm_start_sources(campaign, store)
     return labs
 

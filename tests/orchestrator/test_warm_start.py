@@ -25,6 +25,8 @@ def example(tmp_path: Path, name: str, **changes) -> Path:
 def test_the_example_pair_runs_and_status_shows_what_the_warm_start_learned(tmp_path, capsys):
     store = f"sqlite:///{tmp_path / 'warm.db'}"
     source, target = example(tmp_path, "buchwald_hartwig_bromide"), example(tmp_path, "buchwald_hartwig_iodide_warm_start")
+    assert cli.main(["validate", str(target), "--store", store]) == 2  # no store yet: its sources cannot be in it
+    assert "warm_start: the store" in capsys.readouterr().err
     assert cli.main(["run", str(target), "--store", store]) == 2  # before its source exists: one message, nothing stored
     assert "warm_start: campaign 'bh-ethylphenyl-bromide' is not in the store" in capsys.readouterr().err
     assert [c.name for c in Store(store).campaigns()] == []
@@ -38,6 +40,8 @@ def test_the_example_pair_runs_and_status_shows_what_the_warm_start_learned(tmp_
     db = Store(store)
     (model,) = db.model_versions(db.campaign("bh-ethylphenyl-iodide").id)
     assert RELATEDNESS + "bh-ethylphenyl-bromide" in model.hyperparameters and WARM_START in model.hyperparameters
+    assert cli.main(["validate", str(target), "--store", store]) == 0
+    assert "warm start from bh-ethylphenyl-bromide" in capsys.readouterr().out
     assert cli.main(["status", "--store", store]) == 0
     status = capsys.readouterr().out
     assert "bh-ethylphenyl-iodide: warm start from bh-ethylphenyl-bromide (correlation" in status
