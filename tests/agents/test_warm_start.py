@@ -28,16 +28,20 @@ def test_a_related_source_is_learned_and_planned_with():
     assert all(p.params["c"] not in {o.params["c"] for o in own} for p in proposals)
 
 
-def test_a_source_that_tells_nothing_leaves_a_cold_start():
+def test_a_source_that_misleads_leaves_a_cold_start():
     space, names, truth = problem()
-    noise = np.random.default_rng(3).normal(size=N)
-    own = observed(space, names, truth, None, [0, 7, 14, 21, 28])
-    planner = BayesianPlanner({"y": 1.0}, n_initial=5, seed=0, sources={"noise": observed(space, names, noise, None, range(0, N, 2))})
+    X = space.encode([{"c": n} for n in names]).numpy()
+    other = np.cos(9 * X[:, 1] + 2) - X[:, 0]  # another function of the same inputs: it would mislead the model
+    own = observed(space, names, truth, None, range(0, N, 4))
+    planner = BayesianPlanner({"y": 1.0}, n_initial=5, seed=0, sources={"other": observed(space, names, other, None, range(0, N, 2))})
     model = planner.fit(space, own)
     cold = BayesianPlanner({"y": 1.0}, n_initial=5, seed=0).fit(space, own)
-    assert model.summary.kind == "SingleTaskGP" and model.summary.hyperparameters[WARM_START][0] == 0.0
-    assert abs(model.summary.hyperparameters[RELATEDNESS + "noise"][0]) < 0.3
+    used, joint, alone, _, _ = model.summary.hyperparameters[WARM_START]
+    assert model.summary.kind == "SingleTaskGP" and used == 0.0 and joint < alone - 1  # far worse with the source (measured 0.06 vs 1.96)
+    assert RELATEDNESS + "other" in model.summary.hyperparameters
     assert model.summary.loo_log_likelihood == cold.summary.loo_log_likelihood  # the campaign's own model, as without the source
+    # (a source of pure noise is not tested here: on this toy the joint model's kernel predicts the campaign about as well
+    # as the campaign's own GP with or without it, so either choice is right; benchmarks/transfer.py measures that case)
 
 
 def test_a_warm_start_that_cannot_apply_says_why():
