@@ -150,13 +150,12 @@ class CostAwarePlanner:
         fitted.correlation = dict(zip(names, task_correlations(model, names.index(self.truth), space.dim)))
         fitted.unrelated = [name for name in names if name != self.truth and len(by[name]) >= self.judged_after
                             and abs(fitted.correlation[name]) < self.unrelated]
-        judged = all(len(by[name]) >= self.judged_after for name in names if name != self.truth)
         loo = {}
-        if self.fallback is not None and judged:  # the sources earn their place on the truth's own measurements
-            alone = self.fallback.fit(space, [o.model_copy(update={"fidelity": None}) for o in by[self.truth]])
+        if self.fallback is not None and len(fitted.unrelated) == len(names) - 1:  # every source judged unrelated: do they
+            alone = self.fallback.fit(space, [o.model_copy(update={"fidelity": None}) for o in by[self.truth]])  # help at all?
             loo = {"joint": target_loo(model, names.index(self.truth), scale[self.truth][1])[0],
                    "alone": next(iter(alone.summary.loo_log_likelihood.values()))}
-            if len(fitted.unrelated) == len(names) - 1 and loo["joint"] < loo["alone"]:
+            if loo["joint"] < loo["alone"]:
                 fitted.fallback = alone
         fitted.summary = ModelSummary(
             kind="MultiTaskGP", outputs=[self.objective], n_train=sum(len(v) for v in by.values()),
