@@ -27,6 +27,7 @@ from retort.agents.space import LinearConstraint, Parameter, SearchSpace
 from retort.orchestrator.campaign.defaults import DEFAULT_STORE
 from retort.orchestrator.campaign.fidelities import FidelityConfig, check_fidelities
 from retort.orchestrator.campaign.labs import LabConfig, LookupLabConfig
+from retort.orchestrator.campaign.learning import LearningConfig, check_learning
 from retort.orchestrator.campaign.yamlfile import read_yaml
 from retort.orchestrator.errors import CampaignError
 
@@ -80,6 +81,8 @@ class Approval(_Strict):
 class Campaign(_Strict):
     """One campaign: search space, objectives, budget, planner, lab and store."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)  # `goal` in a file is `purpose` here
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
     parameters: list[Parameter] = Field(min_length=1)
@@ -118,6 +121,10 @@ class Campaign(_Strict):
         default_factory=list, description="earlier campaigns in the same store, over the same parameters and objective, whose "
                                           "measurements the model learns from as related tasks (used while they predict this "
                                           "campaign's own measurements better than they predict themselves)")
+    purpose: Literal["optimise", "learn"] = Field(
+        default="optimise", alias="goal", description="optimise: find the best experiment; learn: a model of the whole space, labelling "
+                                                     "what a committee of models disagrees on (`learning`)")
+    learning: Optional[LearningConfig] = Field(default=None, description="goal learn: trust levels, convergence, committee size")
     store: str = DEFAULT_STORE
 
     @model_validator(mode="after")
@@ -145,6 +152,7 @@ class Campaign(_Strict):
             if c.name not in known:
                 raise ValueError(f"outcome constraint {c}: {c.name!r} is not an objective or a reading the lab reports; known: {sorted(known)}")
         check_fidelities(self.fidelities, self)
+        check_learning(self)
         if self.warm_start:
             if self.name in self.warm_start or len(set(self.warm_start)) != len(self.warm_start):
                 raise ValueError(f"warm_start: {self.warm_start} names this campaign or one campaign twice; name each earlier campaign once")
@@ -203,9 +211,11 @@ class Campaign(_Strict):
                 lab.pop(key, None)
             if isinstance(lab.get("path"), str):  # the dataset's name: a project moved (or stored relative by an
                 lab["path"] = Path(lab["path"]).name  # earlier release) still matches; another file is refused
-        for key in ("fidelities", "warm_start"):
+        for key in ("fidelities", "warm_start", "learning"):
             if isinstance(data, dict) and not data.get(key):
                 data.pop(key, None)  # stored before the setting existed
+        if isinstance(data, dict) and data.get("purpose") == "optimise":
+            data.pop("purpose")
         return json.dumps(data)
 
 

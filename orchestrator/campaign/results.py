@@ -165,6 +165,25 @@ def warm_start_text(campaign: Campaign, models: Sequence = ()) -> Optional[str]:
             f"the sources, {alone:.3g}{unit} without")
 
 
+def learning_text(campaign: Campaign, models: Sequence = ()) -> Optional[str]:
+    """A learn campaign's last round in words: where the untried candidates fall between the trust levels, the model's
+    cross-validated error on the measured points, and whether it has learned; None for another campaign or before its
+    first committee."""
+    from retort.orchestrator.campaign.learning import learned, rounds
+
+    if campaign.purpose != "learn":
+        return None
+    shares = rounds(models)
+    if not shares:
+        return None
+    last, unit = shares[-1], next((f" {o.unit}" for o in campaign.objectives if o.unit), "")
+    text = (f"round {len(shares)}: of {last.total} candidates not yet measured {last.accurate} accurate ({last.accurate_share:.0%}), "
+            f"{last.candidates} to label, {last.suspect} suspect (trust levels {last.lower:.3g} to {last.upper:.3g}{unit}); "
+            f"cross-validated error on the measured points RMSE {last.cv_rmse:.3g}{unit}, R^2 {last.cv_r2:.2f}")
+    over = learned(campaign, models)
+    return text + (f"; {over}" if over else "")
+
+
 class CampaignSummary(BaseModel):
     """What a finished (or stopped) run reports, and what `retort status` and the UI show of a campaign."""
 
@@ -187,6 +206,7 @@ class CampaignSummary(BaseModel):
     front: list[int] = []  # several objectives: the experiments on the Pareto front (numbers)
     fidelities: list[FidelitySpend] = []  # a dry-wet campaign: the spend per fidelity (the counts above are the truth's)
     warm_start: Optional[str] = None  # a warm-started campaign: its sources' relatedness and the model's error, in words
+    learning: Optional[str] = None  # a learn campaign: its last round and model error, in words (`learning_text`)
 
 
 def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) -> CampaignSummary:
@@ -212,6 +232,7 @@ def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) 
         front=[e.seq for e in pareto_front(campaign, experiments)] if len(campaign.objectives) > 1 else [],
         fidelities=spend,
         warm_start=warm_start_text(campaign, models),
+        learning=learning_text(campaign, models),
     )
 
 

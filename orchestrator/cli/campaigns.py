@@ -1,5 +1,5 @@
 """`retort status` (stored campaigns and their progress) and `retort export` (a campaign's experiments as CSV or
-JSON). Both read the store alone; a campaign whose stored configuration this release refuses is listed and
+JSON; a learn campaign's predictions over its whole space with `--predictions`). Both read the store alone; a campaign whose stored configuration this release refuses is listed and
 exported all the same, with a line saying what is refused."""
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ def add_parsers(sub) -> None:
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--store", help=STORE_HELP)
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.add_argument("--predictions", action="store_true", help="goal: learn: the model's predictions over the whole space (CSV) "
+                                                                   "with uncertainty and trust class, instead of the experiments")
+    export.add_argument("--points", type=int, default=4096, help="--predictions in a space with a continuous parameter: Sobol points "
+                                                                 "(default 4096)")
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -28,7 +32,7 @@ def status_command(args: argparse.Namespace) -> int:
 
     from retort.orchestrator.campaign import StoredConfigError, stored_campaign
     from retort.orchestrator.campaign.lifecycle import IMPORTED
-    from retort.orchestrator.campaign.results import fidelity_spend, headline, warm_start_text
+    from retort.orchestrator.campaign.results import fidelity_spend, headline, learning_text, warm_start_text
 
     store, name = store_and_name(args.campaign, args.store)
     records = [store.campaign(name)] if name else store.campaigns()
@@ -49,6 +53,8 @@ def status_command(args: argparse.Namespace) -> int:
                 spends.append((record.name, fidelity_spend(campaign, store.fidelity_counts(record.id), store.model_versions(record.id))))
             if campaign.warm_start:
                 warm.append((record.name, warm_start_text(campaign, store.model_versions(record.id)) or "warm start: no model yet"))
+            if campaign.purpose == "learn":
+                warm.append((record.name, "learning: " + (learning_text(campaign, store.model_versions(record.id)) or "no committee yet")))
         except StoredConfigError as exc:
             refused.append(exc)
             budget, answer = "?", "configuration refused (below)"
@@ -79,10 +85,31 @@ def export_command(args: argparse.Namespace) -> int:
     except StoredConfigError as exc:  # the data are exported all the same, without what needs the configuration
         err.print(f"note: {exc}; exported without the best and Pareto-front columns", highlight=False, soft_wrap=True)
         campaign = None
+    if args.predictions:
+        return _export_predictions(args, record, campaign, experiments)
     text = to_csv(experiments, campaign) if args.format == "csv" else to_json(experiments, campaign)
     if args.output:
         Path(args.output).write_text(text)
         err.print(f"wrote {len(experiments)} experiments to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _export_predictions(args: argparse.Namespace, record, campaign, experiments) -> int:
+    from retort.orchestrator.campaign.predictions import predictions_csv
+    from retort.orchestrator.errors import CampaignError
+
+    if campaign is None:
+        raise CampaignError(f"campaign {record.name!r}: its stored configuration is refused (above), so its model cannot be rebuilt")
+    if args.format != "csv":
+        raise CampaignError("--predictions writes CSV; leave out --format json")
+    if args.points < 1 or args.points > 1_000_000:
+        raise CampaignError(f"--points {args.points}: give 1 to 1000000 points")
+    text, classes = predictions_csv(campaign, experiments, args.points)
+    if args.output:
+        Path(args.output).write_text(text)
+        err.print(f"wrote {sum(classes.values())} predictions to {args.output}: " + ", ".join(f"{n} {k}" for k, n in sorted(classes.items())))
     else:
         sys.stdout.write(text)
     return 0

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from retort.orchestrator.campaign import Campaign  # noqa: E402
 from retort.orchestrator.campaign.lifecycle import DONE  # noqa: E402
 from retort.orchestrator.campaign.results import (best, best_so_far, fidelity_counts, fidelity_spend, headline, pareto_front,  # noqa: E402
-                                                  scored, warm_start_text)
+                                                  learning_text, scored, warm_start_text)
 from retort.orchestrator.store.records import ExperimentRecord  # noqa: E402
 
 COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
@@ -26,7 +26,8 @@ COLOURS = {"sobol": "tab:gray", "random": "tab:orange"}
 def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: str | Path, models: Sequence = ()) -> Path:
     """Write the report PNG to `path` (two panels; three with several objectives) and return its absolute path. A
     dry-wet campaign's spend per fidelity and the correlations its last model version (`models`) learned go under the panels,
-    as does what a warm-started campaign's last model version learned of its sources."""
+    as does what a warm-started campaign's last model version learned of its sources. A learn campaign's first panel is
+    its rounds (`_learning_panel`) instead of the best so far."""
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     several = len(campaign.objectives) > 1
@@ -49,7 +50,14 @@ def write_report(campaign: Campaign, experiments: list[ExperimentRecord], path: 
     if warm:
         metadata["Warm start"] = warm
         conditions = f"{conditions}\n{warm}" if conditions else warm
-    _progress_panel(axes[0], campaign, experiments, spent)
+    learning = learning_text(campaign, models)
+    if learning:
+        metadata["Learning"] = learning
+        conditions = f"{conditions}\n{learning}" if conditions else learning
+    if campaign.purpose == "learn" and models:
+        _learning_panel(axes[0], campaign, models)
+    else:
+        _progress_panel(axes[0], campaign, experiments, spent)
     _prediction_panel(axes[1], campaign, experiments)
     if several:
         _pareto_panel(axes[2], campaign, experiments)
@@ -113,6 +121,28 @@ def _progress_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord],
     ax.set_xlabel("experiment" if spent is None else "total cost spent (every fidelity)")
     ax.set_ylabel(label)
     ax.legend(fontsize=8)
+
+
+def _learning_panel(ax, campaign: Campaign, models: Sequence) -> None:
+    """A learn campaign's rounds: the model's cross-validated error on the measured points, and the share of the untried
+    candidates its committee calls accurate (the convergence threshold dashed)."""
+    from retort.orchestrator.campaign.learning import rounds
+    from retort.surrogates.summary import LEARNING
+
+    shares, n = rounds(models), [m.n_train for m in models if LEARNING in m.hyperparameters]
+    unit = next((f" ({o.unit})" for o in campaign.objectives if o.unit), "")
+    ax.plot(n, [s.cv_rmse for s in shares], marker="o", color="tab:blue", label="cross-validated RMSE")
+    ax.set_xlabel("measurements")
+    ax.set_ylabel(f"{campaign.objectives[0].name} RMSE{unit}")
+    ax.set_title(f"{campaign.name}: the model as it learned")
+    share = ax.twinx()
+    share.plot(n, [s.accurate_share for s in shares], marker="s", color="tab:green", label="accurate share")
+    share.axhline(campaign.learning.converged, color="tab:green", linestyle="--", linewidth=0.8)
+    share.set_ylim(0, 1.05)
+    share.set_ylabel("share of untried candidates accurate")
+    lines = ax.get_legend_handles_labels()
+    more = share.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="center right")
 
 
 def _prediction_panel(ax, campaign: Campaign, experiments: list[ExperimentRecord]) -> None:

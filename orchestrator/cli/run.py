@@ -74,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
         held.enter_context(hold(run.store, run.record.id, campaign.name, wait=args.wait))  # one driver per campaign: a second says who and exits 2
         costs = ", ".join(f"{f.name} {f.cost:g}" for f in campaign.fidelities)
         planner = f"{run.planner.name} by cost ({costs}; budget: {campaign.truth} experiments)" if campaign.fidelities and run.planner.name != "random" \
-            else campaign.planner
+            else f"learn ({campaign.learning.describe()})" if campaign.purpose == "learn" and run.planner.name != "random" else campaign.planner
         err.print(f"campaign [bold]{campaign.name}[/]: budget {campaign.budget}, batch {campaign.batch_size}, "
                   f"planner {planner}, store {escape(run.store.url)}", highlight=False)
         _check_control(run)
@@ -228,6 +228,8 @@ def print_summary(summary, campaign, seconds: float, stopped: bool = False) -> N
         table.add_row("total cost", f"{sum(s.spend for s in summary.fidelities):,.0f}")
     if summary.warm_start:
         table.add_row("warm start", summary.warm_start)
+    if summary.learning:
+        table.add_row("learning", summary.learning)
     if campaign.outcome_constraints:
         table.add_row("outcome constraints", ", ".join(map(str, campaign.outcome_constraints))
                       + ("" if summary.best_seq is not None else " (no experiment keeps to them yet)"))

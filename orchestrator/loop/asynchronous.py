@@ -18,6 +18,7 @@ import retort.orchestrator.loop.waits as waits
 from retort.orchestrator.loop.batch import chunks, in_service, merge
 from retort.orchestrator.loop.budget import next_iteration, open_experiments, plannable, unallocated
 from retort.orchestrator.loop.waits import awaiting, control, wait_for_decisions, wait_while_paused
+from retort.orchestrator.loop.learning import run_learned
 from retort.orchestrator.loop.pace import Pace
 from retort.orchestrator.loop.run import CampaignRun
 from retort.orchestrator.loop.steps import PLAIN, RecordOutcome, Steps
@@ -73,6 +74,8 @@ class AsyncSchedule:
         return not self.stopping() and control(self.run) == "run"
 
     def may_plan(self) -> bool:
+        if run_learned(self.run):  # a learn campaign is over
+            return False
         return self.last_iteration is None or next_iteration(self.run) <= self.last_iteration
 
     # -- what it does ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The campaign loop, written once: recover what a stopped run left on the instruments, then run the campaign's
-schedule until its budget is spent, an operator stops it, or a stop is requested. The Prefect flow drives a
+schedule until its budget is spent, a learn campaign has learned, an operator stops it, or a stop is requested. The Prefect flow drives a
 campaign with it (each batch iteration a sub-flow), and so do the benchmarks (plain steps): benchmarks run what
 users run."""
 
@@ -11,6 +11,7 @@ from retort.orchestrator.errors import LabError
 from retort.orchestrator.loop.asynchronous import run_async
 from retort.orchestrator.loop.batch import run_iteration
 from retort.orchestrator.loop.budget import next_iteration, remaining
+from retort.orchestrator.loop.learning import run_learned
 from retort.orchestrator.loop.waits import control
 from retort.orchestrator.loop.run import CampaignRun, RunRef
 from retort.orchestrator.loop.steps import PLAIN, RecordOutcome, Steps, recover_interrupted
@@ -40,7 +41,8 @@ def drive(run: CampaignRun, steps: Steps = PLAIN, max_iterations: Optional[int] 
         run_async(run, steps, should_stop=should_stop, last_iteration=last)
         return
     iterations = 0
-    while remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not should_stop() and control(run) != "stopped":
+    while (remaining(run) > 0 and (max_iterations is None or iterations < max_iterations) and not should_stop() and control(run) != "stopped"
+           and not run_learned(run)):
         iterations += 1
         outcome = iterate(run.ref, next_iteration(run))
         if outcome.failed:

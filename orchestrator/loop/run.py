@@ -29,6 +29,13 @@ def make_planner(campaign: Campaign, name: Optional[str] = None, sources: Option
     name = name or campaign.planner
     if name == "random":
         return RandomPlanner(seed=campaign.seed)  # a dry-wet campaign's random baseline: truth experiments only
+    if campaign.purpose == "learn":
+        from retort.agents.learning import LearnPlanner, TrustLevels
+
+        settings = campaign.learning
+        levels = TrustLevels(lower=settings.lower, upper=settings.upper, keep=settings.keep, converged=settings.converged)
+        return LearnPlanner(campaign.goal, levels, n_initial=campaign.initial_design, seed=campaign.seed, members=settings.members,
+                            initial=campaign.initial_design_method)
     plain = BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method,
                             batch_selection=campaign.batch_selection, sources=sources)
     if campaign.fidelities:  # the plain planner takes over the truth when every dry source turns out unrelated to it

@@ -25,6 +25,7 @@ from retort.orchestrator.decisions.approvals import settle_overdue
 from retort.orchestrator.errors import InstrumentDown, LabError, LabRunFailed, LabTransient
 from retort.orchestrator.labs.base import LabRequest, LabResult, LabRun
 from retort.orchestrator.loop.budget import next_iteration, unallocated
+from retort.orchestrator.loop.learning import run_learned
 from retort.orchestrator.loop.run import CampaignRun, RunRef, attach
 from retort.orchestrator.store.records import ExperimentRecord
 from retort.surrogates import FittedModel
@@ -231,7 +232,10 @@ def plan(ref: RunRef, iteration: int, n: int) -> list[int]:
     """Fit the model on everything measured, store its version, propose `n` experiments (everything open or
     running passed as pending) and store them; returns their numbers."""
     run = attach(ref)
-    return [e.seq for e in propose(run, iteration, fit(run, iteration), n)]
+    model = fit(run, iteration)
+    if run_learned(run):  # a learn campaign's last fit says it is over
+        return []
+    return [e.seq for e in propose(run, iteration, model, n)]
 
 
 def approve_seqs(ref: RunRef, seqs: list[int]) -> list[int]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from retort.orchestrator.campaign import Campaign, StoredConfigError, stored_campaign
 from retort.orchestrator.campaign.lifecycle import IMPORTED
 from retort.orchestrator.campaign.results import (best, best_so_far, constrained_readings, done, fidelity_spend, headline, pareto_front, scored,
-                                                  warm_start_text)
+                                                  learning_text, warm_start_text)
 from retort.orchestrator.errors import DecisionError
 from retort.orchestrator.store import Store
 from retort.orchestrator.store.decisions import DecisionStore
@@ -115,6 +115,7 @@ def summary(store: Store, record: CampaignRecord, campaign: Campaign, experiment
         "fidelities": fidelity_spend(campaign, store.fidelity_counts(record.id), store.model_versions(record.id)[-1:])
         if campaign.fidelities else [],
         "warm_start": warm_start_text(campaign, store.model_versions(record.id)[-1:]) if campaign.warm_start else None,
+        "learning": (learning_text(campaign, store.model_versions(record.id)) or "no committee yet") if campaign.purpose == "learn" else None,
     }
 
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from tests.orchestrator import fuzz_cases as fc
 
 CHEAP = ["branin", "colour_match", "colour_match_lab", "colour_match_ot2", "colour_match_flex", "suzuki", "buchwald_hartwig", "buchwald_hartwig_bromide",
-         "deoxyfluorination", "amide_coupling", "ni_borylation", "aryl_scope_ligand", "lnp3_pareto"]  # open in milliseconds (robot examples fuzzed on the virtual backend)
+         "deoxyfluorination", "amide_coupling", "ni_borylation", "aryl_scope_ligand", "aryl_scope_learn", "lnp3_pareto"]  # open in milliseconds (robot examples fuzzed on the virtual backend)
 EMULATED = ["snar_emulated", "flow_suzuki_emulated", "alloy_hardness_emulated"]  # fit a GP emulator at open (seconds)
 COMPUTED = ["freesolv_dry_wet", "freesolv_xtb", "rocksalt_chgnet"]  # compute on a Dask LocalCluster or process pool (seconds to start): run unmodified only
 WARM = ["buchwald_hartwig_iodide_warm_start"]  # warm-started from another example, which runs first into its store: run unmodified only
