@@ -32,7 +32,7 @@ import torch
 
 from retort.agents.errors import PlanningError
 from retort.agents.objectives import Goal
-from retort.agents.planners import BayesianPlanner
+from retort.agents.planners import BayesianPlanner, _believe
 from retort.agents.proposal import Observation, Prediction, Proposal, Provenance, Value
 from retort.agents.space import SearchSpace
 from retort.surrogates.information import greedy_variance_reduction
@@ -206,12 +206,14 @@ class LearnPlanner(BayesianPlanner):
                 how = "predictive standard deviation, greedy over the batch with fantasies"
         mean, std = model.predict(X[picked])
         objective = self.goal.objectives[0].name
-        note = (f"{int(accurate.sum())} accurate, {int(((~accurate) & (~suspect)).sum())} candidates, {int(suspect.sum())} suspect of "
-                f"{X.shape[0]} not yet labelled")
+        where = (f"{int(accurate.sum())} accurate, {int(((~accurate) & (~suspect)).sum())} candidates, {int(suspect.sum())} suspect of "
+                 f"{X.shape[0]} not yet labelled")
         points = [space.point_at(int(index[i])) for i in picked] if index is not None else space.decode(X[picked])
-        return [Proposal(params=p, provenance=Provenance(planner=self.name, model_version=model.version, acquisition=how, acquisition_value=v,
-                                                         predicted={objective: Prediction(mean=float(m), std=float(s))}, note=note))
-                for p, v, m, s in zip(points, values, mean.tolist(), std.tolist())]
+        return [Proposal(params=p, provenance=Provenance(
+                    planner=self.name, model_version=model.version, acquisition=how, acquisition_value=v,
+                    predicted={objective: Prediction(mean=float(m), std=float(s))},
+                    note=f"committee disagreement {float(d[i]):.4g} ({where})"))
+                for p, i, v, m, s in zip(points, picked, values, mean.tolist(), std.tolist())]
 
 
 def _agree(members: list, X: torch.Tensor) -> list:
@@ -219,13 +221,6 @@ def _agree(members: list, X: torch.Tensor) -> list:
     with torch.no_grad():
         consensus = torch.stack([m.posterior(X).mean for m in members]).mean(0)
     return [m.condition_on_observations(X, consensus) for m in members]
-
-
-def _believe(model, X: torch.Tensor):
-    """`model` told that `X` was measured at its own predicted mean (a fantasy: its variance there falls, its means stay)."""
-    with torch.no_grad():
-        Y = model.posterior(X).mean
-    return model.condition_on_observations(X, Y)
 
 
 def _std(model, X: torch.Tensor) -> torch.Tensor:

@@ -55,7 +55,7 @@ class Run:
     seed: int
     labels: list[int]  # after each round
     r2: list[float]  # the model's R^2 over every row, after each round
-    suspect_labelled: int  # learn: labels the committee called suspect when it proposed them
+    suspect_labelled: int  # learn: labels the committee called suspect when it proposed them (-1: not checked, an earlier version)
     cpu_seconds: float  # per round: fit + propose + scoring
 
 
@@ -131,8 +131,8 @@ def run(name: str, strategy: str, seed: int) -> Run:
             break
         proposals = planner.propose(space, observations, [], BATCH, model if strategy != "random" else None)
         seconds.append(time.process_time() - started)
-        if strategy == "learn":
-            suspect += sum(p.provenance.acquisition_value > upper for p in proposals)
+        if strategy == "learn":  # checked here, not taken from the planner: the committee's disagreement at each proposal
+            suspect += int((model.disagreement(space.encode([p.params for p in proposals])) > upper).sum())
         observations += [Observation(params=p.params, objectives={objective: value(p.params)}) for p in proposals]
     return Run(name, strategy, seed, labels, r2, suspect, statistics.mean(seconds))
 
@@ -140,6 +140,12 @@ def run(name: str, strategy: str, seed: int) -> Run:
 def reached(r: Run, cap: int) -> int:
     """Labels when the target was first reached; the cap + 1 when never (counts as worse than any that did)."""
     return next((n for n, s in zip(r.labels, r.r2) if s >= TARGET), cap + 1)
+
+
+def suspects(runs: list[Run], dataset: str) -> str:
+    """Suspect candidates the learn mode labelled, over the runs that checked ('n/a' where none did)."""
+    checked = [r.suspect_labelled for r in runs if r.dataset == dataset and r.strategy == "learn" and r.suspect_labelled >= 0]
+    return str(sum(checked)) if checked else "n/a"
 
 
 def report(runs: list[Run]) -> None:
@@ -161,7 +167,7 @@ def report(runs: list[Run]) -> None:
         cpu = {s: statistics.mean(r.cpu_seconds for r in runs if r.dataset == d and r.strategy == s) for s in STRATEGIES}
         text = lambda v: f">{cap}" if v > cap else f"{v:g}"
         print(f"{d:<20}{cap:>5}" + "".join(f"{text(med[s]):>12}" for s in STRATEGIES) + f"{ratio:>14.2f}{vs('random'):>17}{vs('variance'):>14}"
-              f"{sum(r.suspect_labelled for r in runs if r.dataset == d and r.strategy == 'learn'):>9}"
+              f"{suspects(runs, d):>9}"
               f"{cpu['learn']:>7.1f}/{cpu['random']:.1f}  ({len(seeds)} seeds)")
     print(f"\nlearn mode at <= 50 % of random's labels (median paired ratio) on {wins} of {len(names)} datasets")
     for d in names:
