@@ -189,7 +189,8 @@ class Dispensed(_Frozen):
 
 class ExperimentReport(_Frozen):
     """What happened to one experiment of a plan. `done`: every step ran; `failed`: a step failed or
-    the run stopped part-way; `not_started`: no liquid reached its well."""
+    the run stopped part-way through it (liquid may have left a stock without reaching its well);
+    `not_started`: none of its liquid steps ran."""
 
     seq: int
     status: Literal["done", "failed", "not_started"]

@@ -106,10 +106,16 @@ def test_a_stop_ends_the_run_part_way_and_the_report_says_what_never_started(bac
     unused = report.touched.unused(plan)
     by_seq = {e.seq: e for e in plan.experiments}
     never = [by_seq[e.seq] for e in report.experiments if e.status == "not_started"]
-    assert set(unused.wells) == {e.well.well for e in never}
+    # every well of what never started is unused, and so is the well of one stopped between drawing its stock and
+    # dispensing it (failed, nothing dispensed); a well that got liquid never is
+    extra = set(unused.wells) - {e.well.well for e in never}
+    assert {e.well.well for e in never} <= set(unused.wells)
+    assert all(e.status == "failed" and not e.dispensed for e in report.experiments if by_seq[e.seq].well.well in extra), extra
     assert set(unused.tips) <= {s.tip for e in never for s in e.steps if hasattr(s, "tip")}  # a tip taken stays used
     assert set(report.tips_used) <= set(report.touched.tips) and not set(unused.tips) & set(report.touched.tips)
-    assert sum(unused.stocks.values()) == pytest.approx(sum(v for e in never for v in e.stock_draw(deck).values()))
+    stopped = [by_seq[e.seq] for e in report.experiments if e.status == "failed"]  # part-way: some of its draw may be unused
+    least = sum(v for e in never for v in e.stock_draw(deck).values())
+    assert least - 1e-6 <= sum(unused.stocks.values()) <= least + sum(v for e in stopped for v in e.stock_draw(deck).values()) + 1e-6
 
 
 def test_a_run_submitted_but_never_started_is_recovered_with_nothing_started(backends):
