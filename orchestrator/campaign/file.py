@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
@@ -78,6 +78,16 @@ class Approval(_Strict):
         return "required, waits for ever" if self.wait is None else f"required; after {self.wait:g} min undecided: {self.then}"
 
 
+class WarmStartFile(_Strict):
+    """A warm start's source kept in a file: measurements over the campaign's parameters (a CSV as `retort import` reads it)."""
+
+    file: str = Field(min_length=1, description="a CSV of measurements (relative to the campaign file), as `retort import` reads")
+
+    @property
+    def name(self) -> str:
+        return Path(self.file).name
+
+
 class Campaign(_Strict):
     """One campaign: search space, objectives, budget, planner, lab and store."""
 
@@ -117,10 +127,11 @@ class Campaign(_Strict):
     fidelities: list[FidelityConfig] = Field(
         default_factory=list, description="a dry-wet campaign: the truth (measured by `lab`) and computations, each with its cost; "
                                           "the budget counts truth experiments")
-    warm_start: list[str] = Field(
-        default_factory=list, description="earlier campaigns in the same store, over the same parameters and objective, whose "
-                                          "measurements the model learns from as related tasks (used while they predict this "
-                                          "campaign's own measurements better than they predict themselves)")
+    warm_start: list[Union[str, WarmStartFile]] = Field(
+        default_factory=list, description="earlier campaigns in the same store (by name), or files of measurements ({file: "
+                                          "path.csv}), over the same parameters and objective, whose measurements the model "
+                                          "learns from as related tasks (used while they predict this campaign's own "
+                                          "measurements better than this campaign's own model does)")
     purpose: Literal["optimise", "learn"] = Field(
         default="optimise", alias="goal", description="optimise: find the best experiment; learn: a model of the whole space, labelling "
                                                      "what a committee of models disagrees on (`learning`)")
@@ -154,12 +165,19 @@ class Campaign(_Strict):
         check_fidelities(self.fidelities, self)
         check_learning(self)
         if self.warm_start:
-            if self.name in self.warm_start or len(set(self.warm_start)) != len(self.warm_start):
-                raise ValueError(f"warm_start: {self.warm_start} names this campaign or one campaign twice; name each earlier campaign once")
+            names = self.warm_start_names
+            if self.name in names or len(set(names)) != len(names):
+                raise ValueError(f"warm_start: {names} names this campaign or one source twice (a file counts by its name); name each "
+                                 "source once")
             if len(self.objectives) != 1 or self.outcome_constraints or self.fidelities or self.planner != "qLogNEI":
                 raise ValueError("warm_start: a warm start models one objective, without outcome constraints or fidelities, with the "
                                  "qLogNEI planner")
         return self
+
+    @property
+    def warm_start_names(self) -> list[str]:
+        """Each warm-start source's name: a campaign's, or a file's name."""
+        return [w if isinstance(w, str) else w.name for w in self.warm_start]
 
     @property
     def truth(self) -> Optional[str]:
@@ -211,6 +229,9 @@ class Campaign(_Strict):
                 lab.pop(key, None)
             if isinstance(lab.get("path"), str):  # the dataset's name: a project moved (or stored relative by an
                 lab["path"] = Path(lab["path"]).name  # earlier release) still matches; another file is refused
+        for w in data.get("warm_start") or [] if isinstance(data, dict) else []:
+            if isinstance(w, dict) and isinstance(w.get("file"), str):
+                w["file"] = Path(w["file"]).name  # a warm start's file: by name, as a dataset
         for key in ("fidelities", "warm_start", "learning"):
             if isinstance(data, dict) and not data.get(key):
                 data.pop(key, None)  # stored before the setting existed
@@ -338,6 +359,10 @@ def _resolve_files(data: dict, base: Path, confined: bool) -> None:
     for i, f in enumerate(fidelities if isinstance(fidelities, list) else []):
         if isinstance(f, dict):
             holders.append((f.get("lab"), "path", f"fidelities[{i}].lab.path"))
+    warm = data.get("warm_start")
+    for i, w in enumerate(warm if isinstance(warm, list) else []):
+        if isinstance(w, dict):
+            holders.append((w, "file", f"warm_start[{i}].file"))
     for holder, key, field in holders:
         if isinstance(holder, dict) and isinstance(holder.get(key), str) and holder[key].strip():
             holder[key] = str(_named_file(holder[key], field, base, confined))

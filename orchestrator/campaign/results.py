@@ -158,7 +158,7 @@ def warm_start_text(campaign: Campaign, models: Sequence = ()) -> Optional[str]:
     if WARM_START not in learned:
         return None
     used, _, _, joint, alone = learned[WARM_START]
-    sources = ", ".join(f"{name} (correlation {learned.get(RELATEDNESS + name, [float('nan')])[0]:+.2f})" for name in campaign.warm_start)
+    sources = ", ".join(f"{name} (correlation {learned.get(RELATEDNESS + name, [float('nan')])[0]:+.2f})" for name in campaign.warm_start_names)
     unit = next((f" {o.unit}" for o in campaign.objectives if o.unit), "")
     how = "planned with them" if used else "a cold start: they did not help predict this campaign's measurements"
     return (f"warm start from {sources}: {how}; leave-one-out error on this campaign's measurements {joint:.3g}{unit} with "

@@ -8,11 +8,13 @@ import os
 import threading
 import uuid
 import weakref
+from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from retort.agents.planners import BayesianPlanner, Planner, RandomPlanner
+from retort.errors import RetortError
 from retort.orchestrator.campaign import Campaign, stored_campaign
 from retort.orchestrator.campaign.lifecycle import IMPORTED
 from retort.orchestrator.errors import CampaignError
@@ -171,33 +173,49 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
                 f"lower the budget to at most {spent + left}"
             )
     if campaign.warm_start:
-        if store is None:
-            raise CampaignError(f"warm_start: the store {campaign.store} does not exist yet, so it holds none of {campaign.warm_start}; "
-                                f"run the earlier campaigns into it first")
         warm_start_sources(campaign, store)
     return labs
 
 
-def warm_start_sources(campaign: Campaign, store: Store) -> dict[str, list]:
-    """The measurements of each campaign `campaign.warm_start` names, as the planner sees them (`Observation`s), after
-    checking that each is in `store`, over the same parameters (encodings aside) and objective, with measurements.
-    Raises `CampaignError` naming the source otherwise."""
+def warm_start_sources(campaign: Campaign, store: Optional[Store]) -> dict[str, list]:
+    """The measurements of each warm-start source, as the planner sees them (`Observation`s), by source name: a campaign
+    `campaign.warm_start` names (checked to be in `store`, over the same parameters, encodings aside, and objective, with
+    measurements), or a file of measurements (read and checked against this campaign's space and objective as `retort
+    import` reads one). Raises `CampaignError` naming the source otherwise."""
+    from retort.agents.proposal import Observation
+    from retort.orchestrator.campaign.file import WarmStartFile
     from retort.orchestrator.campaign.observations import observations
+    from retort.orchestrator.decisions.importing import read_measurements
 
     def shape(c: Campaign) -> tuple:
         return ([p.model_dump(exclude={"encoding"}) for p in c.parameters], [(o.name, o.goal) for o in c.objectives])
 
     out = {}
-    for name in campaign.warm_start:
+    for source in campaign.warm_start:
+        if isinstance(source, WarmStartFile):
+            try:
+                text = Path(source.file).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CampaignError(f"warm_start: cannot read {source.file}: {getattr(exc, 'strerror', None) or exc}") from None
+            try:
+                rows = read_measurements(campaign, text, f"warm_start file {source.name}")
+            except RetortError as exc:
+                raise CampaignError(str(exc)) from None
+            out[source.name] = [Observation(params=r.params, objectives=r.objectives, readings=r.raw) for r in rows]
+            continue
+        name = source
+        if store is None:
+            raise CampaignError(f"warm_start: the store {campaign.store} does not exist yet, so it holds no campaign {name!r}; run the "
+                                f"earlier campaign into it first")
         record = next((r for r in store.campaigns() if r.name == name), None)
         if record is None:
             raise CampaignError(f"warm_start: campaign {name!r} is not in the store {store.url}; stored campaigns: "
                                 f"{[r.name for r in store.campaigns() if r.name != campaign.name] or 'none'}")
-        source = stored_campaign(record)
-        if shape(source) != shape(campaign):
+        stored = stored_campaign(record)
+        if shape(stored) != shape(campaign):
             raise CampaignError(f"warm_start: campaign {name!r} has other parameters or objectives than {campaign.name!r}; a "
                                 f"source must search the same space (its encodings may differ) for the same objective")
-        measured = observations(source, [e for e in store.experiments(record.id) if e.fidelity is None])
+        measured = observations(stored, [e for e in store.experiments(record.id) if e.fidelity is None])
         if not measured:
             raise CampaignError(f"warm_start: campaign {name!r} has no measurements yet")
         out[name] = measured

@@ -14,16 +14,17 @@ from retort.orchestrator.campaign.learning import rounds
 from retort.orchestrator.campaign.results import summarise
 from retort.orchestrator.cli import main as cli
 from retort.orchestrator.store import Store
+from tests.orchestrator.test_cli import retort  # a real run in a process of its own: Prefect's client outlives its server
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "aryl_scope_learn.yaml"
 
 
 def test_the_example_runs_and_status_export_report_and_ui_show_the_model(tmp_path, capsys):
     store = f"sqlite:///{tmp_path / 'learn.db'}"
-    assert cli.main(["run", str(EXAMPLE), "--store", store, "--iterations", "3", "--report", str(tmp_path / "r.png")]) == 0
-    captured = capsys.readouterr()
-    assert "planner learn (trust levels 2 to 40, lowered to keep 10 candidates" in " ".join(captured.err.split())
-    out = " ".join(captured.out.replace("│", " ").split())
+    ran = retort("run", str(EXAMPLE), "--store", store, "--iterations", "3", "--report", str(tmp_path / "r.png"), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "planner learn (trust levels 2 to 40, lowered to keep 10 candidates" in " ".join(ran.stderr.split())
+    out = " ".join(ran.stdout.replace("│", " ").split())
     assert "learning round 2: of 1516 candidates not yet measured" in out and "cross-validated error on the measured points RMSE" in out, out
     from PIL import Image
 
@@ -34,6 +35,8 @@ def test_the_example_runs_and_status_export_report_and_ui_show_the_model(tmp_pat
     assert len(shares) == 2 and all(s.total == 1536 - n for s, n in zip(shares, (10, 20)))
     learned = [e for e in db.experiments(record.id) if e.provenance.planner == "learn"]
     assert len(learned) == 20 and all(e.provenance.acquisition_value is not None for e in learned)
+    disagreement = [float(e.provenance.note.split("committee disagreement ")[1].split()[0]) for e in learned]
+    assert all(d <= 40 for d in disagreement)  # none above the upper trust level was sent to the lab
     assert cli.main(["status", "--store", store]) == 0
     assert "aryl-scope-learn: learning: round 2: of 1516 candidates" in " ".join(capsys.readouterr().out.split())
     assert cli.main(["export", "aryl-scope-learn", "--store", store, "--predictions", "-o", str(tmp_path / "p.csv")]) == 0
