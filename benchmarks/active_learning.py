@@ -137,6 +137,18 @@ def run(name: str, strategy: str, seed: int) -> Run:
     return Run(name, strategy, seed, labels, r2, suspect, statistics.mean(seconds))
 
 
+AT = (100, 200, 400)  # label counts the R^2 table reports
+
+
+def r2_at(r: Run, n: int) -> float | None:
+    """The run's R^2 with `n` labels (the last round at or below `n`); None if the run stopped short of `n` without
+    reaching the target (a cap below `n`)."""
+    before = [s for k, s in zip(r.labels, r.r2) if k <= n]
+    if not before or (r.labels[-1] < n and r.r2[-1] < TARGET):
+        return None
+    return before[-1]
+
+
 def reached(r: Run, cap: int) -> int:
     """Labels when the target was first reached; the cap + 1 when never (counts as worse than any that did)."""
     return next((n for n, s in zip(r.labels, r.r2) if s >= TARGET), cap + 1)
@@ -150,28 +162,39 @@ def suspects(runs: list[Run], dataset: str) -> str:
 
 def report(runs: list[Run]) -> None:
     names = [d for d in [*GRIDS, "freesolv"] if any(r.dataset == d for r in runs)]
+    strategies = [s for s in STRATEGIES if any(r.strategy == s for r in runs)]
     print(f"\nlabels to R^2 >= {TARGET} over every row (batch {BATCH}; median over seeds; '>cap': not reached)")
-    print(f"{'dataset':<20}{'cap':>5}" + "".join(f"{s:>12}" for s in STRATEGIES) + f"{'learn/random':>14}{'learn vs random':>17}"
+    print(f"{'dataset':<20}{'cap':>5}" + "".join(f"{s:>12}" for s in strategies) + f"{'learn/random':>14}{'learn vs random':>17}"
           f"{'learn vs var':>14}{'suspect':>9}{'CPU s/round':>13}")
     wins = 0
     for d in names:
         cap = CAP.get(d, DEFAULT_CAP)
-        by = {s: {r.seed: reached(r, cap) for r in runs if r.dataset == d and r.strategy == s} for s in STRATEGIES}
+        by = {s: {r.seed: reached(r, cap) for r in runs if r.dataset == d and r.strategy == s} for s in strategies}
         seeds = sorted(set.intersection(*(set(v) for v in by.values())))
         if not seeds:
             continue
-        med = {s: statistics.median(by[s][k] for k in seeds) for s in STRATEGIES}
+        med = {s: statistics.median(by[s][k] for k in seeds) for s in strategies}
         ratio = statistics.median(by["learn"][k] / by["random"][k] for k in seeds)
         wins += ratio <= 0.5
         vs = lambda other: f"{sum(by['learn'][k] < by[other][k] for k in seeds)}-{sum(by['learn'][k] > by[other][k] for k in seeds)}"
-        cpu = {s: statistics.mean(r.cpu_seconds for r in runs if r.dataset == d and r.strategy == s) for s in STRATEGIES}
+        cpu = {s: statistics.mean(r.cpu_seconds for r in runs if r.dataset == d and r.strategy == s) for s in strategies}
         text = lambda v: f">{cap}" if v > cap else f"{v:g}"
-        print(f"{d:<20}{cap:>5}" + "".join(f"{text(med[s]):>12}" for s in STRATEGIES) + f"{ratio:>14.2f}{vs('random'):>17}{vs('variance'):>14}"
+        print(f"{d:<20}{cap:>5}" + "".join(f"{text(med[s]):>12}" for s in strategies) + f"{ratio:>14.2f}{vs('random'):>17}{vs('variance') if 'variance' in strategies else '-':>14}"
               f"{suspects(runs, d):>9}"
               f"{cpu['learn']:>7.1f}/{cpu['random']:.1f}  ({len(seeds)} seeds)")
     print(f"\nlearn mode at <= 50 % of random's labels (median paired ratio) on {wins} of {len(names)} datasets")
+    print(f"\nR^2 over every row after n labels, median over seeds (a run that reached {TARGET} and stopped keeps its last value)")
+    print(f"{'dataset':<20}" + "".join(f"{f'{s} @{n}':>16}" for n in AT for s in strategies))
     for d in names:
-        for s in STRATEGIES:
+        cells = []
+        for n in AT:
+            for s in strategies:
+                values = [r2_at(r, n) for r in runs if r.dataset == d and r.strategy == s]
+                values = [v for v in values if v is not None]
+                cells.append(f"{statistics.median(values):.2f}" if values else "-")
+        print(f"{d:<20}" + "".join(f"{c:>16}" for c in cells))
+    for d in names:
+        for s in strategies:
             never = [r.seed for r in runs if r.dataset == d and r.strategy == s and reached(r, CAP.get(d, DEFAULT_CAP)) > CAP.get(d, DEFAULT_CAP)]
             if never:
                 print(f"  {d} {s}: never reached the target in seeds {never}")
