@@ -134,12 +134,15 @@ class LearnPlanner(BayesianPlanner):
 
     def _pool(self, space: SearchSpace, avoid: list[dict[str, Value]]) -> tuple[torch.Tensor, Optional[np.ndarray]]:
         """The candidates scored: every candidate of a finite space not in `avoid` nor excluded (and their indices), or
-        `pool` Sobol points of a space with a continuous parameter (indices None)."""
+        `pool` Sobol points of a space with a continuous parameter, less any in `avoid` (indices None)."""
         if space.is_discrete:
             skip = space.excluded_indices() | {space.index_of(p) for p in avoid}
             index = np.setdiff1d(np.arange(space.n_candidates(), dtype=np.int64), np.fromiter(skip, dtype=np.int64, count=len(skip)))
             return space.candidates(index), index
-        return space.encode(space.sample(self.pool, seed=self.seed, method="sobol")), None
+        X = space.encode(space.sample(self.pool, seed=self.seed, method="sobol"))
+        if avoid:  # the design is the same Sobol sequence: its points, and any other labelled or pending, leave the pool
+            X = X[torch.cdist(X, space.encode(list(avoid)), compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values > 1e-9]
+        return X, None
 
     # -- propose: the most disagreed-upon candidates, one at a time ----------------------------------------------------------
     def _greedy(self, X, score, closed, members, full, q: int) -> tuple[list[int], list[float]]:

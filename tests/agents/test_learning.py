@@ -87,3 +87,20 @@ def test_greedy_variance_reduction_picks_what_conditioning_the_gp_says_removes_m
                        for c in range(60)]
         assert j == max((c for c in range(60) if c not in picks[: picks.index(j)]), key=removed.__getitem__)
         fantasy = fantasy.condition_on_observations(C[j : j + 1], fantasy.posterior(C[j : j + 1]).mean.detach())
+
+
+def test_in_a_continuous_space_the_pool_leaves_out_what_is_measured_or_pending():
+    from retort.agents.space import ContinuousParameter
+
+    space = SearchSpace(parameters=[ContinuousParameter(name="x", lower=0, upper=1), ContinuousParameter(name="z", lower=0, upper=1)])
+    planner = LearnPlanner(GOAL, TrustLevels(lower=0.0, upper=100.0), n_initial=6, seed=0, pool=64)
+    y = lambda p: Observation(params=p, objectives={"y": math.sin(6 * p["x"]) + p["z"]})
+    observations, pending = [], []
+    for _ in range(6):
+        model = planner.fit(space, observations)
+        if model is not None:  # the design and every label are points of the pool's Sobol sequence: the shares count the rest
+            assert Shares.from_stored(model.summary.hyperparameters[LEARNING]).total == 64 - len(observations)
+        batch = [p.params for p in planner.propose(space, observations, pending, 4, model)]
+        assert not {tuple(p.values()) for p in batch} & {tuple(p.values()) for p in pending + [o.params for o in observations]}
+        observations += [y(p) for p in pending + batch[2:]]  # last round's pending are measured now; two of this batch stay pending
+        pending = batch[:2]
