@@ -97,7 +97,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def _export_predictions(args: argparse.Namespace, record, campaign, experiments) -> int:
-    from retort.orchestrator.campaign.predictions import predictions_csv
+    from retort.orchestrator.loop.predictions import predictions_csv
     from retort.orchestrator.errors import CampaignError
 
     if campaign is None:
