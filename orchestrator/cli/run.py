@@ -146,6 +146,7 @@ def validate_command(args: argparse.Namespace) -> int:
               f"{len(campaign.objectives)} objective(s), lab {campaign.lab.kind}"
               + "".join(f", {f.name} ({'the truth' if f.is_truth else f.lab.engine + ' computation'}, cost {f.cost:g})" for f in campaign.fidelities)
               + (f", warm start from {', '.join(campaign.warm_start_names)}" if campaign.warm_start else "")
+              + (f", goal learn ({campaign.learning.describe()})" if campaign.purpose == "learn" else "")
               + f", budget {campaign.budget}, "
               f"batch {campaign.batch_size}; {stored}. Nothing was run or stored.", highlight=False, soft_wrap=True)
     return 0
