@@ -4,13 +4,13 @@ After DP-GEN's concurrent learning (Zhang et al., Comput. Phys. Commun. 2020): a
 candidate by how much its members disagree. Below the `lower` trust level the models agree (the candidate is
 *accurate*: no label needed); between the levels it is a *candidate* (worth an experiment); above `upper` it is
 *suspect* (the models disagree so much it is probably outside what they can learn, or a broken corner of the space:
-never sent to an instrument, listed for a person). A round labels at most a batch of candidates, most disagreed-upon
-first; a campaign has learned when the accurate share stays at or above a threshold for two rounds (the loop reads
-it from the stored model versions: `summary.LEARNING`).
+never sent to an instrument, listed for a person). A round labels at most a batch of candidates, chosen by how much of
+the GP's uncertainty over the whole space each would remove (`surrogates.information`, greedy over the batch; DP-GEN's
+own order, most disagreed-upon first, is the ``disagreement`` score). A campaign has learned when the accurate share
+stays at or above a threshold for two rounds (the loop reads it from the stored model versions: `summary.LEARNING`).
 
 The committee is `surrogates.committee`: the campaign's GP and K members, each conditioned on all measurements but
-one fold. A batch is built greedily: once a candidate is picked, every member is told it was measured at the
-committee's consensus there, so that its neighbours' disagreement falls and the next pick goes elsewhere.
+one fold.
 
 Example:
     >>> from retort.agents.space import SearchSpace, ContinuousParameter
@@ -72,6 +72,12 @@ class TrustLevels:
         kth = torch.topk(below, min(self.keep, below.numel())).values[-1]
         return min(self.lower, float(kth))
 
+    def classify(self, disagreement: torch.Tensor, among: Optional[torch.Tensor] = None) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """The lower level this round (`lower_for` over the points `among` selects, default all) and, for every point,
+        whether it is accurate and whether it is suspect (the rest are candidates)."""
+        lower = self.lower_for(disagreement if among is None else disagreement[among])
+        return lower, disagreement < lower, disagreement > self.upper
+
 
 class LearnPlanner(BayesianPlanner):
     """Labels what a committee of GPs disagrees on, between trust levels (module docstring); one objective.
@@ -88,7 +94,9 @@ class LearnPlanner(BayesianPlanner):
             (plain maximum-variance labelling, a baseline `benchmarks/active_learning.py` compares with).
         pool: in a space with a continuous parameter, the candidates scored are this many points of a Sobol
             sequence (the same every round); a finite space scores every candidate not yet measured.
-        rescore: after the first pick of a batch, only this many of the most disagreed-upon candidates are scored again.
+        rescore: with the ``disagreement`` and ``variance`` scores, after the first pick of a batch only this many of the
+            best-scoring candidates are scored again.
+        reference: with the ``information`` score, the variance removed is summed over at most this many of the candidates.
     """
 
     name = "learn"
@@ -125,14 +133,14 @@ class LearnPlanner(BayesianPlanner):
         return committee
 
     def shares(self, committee, space: SearchSpace, measured: list[dict[str, Value]]) -> Shares:
-        X, _ = self._pool(space, measured)
+        X, _ = self.candidates(space, measured)
         d = committee.disagreement(X) if X.shape[0] else torch.empty(0, dtype=torch.double)
-        lower = self.levels.lower_for(d)
+        lower, accurate, suspect = self.levels.classify(d)
         cv = committee.cv
-        return Shares(lower, self.levels.upper, int((d < lower).sum()), int(((d >= lower) & (d <= self.levels.upper)).sum()),
-                      int((d > self.levels.upper).sum()), cv.rmse, cv.r2, cv.coverage_95)
+        return Shares(lower, self.levels.upper, int(accurate.sum()), int((~accurate & ~suspect).sum()), int(suspect.sum()),
+                      cv.rmse, cv.r2, cv.coverage_95)
 
-    def _pool(self, space: SearchSpace, avoid: list[dict[str, Value]]) -> tuple[torch.Tensor, Optional[np.ndarray]]:
+    def candidates(self, space: SearchSpace, avoid: list[dict[str, Value]]) -> tuple[torch.Tensor, Optional[np.ndarray]]:
         """The candidates scored: every candidate of a finite space not in `avoid` nor excluded (and their indices), or
         `pool` Sobol points of a space with a continuous parameter, less any in `avoid` (indices None)."""
         if space.is_discrete:
@@ -179,14 +187,13 @@ class LearnPlanner(BayesianPlanner):
         if not hasattr(model, "members"):
             raise PlanningError("a learn campaign plans with its committee: fit the planner on these observations first")
         taken = [o.params for o in observations] + list(pending) + list(rejected)
-        X, index = self._pool(space, taken)
+        X, index = self.candidates(space, taken)
         if X.shape[0] == 0:
             raise PlanningError(f"every one of the {space.n_candidates()} candidates has been measured, is pending or is excluded")
         X_pending = space.encode(list(pending)) if pending else None
         members = _agree(list(model.members), X_pending) if pending else list(model.members)
         d = model.disagreement(X, members)
-        lower = self.levels.lower_for(d)
-        accurate, suspect = d < lower, d > self.levels.upper
+        lower, accurate, suspect = self.levels.classify(d)
         closed = accurate | suspect if self.score != "variance" else torch.zeros_like(accurate)
         q = min(batch_size, int((~closed).sum()))
         if q == 0:

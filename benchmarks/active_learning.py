@@ -60,7 +60,8 @@ class Run:
 
 
 def dataset(name: str):
-    """The dataset's search space (unmeasured combinations excluded), its rows' encoded inputs and their values."""
+    """The dataset's search space (unmeasured combinations excluded), its rows' encoded inputs and values, the objective's
+    name, and each row's candidate index in the space."""
     import numpy as np
     import torch
 
@@ -71,7 +72,8 @@ def dataset(name: str):
         rows = [line.split("; ") for line in FREESOLV.read_text().splitlines() if line and not line.startswith("#")]
         smiles, values = [r[1] for r in rows], [float(r[3]) for r in rows]
         space = SearchSpace(parameters=[MoleculeParameter(name="molecule", values=smiles)])
-        return space, space.candidates(np.arange(len(smiles))), torch.tensor(values, dtype=torch.double), "value"
+        index = list(range(len(smiles)))
+        return space, space.candidates(np.array(index)), torch.tensor(values, dtype=torch.double), "value", index
     from retort.orchestrator.campaign import load_campaign
     from retort.simulators.lookup import GridLookup
 
@@ -101,9 +103,8 @@ def run(name: str, strategy: str, seed: int) -> Run:
     from retort.agents.proposal import Observation
 
     torch.set_num_threads(1)
-    loaded = dataset(name)
-    space, X_all, y_all, objective = loaded[:4]
-    position = {i: k for k, i in enumerate(loaded[4])} if len(loaded) > 4 else None
+    space, X_all, y_all, objective, index = dataset(name)
+    position = {i: k for k, i in enumerate(index)}  # candidate index -> row
     goal = Goal(objectives=[Objective(name=objective, goal="maximize")])
     lower, upper = LEVELS.get(name, YIELD_LEVELS)
     scorer = LearnPlanner(goal, TrustLevels(lower=lower, upper=upper, keep=BATCH), n_initial=BATCH, seed=seed, members=MEMBERS,
@@ -113,8 +114,7 @@ def run(name: str, strategy: str, seed: int) -> Run:
     observations, labels, r2, suspect, seconds = [], [], [], 0, []
 
     def value(point) -> float:
-        i = space.index_of(point)
-        return float(y_all[position[i] if position is not None else i])
+        return float(y_all[position[space.index_of(point)]])
 
     first = scorer.propose(space, [], [], BATCH)  # the same space-filling first batch for every strategy
     observations += [Observation(params=p.params, objectives={objective: value(p.params)}) for p in first]

@@ -27,7 +27,7 @@ class ModelSummary(BaseModel):
 CORRELATION = "correlation with the truth: "  # a dry-wet model version's hyperparameters: this + a fidelity -> [its learned correlation]
 RELATEDNESS = "correlation with this campaign: "  # a warm-started model version's hyperparameters: this + a source -> [its learned correlation]
 WARM_START = "warm start used; LOO log density, joint and cold; LOO RMSE, joint and cold"  # -> [1 if the joint model was used else 0, ...]
-LEARNING = "learn: trust levels, shares and cross-validated error"  # a learn campaign's model version -> `agents.learning.Shares.stored()`
+LEARNING = "learn: trust levels, shares and cross-validated error"  # a learn campaign's model version -> `Shares.stored()` (below)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ CHUNK = 8192  # candidates predicted at once
 
 def predictions_csv(campaign: Campaign, experiments: Sequence, points: int = 4096) -> tuple[str, Counter]:
     """The CSV text and how many rows fell in each trust class. `points`: Sobol points for a space with a continuous parameter."""
-    import numpy as np
     import torch
 
     from retort.orchestrator.loop.run import make_planner
@@ -42,10 +41,8 @@ def predictions_csv(campaign: Campaign, experiments: Sequence, points: int = 409
     space, objective = campaign.space, campaign.objectives[0].name
     measured = {json.dumps(o.params, sort_keys=True): o.objectives[objective] for o in seen}
     if space.is_discrete:
-        skip = space.excluded_indices()
-        index = np.array([i for i in range(space.n_candidates()) if i not in skip], dtype=np.int64)
+        X, index = planner.candidates(space, [])  # every candidate but the excluded
         rows = [space.point_at(int(i)) for i in index]
-        X = space.candidates(index)
     else:
         rows = space.sample(points, seed=campaign.seed, method="sobol")
         X = space.encode(rows)
@@ -57,15 +54,14 @@ def predictions_csv(campaign: Campaign, experiments: Sequence, points: int = 409
         d.append(model.disagreement(X[start : start + CHUNK]))
     mean, std, d = torch.cat(mean), torch.cat(std), torch.cat(d)
     keys = [json.dumps(r, sort_keys=True) for r in rows]
-    untried = torch.tensor([k not in measured for k in keys])
-    lower, upper = planner.levels.lower_for(d[untried]), planner.levels.upper
+    _, accurate, suspect = planner.levels.classify(d, among=torch.tensor([k not in measured for k in keys]))
     buffer, classes = io.StringIO(), Counter()
     writer = csv.writer(buffer)
     names = [p.name for p in space.parameters]
     writer.writerow([f"param.{n}" for n in names] + [f"predicted.{objective}.mean", f"predicted.{objective}.std", "disagreement", "trust",
                                                    f"measured.{objective}"])
-    for row, key, m, s, dv in zip(rows, keys, mean.tolist(), std.tolist(), d.tolist()):
-        trust = "measured" if key in measured else "accurate" if dv < lower else "suspect" if dv > upper else "candidate"
+    for row, key, m, s, dv, good, odd in zip(rows, keys, mean.tolist(), std.tolist(), d.tolist(), accurate.tolist(), suspect.tolist()):
+        trust = "measured" if key in measured else "accurate" if good else "suspect" if odd else "candidate"
         classes[trust] += 1
         writer.writerow([json.dumps(row[n]) if isinstance(row[n], dict) else row[n] for n in names]
                         + [f"{m:.6g}", f"{s:.6g}", f"{dv:.6g}", trust, measured.get(key, "")])
