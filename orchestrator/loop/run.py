@@ -112,11 +112,10 @@ def open_run(campaign: Campaign, planner: Optional[str] = None, store: Optional[
     """Open (or create) the campaign in its store and build its instruments and planner, after checking
     everything that can be checked first (`check_run`). Tasks of this process then find it (`attach`)."""
     store = store or Store(campaign.store)
-    labs = check_run(campaign, store)
+    labs, sources = checked(campaign, store)
     record = store.open_campaign(campaign.name, campaign.config_json(), Campaign.normalise_config)
     for lab in labs.values():
         lab.attach(record.id)
-    sources = warm_start_sources(campaign, store) if campaign.warm_start else None
     run = CampaignRun(campaign=campaign, store=store, record=record, labs=labs, planner=make_planner(campaign, planner, sources),
                       planner_name=planner)
     _OPEN[run.opened] = run
@@ -150,9 +149,15 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
     """Everything a run checks before it stores or dispenses anything; writes nothing.
 
     The campaign against its lab (`build_labs`), against what its store already holds (the same
-    configuration but for the budget; no store: a new one), and its budget against the candidates
-    left in a finite space. Returns the built instruments (labs by name). Raises a `RetortError` naming the problem.
+    configuration but for the budget; no store: a new one), its budget against the candidates
+    left in a finite space, and its warm-start sources. Returns the built instruments (labs by name). Raises a
+    `RetortError` naming the problem.
     """
+    return checked(campaign, store)[0]
+
+
+def checked(campaign: Campaign, store: Optional[Store]) -> tuple[dict[str, Lab], Optional[dict[str, list]]]:
+    """`check_run`, also returning the warm-start sources it read (None without a warm start), for `open_run`."""
     labs = build_labs(campaign, store)
     lab = next(iter(labs.values()))
     if store is not None and store.in_memory and (campaign.schedule == "async" or len(labs) > 1):
@@ -172,9 +177,7 @@ def check_run(campaign: Campaign, store: Optional[Store]) -> dict[str, Lab]:
                 f"{left} untried candidates are left ({space.n_candidates()} combinations, {holes} of them the lab cannot run); "
                 f"lower the budget to at most {spent + left}"
             )
-    if campaign.warm_start:
-        warm_start_sources(campaign, store)
-    return labs
+    return labs, warm_start_sources(campaign, store) if campaign.warm_start else None
 
 
 def warm_start_sources(campaign: Campaign, store: Optional[Store]) -> dict[str, list]:
