@@ -13,9 +13,10 @@ from functools import lru_cache
 from typing import Annotated, Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from retort.agents.fields import Number, Whole
+from retort.agents.generation.rules import Generation
 
 Value = Union[float, int, str, dict[str, float]]
 TOL = 1e-6
@@ -205,12 +206,20 @@ class MoleculeParameter(_Discrete):
     dropped, then projected on principal components), Mordred 2-D descriptors (``mordred``:
     standardised, near-constant columns and any column correlated above 0.7 with an earlier one
     dropped), Morgan fingerprint bits (``morgan``) or counts (``morgan_count``), or ``onehot`` as a baseline.
+
+    With `generate` the listed molecules are seeds: a generative planner proposes molecules made from measured ones
+    (`retort.agents.generation`), any that keep the generation's rules. Such a parameter's columns are computed per
+    molecule (all `fingerprint_bits`, or descriptors reduced as fitted on the seeds), so they exist for molecules
+    nobody listed; its space is open (`open`). A round's candidates are a snapshot of it (`pooled`), a finite choice.
     """
 
     type: Literal["molecule"] = "molecule"
     values: Union[list[str], dict[str, str]] = Field(min_length=1)
     encoding: Literal["descriptors", "mordred", "morgan", "morgan_count", "onehot"] = "descriptors"
     fingerprint_bits: Whole = Field(default=2048, ge=64, le=16384)
+    generate: Optional[Generation] = Field(default=None, description="propose molecules made from the listed ones (the seeds)")
+    _seeds: tuple[str, ...] = PrivateAttr(default=())  # a generating parameter's listed SMILES (its columns are fitted on them)
+    _pool: bool = PrivateAttr(default=False)  # a round's snapshot: its values are every candidate of the round
 
     @model_validator(mode="after")
     def _check(self) -> "MoleculeParameter":
@@ -227,7 +236,72 @@ class MoleculeParameter(_Discrete):
             seen[key] = label
         if len(self.labels) < 2:
             raise ValueError("a molecule parameter needs at least two molecules to choose from")
+        if self.generate is not None:
+            self._check_generation()
         return self
+
+    def _check_generation(self) -> None:
+        from retort.agents.generation.rules import elements_of, parse
+
+        if self.encoding not in GENERATING_ENCODINGS:
+            why = ("one-hot has a column per listed molecule and none for a new one" if self.encoding == "onehot" else
+                   "Mordred costs about a second per molecule, too slow for the thousands a round generates")
+            raise ValueError(f"encoding {self.encoding!r} cannot describe generated molecules ({why}); use one of "
+                             f"{list(GENERATING_ENCODINGS)}")
+        mols = [parse(s) for s in self.smiles]
+        object.__setattr__(self, "generate", self.generate.with_elements(elements_of(mols)))
+        rules = self.generate.rules
+        reasons = {label: rules.violation(m) for label, m in zip(self.labels, mols)}
+        if all(reasons.values()):
+            label, reason = next(iter(reasons.items()))
+            raise ValueError(f"generate: no listed molecule keeps the generation's rules (e.g. {label!r} {reason}); "
+                             "the seeds must include molecules the rules allow")
+        if not self._seeds:  # validated again inside each space it joins: a round's snapshot keeps its listed molecules
+            self._seeds = tuple(self.smiles)
+
+    @property
+    def open(self) -> bool:
+        """It generates, and this is not a round's snapshot: any molecule its rules allow is a value."""
+        return self.generate is not None and not self._pool
+
+    def pooled(self, values: dict[str, str]) -> "MoleculeParameter":
+        """A round's snapshot of a generating parameter: these values (label -> SMILES: the listed ones, then the
+        round's candidates), encoded as the parameter encodes any molecule."""
+        copy = self.model_copy(update={"values": values})
+        copy._pool = True
+        return copy
+
+    def smiles_of(self, value: Value) -> str:
+        """The SMILES of a value: a listed option's, or (generating) the value itself."""
+        index = self.labels.index(value) if value in self.labels else -1
+        return self.smiles[index] if index >= 0 else str(value)
+
+    def index(self, value: Value) -> int:
+        return self.labels.index(value) if isinstance(value, str) and value in self.labels else -1
+
+    def contains(self, value: Value) -> bool:
+        if self.index(value) >= 0:
+            return True
+        if not self.open or not isinstance(value, str):
+            return False
+        from retort.agents.generation.rules import parse
+
+        mol = parse(value)
+        return mol is not None and self.generate.rules.violation(mol) is None
+
+    def encode(self, value: Value) -> list[float]:
+        if self.generate is None:
+            return super().encode(value)
+        if self.index(value) < 0 and not self.contains(value):
+            raise ValueError(f"parameter {self.name!r}: {value!r} is not a molecule its generation rules allow")
+        return _generated_row(self.smiles_of(value), self.encoding, self.fingerprint_bits, self._seeds).tolist()
+
+    def column_bounds(self) -> list[tuple[float, float]]:
+        if self.generate is None:
+            return super().column_bounds()
+        t = _generated_rows(self._seeds, self.encoding, self.fingerprint_bits, self._seeds)  # fixed: the seeds' range
+        lo, hi = t.min(axis=0), t.max(axis=0)
+        return [(float(a), float(b) if b > a else float(a) + 1.0) for a, b in zip(lo, hi)]
 
     @property
     def labels(self) -> list[str]:
@@ -242,7 +316,36 @@ class MoleculeParameter(_Discrete):
         return self.encoding in ("morgan", "morgan_count")
 
     def table(self) -> np.ndarray:
+        if self.generate is not None:
+            return _generated_rows(tuple(self.smiles), self.encoding, self.fingerprint_bits, self._seeds)
         return _molecule_table(tuple(self.smiles), self.encoding, self.fingerprint_bits)
+
+
+GENERATING_ENCODINGS = ("morgan_count", "morgan", "descriptors")
+
+
+def _generated_rows(smiles: tuple[str, ...], encoding: str, bits: int, seeds: tuple[str, ...]) -> np.ndarray:
+    """A generating parameter's columns for these molecules, one row each, computed per molecule (cached)."""
+    rows = [_generated_row(s, encoding, bits, seeds) for s in smiles]
+    table = np.vstack(rows)
+    table.setflags(write=False)
+    return table
+
+
+@lru_cache(maxsize=200_000)
+def _generated_row(smiles: str, encoding: str, bits: int, seeds: tuple[str, ...]) -> np.ndarray:
+    from retort.surrogates import featurisers as f
+
+    if encoding == "descriptors":
+        return _fitted_descriptors(seeds)([smiles])[0]
+    return f.morgan([smiles], n_bits=bits, counts=encoding == "morgan_count")[0]
+
+
+@lru_cache(maxsize=32)
+def _fitted_descriptors(seeds: tuple[str, ...]):
+    from retort.surrogates.featurisers import FittedDescriptors
+
+    return FittedDescriptors(seeds)
 
 
 @lru_cache(maxsize=256)

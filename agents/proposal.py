@@ -24,6 +24,17 @@ class Prediction(BaseModel):
     std: float = Field(ge=0)
 
 
+class Origin(BaseModel):
+    """Where a generated candidate came from: the molecules it was made from, how, in which round of generation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    parameter: str
+    parents: list[str]
+    operator: str  # crossover, mutation or selfies (`retort.agents.generation.operators`)
+    round: int = Field(ge=1)
+
+
 class Provenance(BaseModel):
     """Where a proposal came from: planner, model version, what the model expected."""
 
@@ -36,6 +47,7 @@ class Provenance(BaseModel):
     acquisition: Optional[str] = None  # the acquisition function that chose it, as used (None: no model)
     improvement_probability: Optional[float] = None  # the model's probability that it beats what is measured
     ruled_out: Optional[bool] = None  # the model's own mean + 3 sd does not beat what is measured (a dead member)
+    origin: Optional[Origin] = None  # a generated candidate: its parents and operator
     note: str = ""
 
 

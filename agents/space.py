@@ -114,8 +114,20 @@ class SearchSpace(BaseModel):
 
     @property
     def is_discrete(self) -> bool:
-        """Every parameter is a choice among options: the space is a (lazily enumerated) product."""
-        return all(isinstance(p, (CategoricalParameter, DiscreteParameter, MoleculeParameter)) for p in self.parameters)
+        """Every parameter is a choice among options: the space is a (lazily enumerated) product. A space with a
+        generating molecule parameter is not (`open`): its round snapshots are (`pooled`)."""
+        return all(isinstance(p, (CategoricalParameter, DiscreteParameter, MoleculeParameter)) for p in self.parameters) and not self.open
+
+    @property
+    def open(self) -> list[MoleculeParameter]:
+        """Its generating molecule parameters (any molecule their rules allow is a value)."""
+        return [p for p in self.parameters if isinstance(p, MoleculeParameter) and p.open]
+
+    def pooled(self, values: dict[str, dict[str, str]]) -> "SearchSpace":
+        """This space with each generating parameter named in `values` narrowed to those values (label -> SMILES):
+        a round's finite snapshot, encoded as the open space encodes the same molecules."""
+        parameters = [p.pooled(values[p.name]) if p.name in values else p for p in self.parameters]
+        return SearchSpace(parameters=parameters, constraints=self.constraints, excluded=self.excluded)
 
     def discrete_columns(self) -> list[int]:
         """Columns of integer, categorical and molecule parameters: fixed per discrete combination

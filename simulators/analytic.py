@@ -10,12 +10,13 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
 from retort.simulators.clock import DURATIONS, VirtualClock
 from retort.simulators.errors import SimulationInputError
+from retort.simulators.molecules import OBJECTIVES as MOLECULAR
 
 
 def branin(x: dict[str, float]) -> float:
@@ -38,10 +39,12 @@ def hartmann6(x: dict[str, float]) -> float:
     return float(-np.sum(_H6_ALPHA * np.exp(-np.sum(_H6_A * (v - _H6_P) ** 2, axis=1))))
 
 
-ANALYTIC_FUNCTIONS: dict[str, tuple[Callable[[dict[str, float]], float], dict[str, tuple[float, float]]]] = {
+ANALYTIC_FUNCTIONS: dict[str, tuple[Callable[[dict], float], dict[str, Optional[tuple[float, float]]]]] = {
     "branin": (branin, {"x1": (-5.0, 10.0), "x2": (0.0, 15.0)}),
     "hartmann6": (hartmann6, {f"x{i}": (0.0, 1.0) for i in range(1, 7)}),
 }
+# GuacaMol's objectives, of one molecule given as {"smiles": ...} (`retort.simulators.molecules`)
+ANALYTIC_FUNCTIONS |= {name: (lambda x, f=f: f(x["smiles"]), {"smiles": None}) for name, f in MOLECULAR.items()}
 
 
 class AnalyticLab:

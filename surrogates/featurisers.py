@@ -178,3 +178,40 @@ def composition_descriptors(formulas: list[str]) -> tuple[np.ndarray, list[str]]
         std = np.sqrt(w @ (table - mean) ** 2)
         rows.append(np.stack([mean, std, table.min(axis=0), table.max(axis=0)], axis=1).reshape(-1).tolist())
     return np.array(rows, dtype=np.float64).reshape(len(formulas), len(names)), names
+
+
+class FittedDescriptors:
+    """RDKit descriptors of any molecule, standardised, pruned and projected as fitted on a reference set (a generating
+    parameter's listed molecules): the same columns for molecules the reference never held, so a model fitted on one
+    set of molecules scores another. A descriptor a new molecule lacks (non-finite) is set to the reference mean.
+
+    Example:
+        >>> fitted = FittedDescriptors(("CCO", "CCCO", "c1ccccc1", "CC(=O)O"))
+        >>> fitted(["CCCCO"]).shape[1] == fitted(["CCO"]).shape[1]
+        True
+    """
+
+    def __init__(self, reference: tuple[str, ...], max_correlation: float = 0.95, variance: float = 0.99) -> None:
+        raw, _ = rdkit_descriptors(list(reference))
+        finite = np.isfinite(raw).all(axis=0)
+        std = np.where(finite, np.nan_to_num(raw).std(axis=0), 0.0)
+        self.keep = np.array([j for j in range(raw.shape[1]) if finite[j] and std[j] > 1e-6], dtype=np.int64)
+        self.mean, self.std = raw[:, self.keep].mean(axis=0), std[self.keep]
+        Z = (raw[:, self.keep] - self.mean) / self.std
+        chosen: list[int] = []
+        for j in range(Z.shape[1]):
+            if all(abs(float(np.mean(Z[:, j] * Z[:, k]))) <= max_correlation for k in chosen):
+                chosen.append(j)
+        self.chosen = np.array(chosen, dtype=np.int64)
+        Z = Z[:, self.chosen]
+        self.centre = Z.mean(axis=0)
+        _, S, Vt = np.linalg.svd(Z - self.centre, full_matrices=False)
+        explained = np.cumsum(S**2) / max(float(np.sum(S**2)), 1e-300)
+        self.axes = Vt[: int(np.searchsorted(explained, variance) + 1)].T
+
+    def __call__(self, smiles: list[str]) -> np.ndarray:
+        raw, _ = rdkit_descriptors(smiles)
+        X = raw[:, self.keep]
+        X = np.where(np.isfinite(X), X, self.mean)
+        Z = ((X - self.mean) / self.std)[:, self.chosen]
+        return (Z - self.centre) @ self.axes

@@ -20,7 +20,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
-from retort.agents.design import BatchSelection, InitialDesign
+from retort.agents.design import default_size, BatchSelection, InitialDesign
 from retort.agents.fields import Number, Whole
 from retort.agents.objectives import Goal, Objective, OutcomeConstraint
 from retort.agents.space import LinearConstraint, Parameter, SearchSpace
@@ -147,7 +147,7 @@ class Campaign(_Strict):
         if clash:
             raise ValueError(f"objectives and parameters share names {clash}")
         if self.initial_design is None:
-            object.__setattr__(self, "initial_design", min(self.budget, max(self.batch_size, 2 * len(self.parameters))))
+            object.__setattr__(self, "initial_design", default_size(self.budget, self.batch_size, self.space))
         elif self.initial_design > self.budget:
             raise ValueError(f"initial_design {self.initial_design} is larger than the budget {self.budget}; "
                              "the design is the first experiments of the budget")
@@ -164,6 +164,7 @@ class Campaign(_Strict):
                 raise ValueError(f"outcome constraint {c}: {c.name!r} is not an objective or a reading the lab reports; known: {sorted(known)}")
         check_fidelities(self.fidelities, self)
         check_learning(self)
+        self._check_generation()
         if self.warm_start:
             names = self.warm_start_names
             if self.name in names or len(set(names)) != len(names):
@@ -173,6 +174,20 @@ class Campaign(_Strict):
                 raise ValueError("warm_start: a warm start models one objective, without outcome constraints or fidelities, with the "
                                  "qLogNEI planner")
         return self
+
+    def _check_generation(self) -> None:
+        """A generating molecule parameter: one, with the Bayesian planner optimising; its proposals wait for a person's
+        approval unless the file says otherwise (``approval: auto``)."""
+        generating = [p.name for p in self.space.open]
+        if not generating:
+            return
+        if len(generating) > 1:
+            raise ValueError(f"parameters {generating} generate: at most one parameter of a campaign may generate")
+        if self.planner != "qLogNEI" or self.purpose != "optimise" or self.fidelities or self.warm_start:
+            raise ValueError(f"parameter {generating[0]!r} generates: generated candidates are screened by the qLogNEI planner "
+                             "of an optimising campaign, without fidelities or a warm start")
+        if "approval" not in self.model_fields_set:
+            object.__setattr__(self, "approval", Approval(mode="required"))
 
     @property
     def warm_start_names(self) -> list[str]:
@@ -386,7 +401,9 @@ def format_validation_error(exc: ValidationError, data: dict) -> str:
     for err in exc.errors():
         loc = _describe_location(err["loc"], data)
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and err["loc"][-1] == "generate" and err["loc"][:1] == ("parameters",):
+            msg = "only molecule parameters generate (listed molecules are their seeds); this parameter's type cannot"
+        elif err["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling; unknown keys are not ignored)"
         lines.append(f"  - {loc}: {msg}" if loc else f"  - {msg}")
     return "\n".join(lines)

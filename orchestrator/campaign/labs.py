@@ -110,10 +110,12 @@ class ColourLabConfig(_Strict):
 
 
 class AnalyticLabConfig(_Strict):
-    """A fast analytic lab (Branin, Hartmann-6) with Gaussian noise; its one reading is `y`."""
+    """A fast analytic lab with Gaussian noise; its one reading is `y`. Functions of numbers (Branin, Hartmann-6), or
+    of one molecule parameter: GuacaMol's goal-directed objectives (`retort.simulators.molecules`, scores in [0, 1])."""
 
     kind: Literal["virtual_analytic"]
-    function: Literal["branin", "hartmann6"]
+    function: Literal["branin", "hartmann6", "celecoxib_rediscovery", "troglitazone_rediscovery", "median_camphor_menthol",
+                      "isomer_c9h10n2o2pf2cl", "osimertinib_mpo", "fexofenadine_mpo"]
     noise_sd: Number = Field(default=0.0, ge=0, le=1e6)
     nan_readings_at: list[Annotated[Whole, Field(ge=1)]] = Field(default_factory=list, description="fault injection: experiment numbers read as NaN")
 

@@ -22,6 +22,8 @@ def add_parsers(sub) -> None:
     approve.add_argument("--add", nargs="+", action="append", default=[], metavar="NAME=VALUE",
                          help="add an experiment of your own, approved (every parameter; repeat for several)")
     approve.add_argument("--reason", default="", help="why (kept in the audit trail; required to reject)")
+    approve.add_argument("--forbid", default="", metavar="SMARTS",
+                         help="with --reject, in a campaign that generates molecules: a substructure no later proposal may contain")
     approve.add_argument("--by", default=user(), help="who decides (stored with the decision; default: your login)")
     record = sub.add_parser("record", help="enter a result measured by hand (an experiment run off the instruments)")
     record.add_argument("campaign", help="campaign name or YAML file")
@@ -50,7 +52,9 @@ def approve_command(args: argparse.Namespace) -> int:
 
     campaign, store, record = _stored(args)
     decisions = [Decision(action="approve", seq=n, reason=args.reason) for n in args.approve]
-    decisions += [Decision(action="reject", seq=n, reason=args.reason) for n in args.reject]
+    if args.forbid and not args.reject:
+        raise DecisionError("--forbid goes with --reject: the substructure is forbidden by rejecting a proposal that has it")
+    decisions += [Decision(action="reject", seq=n, reason=args.reason, forbid=args.forbid) for n in args.reject]
     for edit in args.edit:
         decisions.append(Decision(action="edit", seq=_number(edit[0]), values=_values(edit[1:], f"--edit {edit[0]}"), reason=args.reason))
     decisions += [Decision(action="add", values=_values(values, "--add"), reason=args.reason) for values in args.add]
@@ -137,10 +141,13 @@ def _show(campaign, store, record) -> None:
         value = e.provenance.acquisition_value
         chance = e.provenance.improvement_probability
         chance = "-" if chance is None else f"{chance:.0%}" + (" (ruled out)" if e.provenance.ruled_out else "")
+        origin = e.provenance.origin
+        planner = e.provenance.planner + (f"; {origin.operator} of {', '.join(origin.parents)}" if origin else "")
         table.add_row(str(e.seq), str(e.iteration), params(e.params), predicted, "-" if value is None else f"{value:.3g}",
-                      chance, e.provenance.planner)
+                      chance, planner)
     out.print(table)
-    out.print(f"decide: retort approve {campaign.name} --all | --approve N ... | --reject N ... --reason TEXT | --edit N NAME=VALUE ...",
+    forbid = " [--forbid SMARTS]" if campaign.space.open else ""
+    out.print(f"decide: retort approve {campaign.name} --all | --approve N ... | --reject N ... --reason TEXT{forbid} | --edit N NAME=VALUE ...",
               highlight=False, soft_wrap=True)
 
 

@@ -40,6 +40,7 @@ class Decision(BaseModel):
     seq: Optional[int] = None
     values: dict[str, Value] = Field(default_factory=dict)
     reason: str = ""
+    forbid: str = ""  # with a rejection, in a campaign whose molecule parameter generates: a SMARTS no later proposal may contain
 
 
 def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, Lab], decisions: list[Decision],
@@ -65,7 +66,8 @@ def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, L
         if d.action == "reject":
             if not d.reason.strip():
                 raise DecisionError(f"{where}: a rejection needs a reason (it is kept in the audit trail)")
-            verdicts.append(Verdict(seq=d.seq, status="rejected", action="reject", reason=d.reason))
+            verdicts.append(Verdict(seq=d.seq, status="rejected", action="reject", reason=d.reason,
+                                    forbid=forbidden_pattern(campaign, d.forbid, where) if d.forbid.strip() else None))
         elif d.action == "edit":
             if not d.values:
                 raise DecisionError(f"{where}: an edit needs the values to change (name=value)")
@@ -79,6 +81,8 @@ def decide(campaign: Campaign, store: Store, campaign_id: int, labs: dict[str, L
                                     note=f"edited by {actor} from a {was.provenance.planner} proposal: {changes}")
             verdicts.append(Verdict(seq=d.seq, status="approved", action="edit", reason=d.reason, params=params,
                                     provenance=provenance, before=was.params))
+        elif d.forbid.strip():
+            raise DecisionError(f"{where}: a forbidden substructure goes with a rejection (Reject), not with {d.action}; nothing was changed")
         else:
             if d.values:
                 raise DecisionError(f"{where}: approve takes no values; use edit to change them")
@@ -121,6 +125,20 @@ def record_by_hand(campaign: Campaign, store: Store, campaign_id: int, seq: int,
         return DecisionStore(store).record_by_hand(campaign_id, seq, raw, found, units, actor, reason)
     except StoreError as exc:
         raise DecisionError(str(exc)) from exc
+
+
+def forbidden_pattern(campaign: Campaign, smarts: str, where: str) -> str:
+    """A SMARTS typed with a rejection, checked: the campaign must generate molecules and RDKit must parse it."""
+    from retort.agents.generation.rules import MoleculeRules
+
+    if not campaign.space.open:
+        raise DecisionError(f"{where}: a forbidden substructure applies to a campaign whose molecule parameter generates; "
+                            f"{campaign.name!r} proposes only what its file lists. Nothing was changed")
+    try:
+        MoleculeRules(forbidden=[smarts.strip()])
+    except ValueError:
+        raise DecisionError(f"{where}: forbid: {smarts.strip()!r} is not a SMARTS pattern RDKit can parse; nothing was changed") from None
+    return smarts.strip()
 
 
 def checked_point(space: SearchSpace, labs: dict[str, Lab], values: dict[str, Value], where: str) -> dict[str, Value]:

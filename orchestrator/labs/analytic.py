@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from retort.agents.parameters import ContinuousParameter, DiscreteParameter, IntegerParameter
+from retort.agents.parameters import ContinuousParameter, DiscreteParameter, IntegerParameter, MoleculeParameter
 from retort.orchestrator.campaign import AnalyticLabConfig, Campaign
 from retort.orchestrator.errors import CampaignError
 from retort.orchestrator.labs.base import LabRequest, LabResult, SimpleLab, check_readings
 from retort.simulators import AnalyticLab, VirtualClock
+from retort.simulators.molecules import OBJECTIVES as MOLECULAR
 
 
 class VirtualAnalyticLab(SimpleLab):
@@ -14,8 +15,12 @@ class VirtualAnalyticLab(SimpleLab):
 
     def __init__(self, config: AnalyticLabConfig, campaign: Campaign) -> None:
         self.clock = VirtualClock()
-        self.sim = AnalyticLab(config.function, config.noise_sd, seed=campaign.seed, clock=self.clock)
         self.nan_at = set(config.nan_readings_at)
+        self.molecule = None
+        if config.function in MOLECULAR:
+            self._molecular(config, campaign)
+            return
+        self.sim = AnalyticLab(config.function, config.noise_sd, seed=campaign.seed, clock=self.clock)
         names = {p.name for p in campaign.parameters}
         missing = sorted(set(self.sim.domain) - names)
         if missing:
@@ -29,12 +34,25 @@ class VirtualAnalyticLab(SimpleLab):
                                     f"discrete), not {p.type}")
         check_readings(campaign, self.readings, config.function)
 
+    def _molecular(self, config: AnalyticLabConfig, campaign: Campaign) -> None:
+        """A molecular objective: the campaign's one parameter is a molecule; its SMILES is scored."""
+        molecules = [p for p in campaign.parameters if isinstance(p, MoleculeParameter)]
+        if len(campaign.parameters) != 1 or not molecules:
+            raise CampaignError(f"lab {config.function!r} scores one molecule: the campaign needs exactly one parameter, of type "
+                                f"molecule; it has {[f'{p.name} ({p.type})' for p in campaign.parameters]}")
+        self.molecule = molecules[0]
+        self.sim = AnalyticLab(config.function, config.noise_sd, seed=campaign.seed, clock=self.clock)
+        check_readings(campaign, self.readings, config.function)
+
     def location(self, seq: int) -> str:
         return f"evaluation {seq}"
 
     def result(self, request: LabRequest) -> LabResult:
         start = self.clock.now()
-        y = self.sim.evaluate({k: float(v) for k, v in request.params.items()})
+        if self.molecule is not None:
+            y = self.sim.evaluate({"smiles": self.molecule.smiles_of(request.params[self.molecule.name])})
+        else:
+            y = self.sim.evaluate({k: float(v) for k, v in request.params.items()})
         if request.seq in self.nan_at:
             y = float("nan")
         return LabResult(seq=request.seq, readings={"y": y}, units={"y": ""}, instrument="analytic", location=self.location(request.seq),

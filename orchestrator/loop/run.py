@@ -38,6 +38,10 @@ def make_planner(campaign: Campaign, name: Optional[str] = None, sources: Option
         levels = TrustLevels(lower=settings.lower, upper=settings.upper, keep=settings.keep, converged=settings.converged)
         return LearnPlanner(campaign.goal, levels, n_initial=campaign.initial_design, seed=campaign.seed, members=settings.members,
                             initial=campaign.initial_design_method)
+    if campaign.space.open:  # a molecule parameter generates
+        from retort.agents.generation.planner import GenerativePlanner
+
+        return GenerativePlanner.around(campaign.goal, campaign.initial_design, campaign.seed, initial=campaign.initial_design_method)
     plain = BayesianPlanner(campaign.goal, n_initial=campaign.initial_design, seed=campaign.seed, initial=campaign.initial_design_method,
                             batch_selection=campaign.batch_selection, sources=sources)
     if campaign.fidelities:  # the plain planner takes over the truth when every dry source turns out unrelated to it

@@ -27,6 +27,7 @@ from retort.orchestrator.labs.base import LabRequest, LabResult, LabRun
 from retort.orchestrator.loop.budget import next_iteration, unallocated
 from retort.orchestrator.loop.learning import run_learned
 from retort.orchestrator.loop.run import CampaignRun, RunRef, attach
+from retort.orchestrator.store.decisions import DecisionStore
 from retort.orchestrator.store.records import ExperimentRecord
 from retort.surrogates import FittedModel
 
@@ -110,6 +111,8 @@ def propose(run: CampaignRun, iteration: int, model: Optional[FittedModel], n: i
     else:
         pending: list[dict[str, Value]] = [e.params for e in experiments if e.status in (*OPEN, "running")]
         rejected = [e.params for e in experiments if e.status == "rejected" or without_value(e)]
+        if run.space.open:  # generating: what people have forbidden since, read afresh each round
+            run.planner.forbidden = DecisionStore(run.store).forbidden(run.record.id)
         proposals = run.planner.propose(run.space, seen, pending, n, model, rejected=rejected)
     stored = run.store.add_proposals(run.record.id, iteration, proposals)
     computations = [e for e in stored if e.fidelity is not None]

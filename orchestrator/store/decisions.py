@@ -34,6 +34,7 @@ class Verdict:
     params: Optional[dict[str, Value]] = None
     provenance: Optional[Provenance] = None
     before: Optional[dict[str, Value]] = None  # the parameters as proposed (an edit replaces them)
+    forbid: Optional[str] = None  # a rejection's SMARTS: later generated proposals may not contain it (audit action `forbid`)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ class DecisionStore:
                     s.add(AuditRow(campaign_id=campaign_id, experiment_id=row.id, seq=row.seq, action=v.action, actor=actor, reason=v.reason,
                                    before_json=json.dumps(v.before if v.before is not None else after),
                                    after_json=json.dumps(after | {"status": v.status})))
+                    if v.forbid:
+                        s.add(AuditRow(campaign_id=campaign_id, experiment_id=row.id, seq=row.seq, action="forbid", actor=actor,
+                                       reason=v.reason, after_json=json.dumps({"smarts": v.forbid})))
                     rows.append(row)
                 if added:
                     provenance = Provenance(planner="operator", note=f"added by {actor}" + (f": {reason}" if reason else ""))
@@ -105,6 +109,14 @@ class DecisionStore:
                 return [experiment_record(r, []) for r in rows]
 
         return retry_on_conflict(write)  # an experiment numbered at once by another process (the loop planning): number again
+
+    def forbidden(self, campaign_id: int) -> list[str]:
+        """The substructures (SMARTS) people forbade with their rejections, oldest first: every later round of a
+        generating campaign keeps them."""
+        with self.store.session("read forbidden substructures") as s:
+            rows = s.exec(select(AuditRow.after_json).where(AuditRow.campaign_id == campaign_id, AuditRow.action == "forbid")
+                          .order_by(AuditRow.id)).all()
+        return list(dict.fromkeys(json.loads(r)["smarts"] for r in rows))
 
     def import_measured(self, campaign_id: int, items: list[Imported], actor: str, source: dict) -> list[int]:
         """Measurements made elsewhere, stored as measured experiments of iteration 0 (planner `import`: they spend

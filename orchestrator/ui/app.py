@@ -54,9 +54,11 @@ def create_app(store_url: str, session_hours: float = SESSION_HOURS, public_orig
     app.state.session_hours = session_hours
     app.state.labs = {}  # campaign configuration -> its instruments, built once (edits are checked against them)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    from retort.orchestrator.ui.drawings import molecule_image
     from retort.orchestrator.ui.pages import show
 
     app.state.templates.env.filters["show"] = show
+    app.state.templates.env.filters["molecule_image"] = molecule_image
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.middleware("http")

@@ -32,10 +32,10 @@ class Typed(BaseModel):
     form: str
     values: dict[str, str]
     reason: str = ""
+    forbid: str = ""
     seq: str = ""
     fields: list[str] = []
     message: str = ""
-
 
     @classmethod
     def of(cls, campaign: str, route: str, fields: Mapping[str, object], message: str, named: list[str] = ()) -> "Typed":
@@ -43,7 +43,8 @@ class Typed(BaseModel):
         prefix = "m." if route == "record" else "v."
         which = "record" if route == "record" else (f"decide:{fields['seq']}" if "seq" in fields else "add")
         return cls(campaign=campaign, form=which, values={k[len(prefix):]: str(v) for k, v in fields.items() if k.startswith(prefix)},
-                   reason=str(fields.get("reason", ""))[:2000], seq=str(fields.get("seq", ""))[:20], fields=list(named), message=message)
+                   reason=str(fields.get("reason", ""))[:2000], forbid=str(fields.get("forbid", ""))[:500], seq=str(fields.get("seq", ""))[:20],
+                   fields=list(named), message=message)
 
 
 def fields_named(message: str, campaign: Campaign) -> list[str]:
@@ -61,6 +62,17 @@ def load(store: Store, name: str) -> tuple[CampaignRecord, Campaign]:
     """A stored campaign and its record (`StoredConfigError` when this release refuses its configuration)."""
     record = store.campaign(name)
     return record, stored_campaign(record, store.url)
+
+
+def generated(store: Store, record: CampaignRecord, campaign: Campaign, last: int = 12) -> Optional[dict]:
+    """A generating campaign's `last` generated experiments, newest first, and the substructures people forbade
+    since it began; None for a campaign that does not generate."""
+    if not campaign.space.open:
+        return None
+    from retort.orchestrator.store.decisions import DecisionStore
+
+    made = [e for e in store.experiments(record.id) if e.provenance.origin is not None]
+    return {"experiments": made[-last:][::-1], "count": len(made), "forbidden": DecisionStore(store).forbidden(record.id)}
 
 
 def lines(store: Store, record: CampaignRecord, campaign: Campaign) -> list[ExperimentLine]:

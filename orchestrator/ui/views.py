@@ -134,7 +134,8 @@ def _campaign_view(request: Request, name: str, status: str, sort: str, desc: bo
     from retort.orchestrator.ui.starting import log_tail
 
     log_name, log_lines = log_tail(store, name)
-    return dict(name=name, campaign=config, summary=pages.summary(store, record, config, experiments), figures=pages.figures(config, experiments),
+    generated = pages.generated(store, record, config)
+    return dict(name=name, campaign=config, generated=generated, summary=pages.summary(store, record, config, experiments), figures=pages.figures(config, experiments),
                 log_name=log_name, log_lines=log_lines,
                 models=models[-20:][::-1], n_models=len(models), table=table, decks=pages.decks(store, config),
                 paging={n: query(n) for n in (table["page"] - 1, table["page"] + 1)}, query=query(table["page"]),
@@ -237,13 +238,16 @@ async def decide_one(request: Request, name: str):
         if action == "approve" and changed:  # Approve runs the proposal as proposed: values typed into its form are not lost silently
             raise DecisionError(f"experiment {seq}: you changed {', '.join(changed)}; press 'Approve with these values' to run your "
                                 "values, or reload the page to approve it as proposed. Nothing was changed")
-        decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000])
+        decision = Decision(action=action, seq=seq, values=values if action in ("edit", "add") else {}, reason=str(form.get("reason", ""))[:2000],
+                            forbid=str(form.get("forbid", ""))[:500] if action == "reject" else "")
         labs = await run_in_threadpool(_labs, request, config, store) if action in ("edit", "add") else {}  # the lab's limits
         done = await run_in_threadpool(decide, config, store, record.id, labs, [decision], session.user.name)
     except DecisionError as exc:
         return _refused(request, session, name, config, exc, "decide", form)
     what = {"approve": "approved", "reject": "rejected", "edit": "edited and approved", "add": "added"}[action]
-    return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {done[0].seq} {what} by {session.user.name}"), status_code=303)
+    forbidden = f"; substructure {decision.forbid.strip()} forbidden from now on" if decision.forbid.strip() else ""
+    return RedirectResponse("/approvals" + flash(request, f"{name}: experiment {done[0].seq} {what} by {session.user.name}{forbidden}"),
+                            status_code=303)
 
 
 @router.post("/campaigns/{name}/approve-all")

@@ -50,7 +50,8 @@ KNOWN_KEYS = {
     "components", "bounds", "terms", "op", "rhs", "goal", "output", "target", "weight", "kind", "wavelengths", "pipettes",
     "plate", "stock_volume", "mix_repetitions", "pipetting_cv", "reader_noise", "nan_readings_at", "function", "noise_sd",
     "dataset", "path", "columns", "noise", "trade_off", "reference_point", "outcome_constraints", "value", "initial_design_method",
-    "warm_start", "learning", "keep", "converged", "members",
+    "warm_start", "learning", "keep", "converged", "members", "generate", "elements", "heavy_atoms", "charge", "forbidden", "max_sa",
+    "max_ring_size", "per_round", "operators", "approval",
 }
 
 

@@ -24,7 +24,9 @@ CHEAP = ["branin", "colour_match", "colour_match_lab", "colour_match_ot2", "colo
 EMULATED = ["snar_emulated", "flow_suzuki_emulated", "alloy_hardness_emulated"]  # fit a GP emulator at open (seconds)
 COMPUTED = ["freesolv_dry_wet", "freesolv_xtb", "rocksalt_chgnet"]  # compute on a Dask LocalCluster or process pool (seconds to start): run unmodified only
 WARM = ["buchwald_hartwig_iodide_warm_start"]  # warm-started from another example, which runs first into its store: run unmodified only
-assert sorted(CHEAP + EMULATED + COMPUTED + WARM) == fc.example_names(), "a new example: add it to CHEAP, EMULATED, COMPUTED or WARM"
+GENERATED = ["celecoxib_generate"]  # generates and screens about a thousand molecules a round (seconds each): run unmodified only
+assert sorted(CHEAP + EMULATED + COMPUTED + WARM + GENERATED) == fc.example_names(), \
+    "a new example: add it to CHEAP, EMULATED, COMPUTED, WARM or GENERATED"
 
 FUZZ = dict(deadline=None, derandomize=True, database=None, print_blob=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

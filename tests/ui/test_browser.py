@@ -28,6 +28,19 @@ def retort(tmp_path, *args, stdin=None, background=False):
     return subprocess.run(command, cwd=tmp_path, input=stdin, capture_output=True, text=True, env=env, timeout=300)
 
 
+def serving(ui, port: int) -> str:
+    """The UI's address, once `retort ui` (the process `ui`) answers on `port` (within a minute)."""
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/login").status_code == 200:
+                return base
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and ui.poll() is None, ui.communicate()
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -57,15 +70,7 @@ def test_an_operator_drives_a_campaign_with_approval_required_from_the_browser(t
     (tmp_path / "leak.yaml").write_text("name: leak\nparameters: [{name: x, type: categorical, values: [a]}]\nbudget: 1\nbatch_size: 1\n"
                                         f"objectives: [{{name: y, goal: maximize}}]\nlab: {{kind: dataset_lookup, path: '{tmp_path / 'shadow'}', output: y}}\n")
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/login").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and ui.poll() is None, ui.communicate()
-                time.sleep(0.2)
+        base = serving(ui, port)
         context = browser.new_context()  # one session for the pages opened below
         page = context.new_page()
         page.goto(f"{base}/approvals")
