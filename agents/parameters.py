@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from retort.agents.fields import Number, Whole
 from retort.agents.generation.rules import Generation
+from retort.agents.generation.substitution import Substitution
 
 Value = Union[float, int, str, dict[str, float]]
 TOL = 1e-6
@@ -198,7 +199,78 @@ class DiscreteParameter(_Discrete):
 
 
 
-class MoleculeParameter(_Discrete):
+class _Open(_Discrete):
+    """A choice among written structures (SMILES, formulas) that may `generate` more: then its listed ones are the
+    seeds, its columns are computed per structure (`rows`), so they exist for ones nobody listed, and any structure its
+    rules allow is a value (`open`). A round's candidates are a snapshot of it (`pooled`), a finite choice."""
+
+    _seeds: tuple[str, ...] = PrivateAttr(default=())  # a generating parameter's listed structures (columns may be fitted on them)
+    _pool: bool = PrivateAttr(default=False)  # a round's snapshot: its values are every candidate of the round
+
+    @property
+    def structures(self) -> list[str]:
+        raise NotImplementedError
+
+    def key(self, structure: str) -> str:
+        """The canonical form two writings of one structure share."""
+        raise NotImplementedError
+
+    def allows(self, structure: str) -> bool:
+        """Whether a structure nobody listed keeps the generation's rules."""
+        raise NotImplementedError
+
+    def rows(self, structures: tuple[str, ...]) -> np.ndarray:
+        """A generating parameter's columns for these structures, one row each."""
+        raise NotImplementedError
+
+    def _keep_seeds(self) -> None:
+        if not self._seeds:  # validated again inside each space it joins: a round's snapshot keeps its listed structures
+            self._seeds = tuple(self.structures)
+
+    @property
+    def open(self) -> bool:
+        """It generates, and this is not a round's snapshot: any structure its rules allow is a value."""
+        return getattr(self, "generate", None) is not None and not self._pool
+
+    def pooled(self, values: dict[str, str]):
+        """A round's snapshot of a generating parameter: these values (label -> structure: the listed ones, then the
+        round's candidates), encoded as the parameter encodes any structure."""
+        copy = self.model_copy(update={"values": values if isinstance(self.values, dict) else list(values.values())})
+        copy._pool = True
+        return copy
+
+    def structure_of(self, value: Value) -> str:
+        """The structure of a value: a listed option's, or (generating) the value itself."""
+        index = self.index(value)
+        return self.structures[index] if index >= 0 else str(value)
+
+    def index(self, value: Value) -> int:
+        return self.labels.index(value) if isinstance(value, str) and value in self.labels else -1
+
+    def contains(self, value: Value) -> bool:
+        if self.index(value) >= 0:
+            return True
+        return self.open and isinstance(value, str) and self.allows(value)
+
+    def encode(self, value: Value) -> list[float]:
+        if getattr(self, "generate", None) is None:
+            return super().encode(value)
+        if self.index(value) < 0 and not self.contains(value):
+            raise ValueError(f"parameter {self.name!r}: {value!r} is not a {self.type} its generation rules allow")
+        return self.rows((self.structure_of(value),))[0].tolist()
+
+    def column_bounds(self) -> list[tuple[float, float]]:
+        if getattr(self, "generate", None) is None:
+            return super().column_bounds()
+        t = self.rows(self._seeds)  # fixed: the seeds' range, whatever a round holds
+        lo, hi = t.min(axis=0), t.max(axis=0)
+        return [(float(a), float(b) if b > a else float(a) + 1.0) for a, b in zip(lo, hi)]
+
+    def table(self) -> np.ndarray:
+        return self.rows(tuple(self.structures))
+
+
+class MoleculeParameter(_Open):
     """A choice among molecules given as SMILES (a list, or a mapping name -> SMILES).
 
     The point's value is the option's label: the SMILES for a list, the name for a mapping.
@@ -218,8 +290,6 @@ class MoleculeParameter(_Discrete):
     encoding: Literal["descriptors", "mordred", "morgan", "morgan_count", "onehot"] = "descriptors"
     fingerprint_bits: Whole = Field(default=2048, ge=64, le=16384)
     generate: Optional[Generation] = Field(default=None, description="propose molecules made from the listed ones (the seeds)")
-    _seeds: tuple[str, ...] = PrivateAttr(default=())  # a generating parameter's listed SMILES (its columns are fitted on them)
-    _pool: bool = PrivateAttr(default=False)  # a round's snapshot: its values are every candidate of the round
 
     @model_validator(mode="after")
     def _check(self) -> "MoleculeParameter":
@@ -256,52 +326,25 @@ class MoleculeParameter(_Discrete):
             label, reason = next(iter(reasons.items()))
             raise ValueError(f"generate: no listed molecule keeps the generation's rules (e.g. {label!r} {reason}); "
                              "the seeds must include molecules the rules allow")
-        if not self._seeds:  # validated again inside each space it joins: a round's snapshot keeps its listed molecules
-            self._seeds = tuple(self.smiles)
-
-    @property
-    def open(self) -> bool:
-        """It generates, and this is not a round's snapshot: any molecule its rules allow is a value."""
-        return self.generate is not None and not self._pool
-
-    def pooled(self, values: dict[str, str]) -> "MoleculeParameter":
-        """A round's snapshot of a generating parameter: these values (label -> SMILES: the listed ones, then the
-        round's candidates), encoded as the parameter encodes any molecule."""
-        copy = self.model_copy(update={"values": values})
-        copy._pool = True
-        return copy
+        self._keep_seeds()
 
     def smiles_of(self, value: Value) -> str:
         """The SMILES of a value: a listed option's, or (generating) the value itself."""
-        index = self.labels.index(value) if value in self.labels else -1
-        return self.smiles[index] if index >= 0 else str(value)
+        return self.structure_of(value)
 
-    def index(self, value: Value) -> int:
-        return self.labels.index(value) if isinstance(value, str) and value in self.labels else -1
+    def key(self, structure: str) -> str:
+        from retort.surrogates.featurisers import canonical
 
-    def contains(self, value: Value) -> bool:
-        if self.index(value) >= 0:
-            return True
-        if not self.open or not isinstance(value, str):
-            return False
+        return canonical(structure)
+
+    def allows(self, structure: str) -> bool:
         from retort.agents.generation.rules import parse
 
-        mol = parse(value)
+        mol = parse(structure)
         return mol is not None and self.generate.rules.violation(mol) is None
 
-    def encode(self, value: Value) -> list[float]:
-        if self.generate is None:
-            return super().encode(value)
-        if self.index(value) < 0 and not self.contains(value):
-            raise ValueError(f"parameter {self.name!r}: {value!r} is not a molecule its generation rules allow")
-        return _generated_row(self.smiles_of(value), self.encoding, self.fingerprint_bits, self._seeds).tolist()
-
-    def column_bounds(self) -> list[tuple[float, float]]:
-        if self.generate is None:
-            return super().column_bounds()
-        t = _generated_rows(self._seeds, self.encoding, self.fingerprint_bits, self._seeds)  # fixed: the seeds' range
-        lo, hi = t.min(axis=0), t.max(axis=0)
-        return [(float(a), float(b) if b > a else float(a) + 1.0) for a, b in zip(lo, hi)]
+    def rows(self, structures: tuple[str, ...]) -> np.ndarray:
+        return _generated_rows(structures, self.encoding, self.fingerprint_bits, self._seeds)
 
     @property
     def labels(self) -> list[str]:
@@ -312,13 +355,85 @@ class MoleculeParameter(_Discrete):
         return list(self.values) if isinstance(self.values, list) else list(self.values.values())
 
     @property
+    def structures(self) -> list[str]:
+        return self.smiles
+
+    @property
     def fingerprint(self) -> bool:
         return self.encoding in ("morgan", "morgan_count")
 
     def table(self) -> np.ndarray:
         if self.generate is not None:
-            return _generated_rows(tuple(self.smiles), self.encoding, self.fingerprint_bits, self._seeds)
+            return super().table()
         return _molecule_table(tuple(self.smiles), self.encoding, self.fingerprint_bits)
+
+
+class MaterialParameter(_Open):
+    """A choice among materials written as formulas (``LiFePO4``, ``SrTiO3``), each encoded by the element-property
+    statistics of its composition (weighted mean and spread, minimum and maximum of electronegativity, radius, mass,
+    period, group and Mendeleev number; computed per formula, so a composition nobody listed has its columns too).
+
+    With `generate` the listed formulas are seeds: a generative planner proposes ionic substitutions of the measured
+    ones (`retort.agents.generation.substitution`), only charge-balanced ones of allowed elements; every seed must
+    itself be charge-balanced.
+
+    Example: ``{name: cathode, type: material, values: [LiFePO4, LiMnPO4, LiCoO2], generate: {elements: [Li, Na, Fe, Mn, Co, Ni, P, O]}}``
+    """
+
+    type: Literal["material"] = "material"
+    values: list[str] = Field(min_length=2)
+    generate: Optional[Substitution] = Field(default=None, description="propose substitutions of the listed compositions (the seeds)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MaterialParameter":
+        from retort.agents.generation.substitution import charge_balanced
+        from retort.surrogates.featurisers import FeaturisationError, parse_composition
+
+        seen: dict[str, str] = {}
+        for formula in self.values:
+            try:
+                parse_composition(formula)
+                key = self.key(formula)
+            except (FeaturisationError, ValueError) as exc:
+                raise ValueError(f"{formula!r} is not a formula pymatgen can read ({exc})") from None
+            if key in seen:
+                raise ValueError(f"duplicate material: {formula!r} and {seen[key]!r} are the same composition ({key})")
+            seen[key] = formula
+        if self.generate is not None:
+            unbalanced = [f for f in self.values if not charge_balanced(f)]
+            if unbalanced:
+                raise ValueError(f"generate: {unbalanced[0]!r} cannot be charge-balanced with common oxidation states; substitutions "
+                                 "keep a seed's charges, so every seed must be neutral")
+            self._keep_seeds()
+        return self
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.values)
+
+    @property
+    def structures(self) -> list[str]:
+        return list(self.values)
+
+    def key(self, structure: str) -> str:
+        from retort.agents.generation.substitution import reduced
+
+        return reduced(structure)
+
+    def allows(self, structure: str) -> bool:
+        return self.generate.allows(structure)
+
+    def rows(self, structures: tuple[str, ...]) -> np.ndarray:
+        table = np.vstack([_material_row(s) for s in structures])
+        table.setflags(write=False)
+        return table
+
+
+@lru_cache(maxsize=100_000)
+def _material_row(formula: str) -> np.ndarray:
+    from retort.surrogates.featurisers import composition_descriptors
+
+    return composition_descriptors([formula])[0][0]
 
 
 GENERATING_ENCODINGS = ("morgan_count", "morgan", "descriptors")
@@ -503,7 +618,7 @@ class CompositionParameter(_Simplex):
 
 
 Parameter = Annotated[
-    Union[ContinuousParameter, IntegerParameter, DiscreteParameter, CategoricalParameter, MoleculeParameter, MixtureParameter,
-          CompositionParameter],
+    Union[ContinuousParameter, IntegerParameter, DiscreteParameter, CategoricalParameter, MoleculeParameter, MaterialParameter,
+          MixtureParameter, CompositionParameter],
     Field(discriminator="type"),
 ]

@@ -33,6 +33,7 @@ from retort.agents.parameters import (
     MixtureParameter,
     ContinuousParameter,
     IntegerParameter,
+    MaterialParameter,
     MoleculeParameter,
     Parameter,
     Value,
@@ -40,6 +41,9 @@ from retort.agents.parameters import (
 
 if TYPE_CHECKING:
     import torch
+
+
+CHOICES = (CategoricalParameter, DiscreteParameter, MoleculeParameter, MaterialParameter)  # a choice among listed options
 
 
 class LinearConstraint(BaseModel):
@@ -116,12 +120,12 @@ class SearchSpace(BaseModel):
     def is_discrete(self) -> bool:
         """Every parameter is a choice among options: the space is a (lazily enumerated) product. A space with a
         generating molecule parameter is not (`open`): its round snapshots are (`pooled`)."""
-        return all(isinstance(p, (CategoricalParameter, DiscreteParameter, MoleculeParameter)) for p in self.parameters) and not self.open
+        return all(isinstance(p, CHOICES) for p in self.parameters) and not self.open
 
     @property
-    def open(self) -> list[MoleculeParameter]:
-        """Its generating molecule parameters (any molecule their rules allow is a value)."""
-        return [p for p in self.parameters if isinstance(p, MoleculeParameter) and p.open]
+    def open(self) -> list[MoleculeParameter | MaterialParameter]:
+        """Its generating parameters, molecules or materials (any structure their rules allow is a value)."""
+        return [p for p in self.parameters if isinstance(p, (MoleculeParameter, MaterialParameter)) and p.open]
 
     def pooled(self, values: dict[str, dict[str, str]]) -> "SearchSpace":
         """This space with each generating parameter named in `values` narrowed to those values (label -> SMILES):
@@ -134,7 +138,7 @@ class SearchSpace(BaseModel):
         when a mixed space's continuous part is optimised."""
         offsets = self.column_offsets()
         return [offsets[p.name] + j for p in self.parameters
-                if isinstance(p, (IntegerParameter, CategoricalParameter, DiscreteParameter, MoleculeParameter)) for j in range(p.width)]
+                if isinstance(p, (IntegerParameter, *CHOICES)) for j in range(p.width)]
 
     def composition_groups(self) -> list[tuple[list[int], np.ndarray]]:
         """Per composition encoded with descriptors: its fraction columns and element-property table."""

@@ -1,2 +1,3 @@
 """Generated candidates: molecules nobody listed, made from measured ones by mutation and crossover under a campaign's
-rules (`rules`, `operators`, `generator`), screened by the model and proposed with their parents (`planner`)."""
+rules (`rules`, `operators`, `generator`), and compositions made by ionic substitution (`substitution`); screened by the
+model and proposed with their parents (`planner`)."""

@@ -26,7 +26,7 @@ SHARES = {"crossover": 0.6, "mutation": 0.2, "selfies": 0.2}  # of the attempts,
 class Child:
     """A generated molecule and where it came from."""
 
-    smiles: str  # canonical
+    value: str  # canonical: a SMILES, or a reduced formula
     parents: tuple[str, ...]
     operator: str
 
@@ -82,7 +82,7 @@ def generate(population: list[tuple[float, str]], known: set[str], rules: Molecu
         if reason is not None:
             dropped[_kind(reason)] += 1
             continue
-        made[smiles] = Child(smiles=smiles, parents=tuple(dict.fromkeys(chosen)), operator=name)
+        made[smiles] = Child(value=smiles, parents=tuple(dict.fromkeys(chosen)), operator=name)
     return Generated(children=list(made.values()), attempts=n, dropped=dropped)
 
 

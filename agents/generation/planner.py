@@ -21,6 +21,8 @@ from typing import Sequence
 
 from retort.agents.errors import PlanningError
 from retort.agents.generation.generator import Generated, generate
+from retort.agents.generation.substitution import substitute
+from retort.agents.parameters import MaterialParameter, MoleculeParameter
 from retort.agents.planners import BayesianPlanner
 from retort.agents.proposal import Observation, Origin, Proposal
 from retort.agents.space import SearchSpace
@@ -44,11 +46,11 @@ class GenerativePlanner:
         self.forbidden = list(forbidden)
         self.last: Generated | None = None
 
-    def _forbids(self, smiles: str) -> bool:
+    def _forbids(self, param, structure: str) -> bool:
         """Whether a listed molecule has a substructure people forbade (it is then not proposed either)."""
         from retort.agents.generation.rules import first_match, parse
 
-        mol = parse(smiles) if self.forbidden else None
+        mol = parse(structure) if self.forbidden and isinstance(param, MoleculeParameter) else None
         return mol is not None and first_match(mol, self.forbidden) is not None
 
     @classmethod
@@ -60,27 +62,34 @@ class GenerativePlanner:
         where the goal allows (one linear utility, no outcome constraints); qLogNEI otherwise."""
         return cls(BayesianPlanner(goal, n_initial=0, seed=seed, large_library=0, **settings), n_initial, forbidden)
 
-    def _evolve(self, space: SearchSpace, param, observations: list[Observation], values: dict[str, str], model: FittedModel,
-                position: int) -> Generated:
-        """A round's new molecules: `GENERATIONS` generations of mutation and crossover, evolved in silico. The first
-        generation's parents are the measured molecules (by their measured utility) and the listed ones not yet
-        measured (by the model's predicted utility); later generations' are the round's children so far, ranked by
-        the model's expected improvement, so the candidates can move beyond one edit of what was measured (GP-BO
-        with a genetic algorithm as its acquisition optimiser, Tripp et al. 2021). Where the goal has no single
-        linear utility to score, one generation."""
-        from retort.surrogates.featurisers import canonical
-
-        name, settings = param.name, param.generate
-        rules = settings.rules.with_forbidden(self.forbidden)
-        score = self._scorer(space, observations, model, name)
-        parents: dict[str, float] = {}
+    def _generate(self, space: SearchSpace, param, observations: list[Observation], values: dict[str, str], model: FittedModel,
+                  position: int) -> Generated:
+        """A round's new candidates: molecules evolved in silico (`_evolve`), or substitutions of the best measured
+        compositions (`substitution.substitute`)."""
+        name = param.name
+        parents: dict[str, float] = {}  # canonical structure -> its best measured utility
         for o in observations:
-            key = canonical(param.smiles_of(o.params[name]))
+            key = param.key(param.structure_of(o.params[name]))
             parents[key] = max(parents.get(key, float("-inf")), self.inner.goal.utility_of(o.objectives))
-        unmeasured = [canonical(s) for s in param.smiles if canonical(s) not in parents]
+        known = {param.key(s) for s in values.values()}
+        if isinstance(param, MaterialParameter):
+            return substitute(sorted(parents, key=parents.__getitem__, reverse=True), known, param.generate)
+        return self._evolve(space, param, observations, parents, known, model, position)
+
+    def _evolve(self, space: SearchSpace, param, observations: list[Observation], parents: dict[str, float], known: set[str],
+                model: FittedModel, position: int) -> Generated:
+        """`GENERATIONS` generations of mutation and crossover, evolved in silico. The first generation's parents are
+        the measured molecules (by their measured utility) and the listed ones not yet measured (by the model's
+        predicted utility); later generations' are the round's children so far, ranked by the model's expected
+        improvement, so the candidates can move beyond one edit of what was measured (GP-BO with a genetic algorithm
+        as its acquisition optimiser, Tripp et al. 2021). Where the goal has no single linear utility to score, one
+        generation."""
+        settings = param.generate
+        rules = settings.rules.with_forbidden(self.forbidden)
+        score = self._scorer(space, observations, model, param.name)
+        unmeasured = [param.key(s) for s in param.structures if param.key(s) not in parents]
         if unmeasured and score is not None:
-            parents |= dict(zip(unmeasured, score(unmeasured, mean=True)))
-        known = {canonical(s) for s in values.values()}
+            parents = parents | dict(zip(unmeasured, score(unmeasured, mean=True)))
         generations = GENERATIONS if score is not None else 1
         population = [(u, s) for s, u in parents.items()]
         children: list = []
@@ -90,9 +99,9 @@ class GenerativePlanner:
             made = generate(population, known, rules, max(1, settings.per_round // generations), seed, tuple(settings.operators))
             attempts, dropped = attempts + made.attempts, dropped + made.dropped
             children += made.children
-            known |= {c.smiles for c in made.children}
+            known |= {c.value for c in made.children}
             if g + 1 < generations and children:
-                population = list(zip(score([c.smiles for c in children]), (c.smiles for c in children)))
+                population = list(zip(score([c.value for c in children]), (c.value for c in children)))
         return Generated(children=children, attempts=attempts, dropped=dropped)
 
     def _scorer(self, space: SearchSpace, observations: list[Observation], model: FittedModel, name: str):
@@ -129,25 +138,23 @@ class GenerativePlanner:
         return self.inner.fit(space, observations)
 
     def propose(self, space, observations, pending, batch_size, model=None, rejected=()) -> list[Proposal]:
-        from retort.surrogates.featurisers import canonical
-
         if len(space.open) != 1:
-            raise PlanningError(f"a generative planner needs exactly one generating molecule parameter; this space has {len(space.open)}")
+            raise PlanningError(f"a generative planner needs exactly one generating parameter; this space has {len(space.open)}")
         param = space.open[0]
         name = param.name
         tried = [o.params[name] for o in observations] + [p[name] for p in pending] + [r[name] for r in rejected]
-        values = {label: smiles for label, smiles in zip(param.labels, param.smiles) if label in tried or not self._forbids(smiles)}
-        values |= {v: param.smiles_of(v) for v in tried if v not in values}
+        values = {label: s for label, s in zip(param.labels, param.structures) if label in tried or not self._forbids(param, s)}
+        values |= {v: param.structure_of(v) for v in tried if v not in values}
         done = len(observations) + len(pending)
         untried = len(set(values) - set(tried))
         if model is None or (done < self.n_initial and untried >= batch_size):  # the design: over the listed molecules
             if not untried:
-                raise PlanningError(f"parameter {name!r}: every listed molecule is measured, pending or rejected, and the model "
+                raise PlanningError(f"parameter {name!r}: every listed {param.type} is measured, pending or rejected, and the model "
                                     "needs two measurements before it can screen generated ones")
             return self.inner.propose(space.pooled({name: values}), observations, pending, min(batch_size, untried), None, rejected)
-        made = self._evolve(space, param, observations, values, model, done + len(rejected))
+        made = self._generate(space, param, observations, values, model, done + len(rejected))
         self.last = made
-        children = {c.smiles: c for c in made.children}
+        children = {c.value: c for c in made.children}
         values |= {s: s for s in children}
         proposals = self.inner.propose(space.pooled({name: values}), observations, pending, batch_size, model, rejected)
         generation_round = 1 + max(0, done - self.n_initial) // max(1, batch_size)

@@ -176,8 +176,8 @@ class Campaign(_Strict):
         return self
 
     def _check_generation(self) -> None:
-        """A generating molecule parameter: one, with the Bayesian planner optimising; its proposals wait for a person's
-        approval unless the file says otherwise (``approval: auto``)."""
+        """A generating parameter (molecules or materials): one, with the Bayesian planner optimising; its proposals wait
+        for a person's approval unless the file says otherwise (``approval: auto``)."""
         generating = [p.name for p in self.space.open]
         if not generating:
             return

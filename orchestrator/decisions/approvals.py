@@ -131,7 +131,7 @@ def forbidden_pattern(campaign: Campaign, smarts: str, where: str) -> str:
     """A SMARTS typed with a rejection, checked: the campaign must generate molecules and RDKit must parse it."""
     from retort.agents.generation.rules import MoleculeRules
 
-    if not campaign.space.open:
+    if not any(p.type == "molecule" for p in campaign.space.open):
         raise DecisionError(f"{where}: a forbidden substructure applies to a campaign whose molecule parameter generates; "
                             f"{campaign.name!r} proposes only what its file lists. Nothing was changed")
     try:

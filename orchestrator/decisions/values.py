@@ -13,6 +13,7 @@ from retort.agents.parameters import (
     DiscreteParameter,
     IntegerParameter,
     MixtureParameter,
+    MaterialParameter,
     MoleculeParameter,
 )
 from retort.agents.proposal import Value
@@ -56,7 +57,10 @@ def read_value(space: SearchSpace, name: str, value: Value, where: str) -> Value
             value = json.loads(value)
         except ValueError:
             raise DecisionError(f"{bad}: give the fractions as JSON, e.g. {{\"{p.components[0]}\": 0.5, ...}}") from None
-    if isinstance(p, (CategoricalParameter, MoleculeParameter)) and not p.contains(value):
+    if isinstance(p, (MoleculeParameter, MaterialParameter)) and p.open:
+        if not p.contains(value):
+            raise DecisionError(f"{bad} is not one of its values {p.labels}, nor a {p.type} its generation rules allow")
+    elif isinstance(p, (CategoricalParameter, MoleculeParameter, MaterialParameter)) and not p.contains(value):
         raise DecisionError(f"{bad} is not one of its values {p.labels}")
     if isinstance(p, CompositionParameter) and not isinstance(value, str):
         raise DecisionError(f"{bad}: give a formula, e.g. Fe0.5Ni0.5")

@@ -74,11 +74,11 @@ def test_a_round_of_generation_keeps_every_rule_and_repeats_nothing_known():
     made = generate([(float(i), Chem.CanonSmiles(s)) for i, s in enumerate(SEEDS)], known, rules, n=300, seed=1)
     assert made.attempts == 300 and len(made.children) + sum(made.dropped.values()) == 300
     assert made.children and {c.operator for c in made.children} <= {"crossover", "mutation", "selfies"}
-    smiles = [c.smiles for c in made.children]
+    smiles = [c.value for c in made.children]
     assert len(set(smiles)) == len(smiles) and not set(smiles) & known
     for c in made.children:
-        mol = parse(c.smiles)
-        assert mol is not None and Chem.MolToSmiles(mol) == c.smiles and rules.violation(mol) is None
+        mol = parse(c.value)
+        assert mol is not None and Chem.MolToSmiles(mol) == c.value and rules.violation(mol) is None
         assert all(p in known for p in c.parents)
     assert made.dropped["repeats"] > 0  # counted, not proposed
     assert generate([(1.0, "CCO")], set(), rules, n=50, seed=1).children == generate([(1.0, "CCO")], set(), rules, n=50, seed=1).children
@@ -138,3 +138,51 @@ def test_a_forbidden_substructure_added_mid_campaign_is_kept_by_every_later_roun
     assert marks and later
     assert not any(parse(p.params["m"]).HasSubstructMatch(pattern) for p in later)
     assert planner.last is not None and planner.last.dropped["forbidden"] > 0
+
+
+CATHODES = ["LiFePO4", "LiMnPO4", "LiCoO2", "LiNiO2", "LiMn2O4", "NaFePO4"]
+
+
+def test_a_material_parameter_refuses_seeds_it_cannot_read_or_balance():
+    from retort.agents.parameters import MaterialParameter
+
+    with pytest.raises(ValidationError, match="'NaCl2' cannot be charge-balanced"):
+        MaterialParameter(name="c", values=["NaCl", "NaCl2"], generate={})
+    with pytest.raises(ValidationError, match="'Xy2O' is not a formula"):
+        MaterialParameter(name="c", values=["NaCl", "Xy2O"])
+    with pytest.raises(ValidationError, match="'Qq' is not an element symbol"):
+        MaterialParameter(name="c", values=CATHODES, generate={"elements": ["Li", "Qq"]})
+    with pytest.raises(ValidationError, match="duplicate material"):
+        MaterialParameter(name="c", values=["LiCoO2", "Li2Co2O4"])
+    assert MaterialParameter(name="c", values=["NaCl", "NaCl2"]).width == 24  # without generation any formula may be listed
+
+
+def test_a_generating_material_campaign_proposes_only_charge_balanced_compositions_of_allowed_elements():
+    from retort.agents.generation.substitution import charge_balanced
+    from retort.agents.parameters import MaterialParameter
+    from retort.surrogates.featurisers import composition_descriptors
+    from pymatgen.core import Composition
+
+    allowed = ["Li", "Na", "K", "Mg", "Fe", "Mn", "Co", "Ni", "Cu", "Zn", "P", "O", "S"]
+    param = MaterialParameter(name="cathode", values=CATHODES, generate={"elements": allowed, "per_round": 2})
+    space = SearchSpace(parameters=[param])
+    planner = GenerativePlanner.around(Goal(objectives=[Objective(name="y", goal="maximize")]), n_initial=4, seed=0)
+
+    def electronegativity(formula: str) -> float:  # a smooth property of the composition, as a lab would measure
+        table, names = composition_descriptors([formula])
+        return float(table[0][names.index("mean_X")])
+
+    observations, proposals = [], []
+    while len(observations) < 16:
+        model = planner.fit(space, observations)
+        for p in planner.propose(space, observations, [], 4, model):
+            proposals.append(p)
+            observations.append(Observation(params=p.params, objectives={"y": electronegativity(p.params["cathode"])}))
+    generated = [p for p in proposals if p.provenance.origin is not None]
+    assert len(generated) >= 8 and all(p.provenance.origin.operator == "substitution" for p in generated)
+    for p in generated:
+        formula = p.params["cathode"]
+        assert charge_balanced(formula) and {str(e) for e in Composition(formula).elements} <= set(allowed), formula
+        assert param.key(formula) not in {param.key(c) for c in CATHODES} and p.provenance.origin.parents[0] in {o.params["cathode"] for o in observations}
+    values = [p.params["cathode"] for p in proposals]
+    assert len(set(values)) == len(values)
