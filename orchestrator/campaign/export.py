@@ -51,6 +51,10 @@ def rows(experiments: Sequence, campaign: Optional[Campaign] = None) -> list[dic
         for name, p in e.provenance.predicted.items():
             row[f"predicted.{name}.mean"] = p.mean
             row[f"predicted.{name}.std"] = p.std
+        if campaign is not None and campaign.space.open:  # generated candidates: where each came from
+            origin = e.provenance.origin
+            row |= {"generated.operator": origin.operator if origin else "", "generated.parents": " ".join(origin.parents) if origin else "",
+                    "generated.round": origin.round if origin else ""}
         row |= {
             "failure_reason": e.failure_reason,
             "proposed_at": e.proposed_at.isoformat(),

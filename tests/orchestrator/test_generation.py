@@ -99,3 +99,19 @@ def test_retort_approve_rejects_with_a_forbidden_substructure(tmp_path):
     done = retort("approve", "made", "--store", url, "--reject", str(e.seq), "--reason", "no amides", "--forbid", "C(=O)N", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert DecisionStore(Store(url)).forbidden(run.record.id) == ["C(=O)N"]
+
+
+def test_the_export_says_where_each_generated_experiment_came_from(tmp_path):
+    url = f"sqlite:///{tmp_path / 'lab.db'}"
+    campaign = Campaign.model_validate(generating(store=url))
+    run = loop.open_run(campaign, store=Store(url))
+    origin = Origin(parameter="molecule", parents=[SEEDS[0], SEEDS[1]], operator="crossover", round=2)
+    run.store.add_proposals(run.record.id, 1, [Proposal(params={"molecule": "CC(=O)Nc1ccc(OC)cc1"}, provenance=Provenance(planner="qLogNEI", origin=origin)),
+                                               Proposal(params={"molecule": SEEDS[2]}, provenance=Provenance(planner="levels design"))])
+    done = retort("export", "made", "--store", url, "-o", "made.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "made.csv").open()))
+    assert [(r["generated.operator"], r["generated.parents"], r["generated.round"]) for r in rows] == [
+        ("crossover", f"{SEEDS[0]} {SEEDS[1]}", "2"), ("", "", "")]
