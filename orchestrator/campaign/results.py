@@ -207,10 +207,12 @@ class CampaignSummary(BaseModel):
     fidelities: list[FidelitySpend] = []  # a dry-wet campaign: the spend per fidelity (the counts above are the truth's)
     warm_start: Optional[str] = None  # a warm-started campaign: its sources' relatedness and the model's error, in words
     learning: Optional[str] = None  # a learn campaign: its last round and model error, in words (`learning_text`)
+    generation: Optional[str] = None  # a generating campaign: its generated experiments, in words (`generation_text`)
 
 
-def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) -> CampaignSummary:
-    """The summary of a campaign's stored experiments (full records) and model versions."""
+def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = (), forbidden: Sequence[str] = ()) -> CampaignSummary:
+    """The summary of a campaign's stored experiments (full records) and model versions (`forbidden`: the substructures
+    people forbade, of a generating campaign)."""
     top = best(campaign, experiments)
     spend = fidelity_spend(campaign, fidelity_counts(experiments), models)
     experiments = [e for e in experiments if getattr(e, "fidelity", None) is None]  # the truth's, from here on
@@ -233,7 +235,22 @@ def summarise(campaign: Campaign, experiments: Sequence, models: Sequence = ()) 
         fidelities=spend,
         warm_start=warm_start_text(campaign, models),
         learning=learning_text(campaign, models),
+        generation=generation_text(campaign, experiments, forbidden),
     )
+
+
+def generation_text(campaign: Campaign, experiments: Sequence, forbidden: Sequence[str] = ()) -> Optional[str]:
+    """A generating campaign's generated experiments in words: how many, how many measured, the best of them, and the
+    substructures people forbade; None for a campaign that does not generate."""
+    if not campaign.space.open:
+        return None
+    made = [e for e in experiments if e.provenance.origin is not None]
+    measured = [e for e in made if e.status == "measured"]
+    top = best(campaign, measured)
+    text = f"{len(made)} generated proposals, {len(measured)} measured"
+    if top is not None and campaign.trade_off != "pareto":
+        text += f"; best generated #{top.seq} " + ", ".join(f"{o.name} {top.objectives()[o.name]:.4g}" for o in campaign.objectives)
+    return text + (f"; forbidden by people: {', '.join(forbidden)}" if forbidden else "")
 
 
 def headline(campaign: Campaign, experiments: Sequence[Measured]) -> str:

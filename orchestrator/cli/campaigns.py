@@ -32,7 +32,7 @@ def status_command(args: argparse.Namespace) -> int:
 
     from retort.orchestrator.campaign import StoredConfigError, stored_campaign
     from retort.orchestrator.campaign.lifecycle import IMPORTED
-    from retort.orchestrator.campaign.results import fidelity_spend, headline, learning_text, warm_start_text
+    from retort.orchestrator.campaign.results import fidelity_spend, generation_text, headline, learning_text, warm_start_text
 
     store, name = store_and_name(args.campaign, args.store)
     records = [store.campaign(name)] if name else store.campaigns()
@@ -55,6 +55,10 @@ def status_command(args: argparse.Namespace) -> int:
                 warm.append((record.name, warm_start_text(campaign, store.model_versions(record.id)) or "warm start: no model yet"))
             if campaign.purpose == "learn":
                 warm.append((record.name, "learning: " + (learning_text(campaign, store.model_versions(record.id)) or "no committee yet")))
+            if campaign.space.open:
+                from retort.orchestrator.store.decisions import DecisionStore
+
+                warm.append((record.name, "generation: " + generation_text(campaign, experiments, DecisionStore(store).forbidden(record.id))))
         except StoredConfigError as exc:
             refused.append(exc)
             budget, answer = "?", "configuration refused (below)"

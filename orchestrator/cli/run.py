@@ -57,6 +57,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     from retort.orchestrator.flows.server import local_prefect_server
     from retort.orchestrator.flows.settings import prefect_defaults
+    from retort.orchestrator.store.decisions import DecisionStore
 
     prefect_defaults(verbose=args.verbose)
     campaign = _campaign_from(args)  # a file that is not a campaign is refused before a Prefect server is started
@@ -101,7 +102,8 @@ def run_command(args: argparse.Namespace) -> int:
         if failure is not None:  # said first, so the table below is not read as a finished run
             sys.stderr.write(f"error: {failure}\n")
         experiments, models = run.experiments(), run.store.model_versions(run.record.id)
-        print_summary(summarise(campaign, experiments, models), campaign, time.perf_counter() - started, stopped=failure is not None)
+        forbidden = DecisionStore(run.store).forbidden(run.record.id) if campaign.space.open else []
+        print_summary(summarise(campaign, experiments, models, forbidden), campaign, time.perf_counter() - started, stopped=failure is not None)
         report = write_report(campaign, experiments, args.report or f"retort-reports/{campaign.name}.png", models)
         out.print(f"Report: {report}", highlight=False, soft_wrap=True)
     return 0 if failure is None else 2
@@ -147,6 +149,7 @@ def validate_command(args: argparse.Namespace) -> int:
               + "".join(f", {f.name} ({'the truth' if f.is_truth else f.lab.engine + ' computation'}, cost {f.cost:g})" for f in campaign.fidelities)
               + (f", warm start from {', '.join(campaign.warm_start_names)}" if campaign.warm_start else "")
               + (f", goal learn ({campaign.learning.describe()})" if campaign.purpose == "learn" else "")
+              + "".join(f", {p.name} generates (seeds: {len(p.labels)} listed)" for p in space.open)
               + f", budget {campaign.budget}, "
               f"batch {campaign.batch_size}; {stored}. Nothing was run or stored.", highlight=False, soft_wrap=True)
     return 0
@@ -231,6 +234,8 @@ def print_summary(summary, campaign, seconds: float, stopped: bool = False) -> N
         table.add_row("warm start", summary.warm_start)
     if summary.learning:
         table.add_row("learning", summary.learning)
+    if summary.generation:
+        table.add_row("generation", summary.generation)
     if campaign.outcome_constraints:
         table.add_row("outcome constraints", ", ".join(map(str, campaign.outcome_constraints))
                       + ("" if summary.best_seq is not None else " (no experiment keeps to them yet)"))

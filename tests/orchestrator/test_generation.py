@@ -99,6 +99,8 @@ def test_retort_approve_rejects_with_a_forbidden_substructure(tmp_path):
     done = retort("approve", "made", "--store", url, "--reject", str(e.seq), "--reason", "no amides", "--forbid", "C(=O)N", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert DecisionStore(Store(url)).forbidden(run.record.id) == ["C(=O)N"]
+    status = retort("status", "made", "--store", url, cwd=tmp_path)
+    assert "made: generation: 1 generated proposals, 0 measured; forbidden by people: C(=O)N" in status.stdout, status.stdout
 
 
 def test_the_export_says_where_each_generated_experiment_came_from(tmp_path):
