@@ -1,10 +1,11 @@
-"""Generate, screen, propose: a planner for campaigns whose molecule parameter generates (`generate:`).
+"""Generate, screen, propose: a planner for campaigns whose molecule or material parameter generates (`generate:`).
 
-Each round makes new molecules from the measured ones (`generator.generate`), under the parameter's rules and any
-substructures people have since forbidden; the candidates (the listed molecules not yet tried, and the new ones) form
-a finite snapshot of the open space, which the Bayesian planner screens with its acquisition function as it screens
-any finite space; its picks go out with their parents and operator (`Origin`). The model is the campaign's: a
-generating parameter's columns are computed per molecule, so one fit scores every round's candidates.
+Each round makes new candidates from the measured ones: molecules by mutation and crossover (`generator.generate`),
+under the parameter's rules and any substructures people have since forbidden, or compositions by substitution
+(`substitution.substitute`). The candidates (the listed ones not yet tried, and the new ones) form a finite snapshot
+of the open space, which the Bayesian planner screens with its acquisition function as it screens any finite space;
+its picks go out with their parents and operator (`Origin`). The model is the campaign's: a generating parameter's
+columns are computed per structure, so one fit scores every round's candidates.
 
 Example:
     >>> from retort.agents.objectives import Goal, Objective
@@ -32,15 +33,15 @@ GENERATIONS = 4  # in-silico generations per round (the round's `per_round` atte
 
 
 class GenerativePlanner:
-    """Wraps a `BayesianPlanner`: an initial design of `n_initial` listed molecules (its design), then rounds of
-    generated candidates (and listed ones not yet tried) it screens with its model.
+    """Wraps a `BayesianPlanner`: an initial design of `n_initial` listed molecules or compositions (its design), then
+    rounds of generated candidates (and listed ones not yet tried) it screens with its model.
 
     `forbidden`: SMARTS people added since the campaign began (a rejection's), kept by every later round.
     `last`: what the last round generated and dropped (`Generated`), for a summary.
     """
 
     def __init__(self, inner: BayesianPlanner, n_initial: int, forbidden: Sequence[str] = ()) -> None:
-        self.inner = inner  # its own design is not used (n_initial 0): this planner's design is over the listed molecules
+        self.inner = inner  # its own design is not used (n_initial 0): this planner's design is over the listed structures
         self.n_initial = n_initial
         self.name = inner.name
         self.forbidden = list(forbidden)
