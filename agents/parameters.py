@@ -295,6 +295,8 @@ class MoleculeParameter(_Open):
     def _check(self) -> "MoleculeParameter":
         from retort.surrogates.featurisers import FeaturisationError, canonical
 
+        if self._pool:  # a round's snapshot, validated again inside the space it joins: its values were checked as they were made
+            return self
         seen: dict[str, str] = {}
         for label, smiles in zip(self.labels, self.smiles):
             try:
@@ -389,6 +391,8 @@ class MaterialParameter(_Open):
         from retort.agents.generation.substitution import charge_balanced
         from retort.surrogates.featurisers import FeaturisationError, parse_composition
 
+        if self._pool:  # a round's snapshot (see MoleculeParameter._check)
+            return self
         seen: dict[str, str] = {}
         for formula in self.values:
             try:
