@@ -591,10 +591,9 @@ class CompositionParameter(_Simplex):
     @field_validator("components")
     @classmethod
     def _elements(cls, components: list[str]) -> list[str]:
-        from pymatgen.core import Element
+        from retort.surrogates.featurisers import unknown_elements
 
-        bad = [c for c in components if not Element.is_valid_symbol(c)]
-        if bad:
+        if bad := unknown_elements(components):
             raise ValueError(f"unknown elements {bad}: components of a composition are element symbols such as Fe, Ni")
         return components
 

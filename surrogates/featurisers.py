@@ -142,6 +142,13 @@ def parse_composition(formula: str) -> dict[str, float]:
     return {s: float(amounts[s]) for s in symbols}
 
 
+def unknown_elements(symbols: list[str]) -> list[str]:
+    """The symbols that name no element (pymatgen's table), in order: ``unknown_elements(["Fe", "Xx"]) == ["Xx"]``."""
+    from pymatgen.core import Element
+
+    return [s for s in symbols if not (isinstance(s, str) and Element.is_valid_symbol(s))]
+
+
 def element_table(symbols: list[str]) -> np.ndarray:
     """``len(symbols) x len(ELEMENT_PROPERTIES)`` element data from pymatgen (Pauling
     electronegativity, atomic radius in angstrom, atomic mass, period, group, Mendeleev number)."""

@@ -41,16 +41,10 @@ class MoleculeRules(BaseModel):
     @field_validator("elements")
     @classmethod
     def _elements(cls, elements: Optional[list[str]]) -> Optional[list[str]]:
-        from rdkit import Chem
+        from retort.surrogates.featurisers import unknown_elements
 
-        table = Chem.GetPeriodicTable()
-        for symbol in elements or []:
-            try:
-                known = table.GetAtomicNumber(symbol) > 0
-            except RuntimeError:
-                known = False
-            if not known or symbol != symbol.strip():
-                raise ValueError(f"{symbol!r} is not an element symbol (such as C, N, Cl)")
+        if bad := unknown_elements(elements or []):
+            raise ValueError(f"{bad[0]!r} is not an element symbol (such as C, N, Cl)")
         return elements
 
     @field_validator("forbidden")

@@ -32,17 +32,22 @@ class Substitution(BaseModel):
     @field_validator("elements")
     @classmethod
     def _elements(cls, elements: Optional[list[str]]) -> Optional[list[str]]:
-        from pymatgen.core import Element
+        from retort.surrogates.featurisers import unknown_elements
 
-        bad = [e for e in elements or [] if not Element.is_valid_symbol(e)]
-        if bad:
+        if bad := unknown_elements(elements or []):
             raise ValueError(f"{bad[0]!r} is not an element symbol (such as Fe, O)")
         return elements
 
     def allows(self, formula: str) -> bool:
         """Charge-balanced, and of allowed elements."""
+        return self.refusal(formula) is None
+
+    def refusal(self, formula: str) -> Optional[str]:
+        """Why `formula` may not be generated ("elements", "charge balance"), or None when it may."""
         elements = _elements_of(formula)
-        return elements is not None and (self.elements is None or set(elements) <= set(self.elements)) and charge_balanced(formula)
+        if elements is None or (self.elements is not None and not set(elements) <= set(self.elements)):
+            return "elements"
+        return None if charge_balanced(formula) else "charge balance"
 
 
 def reduced(formula: str) -> str:
@@ -84,10 +89,8 @@ def substitute(parents: list[str], known: set[str], settings: Substitution) -> G
             attempts += 1
             if formula in known or formula in made:
                 dropped["repeats"] += 1
-            elif settings.elements is not None and not set(_elements_of(formula) or ()) <= set(settings.elements):
-                dropped["elements"] += 1
-            elif not charge_balanced(formula):
-                dropped["charge balance"] += 1
+            elif reason := settings.refusal(formula):
+                dropped[reason] += 1
             else:
                 made[formula] = Child(value=formula, parents=(parent,), operator="substitution")
     return Generated(children=list(made.values()), attempts=attempts, dropped=dropped)
