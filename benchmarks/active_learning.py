@@ -26,18 +26,17 @@ the learn mode (must be 0), and CPU seconds per round. ``--results`` keeps (and 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 FREESOLV = ROOT.parent / "shared" / "datasets" / "freesolv" / "database.txt"
 
+from paired import load, run_kept  # noqa: E402
 from reaction_grids import EXAMPLES, GRIDS  # noqa: E402
 
 BATCH, TARGET, MEMBERS = 20, 0.8, 5
@@ -174,14 +173,17 @@ def report(runs: list[Run]) -> None:
         if not seeds:
             continue
         med = {s: statistics.median(by[s][k] for k in seeds) for s in strategies}
+        cpu = {s: statistics.mean(r.cpu_seconds for r in runs if r.dataset == d and r.strategy == s) for s in strategies}
+        text = lambda v: f">{cap}" if v > cap else f"{v:g}"
+        row = f"{d:<20}{cap:>5}" + "".join(f"{text(med[s]):>12}" for s in strategies)
+        if not {"learn", "random"} <= set(strategies):  # the comparisons need both
+            print(row + f"{'-':>14}{'-':>17}{'-':>14}{suspects(runs, d):>9}" + "".join(f"  {s} {cpu[s]:.1f}" for s in strategies) + f"  ({len(seeds)} seeds)")
+            continue
         ratio = statistics.median(by["learn"][k] / by["random"][k] for k in seeds)
         wins += ratio <= 0.5
         vs = lambda other: f"{sum(by['learn'][k] < by[other][k] for k in seeds)}-{sum(by['learn'][k] > by[other][k] for k in seeds)}"
-        cpu = {s: statistics.mean(r.cpu_seconds for r in runs if r.dataset == d and r.strategy == s) for s in strategies}
-        text = lambda v: f">{cap}" if v > cap else f"{v:g}"
-        print(f"{d:<20}{cap:>5}" + "".join(f"{text(med[s]):>12}" for s in strategies) + f"{ratio:>14.2f}{vs('random'):>17}{vs('variance') if 'variance' in strategies else '-':>14}"
-              f"{suspects(runs, d):>9}"
-              f"{cpu['learn']:>7.1f}/{cpu['random']:.1f}  ({len(seeds)} seeds)")
+        print(row + f"{ratio:>14.2f}{vs('random'):>17}{vs('variance') if 'variance' in strategies else '-':>14}"
+              f"{suspects(runs, d):>9}{cpu['learn']:>7.1f}/{cpu['random']:.1f}  ({len(seeds)} seeds)")
     print(f"\nlearn mode at <= 50 % of random's labels (median paired ratio) on {wins} of {len(names)} datasets")
     print(f"\nR^2 over every row after n labels, median over seeds (a run that reached {TARGET} and stopped keeps its last value)")
     print(f"{'dataset':<20}" + "".join(f"{f'{s} @{n}':>16}" for n in AT for s in strategies))
@@ -209,22 +211,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--results", type=Path, help="JSON lines: every run, kept and resumed from")
     args = parser.parse_args()
-    done: list[Run] = []
-    if args.results and args.results.exists():
-        done = [Run(**json.loads(line)) for line in args.results.read_text().splitlines() if line.strip()]
+    done = load(args.results, Run)
     have = {(r.dataset, r.strategy, r.seed) for r in done}
     todo = [(d, s, k) for k in range(args.first_seed, args.first_seed + args.seeds) for d in args.datasets for s in args.strategies
             if (d, s, k) not in have]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {pool.submit(run, *job): job for job in todo}
-        for future in as_completed(futures):
-            r = future.result()
-            done.append(r)
-            print(f"{r.dataset} {r.strategy} seed {r.seed}: {reached(r, CAP.get(r.dataset, DEFAULT_CAP))} labels "
-                  f"(R^2 {r.r2[-1]:.3f}), {r.cpu_seconds:.1f} CPU s/round", flush=True)
-            if args.results:
-                with args.results.open("a") as f:
-                    f.write(json.dumps(asdict(r)) + "\n")
+    done += run_kept([(run, job) for job in todo], args.workers, args.results,
+                     lambda r: f"{r.dataset} {r.strategy} seed {r.seed}: {reached(r, CAP.get(r.dataset, DEFAULT_CAP))} labels "
+                               f"(R^2 {r.r2[-1]:.3f}), {r.cpu_seconds:.1f} CPU s/round")
     wanted = {(d, s) for d in args.datasets for s in args.strategies}
     report([r for r in done if (r.dataset, r.strategy) in wanted and args.first_seed <= r.seed < args.first_seed + args.seeds])
 

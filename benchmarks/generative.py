@@ -26,17 +26,15 @@ counts of generate against each; and CPU seconds per generate round. ``--results
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from paired import load, sign_test  # noqa: E402
+from paired import load, run_kept, sign_test  # noqa: E402
 
 BUDGET, BATCH, SEEDS_LISTED = 100, 5, 40
 OBJECTIVES = ("celecoxib_rediscovery", "median_camphor_menthol", "osimertinib_mpo", "fexofenadine_mpo", "xtb_dipole")
@@ -196,15 +194,8 @@ def main() -> None:
     have = {(r.objective, r.method, r.seed) for r in runs}
     todo = [(o, m, s) for s in range(args.first_seed, args.first_seed + args.seeds) for o in args.objectives for m in args.methods
             if (o, m, s) not in have]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(run, *job) for job in todo]
-        for future in as_completed(futures):
-            r = future.result()
-            runs.append(r)
-            print(f"{r.objective} {r.method} seed {r.seed}: best {r.best[-1]:.3f} ({r.best_smiles}); listed {r.best_listed:.3f}", flush=True)
-            if args.results:
-                with args.results.open("a") as f:
-                    f.write(json.dumps(asdict(r)) + "\n")
+    runs += run_kept([(run, job) for job in todo], args.workers, args.results,
+                     lambda r: f"{r.objective} {r.method} seed {r.seed}: best {r.best[-1]:.3f} ({r.best_smiles}); listed {r.best_listed:.3f}")
     report(runs)
 
 

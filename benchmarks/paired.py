@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from pathlib import Path
-from typing import Optional, Sequence, TypeVar
+from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -39,3 +43,19 @@ def load(path: Optional[Path], kind: type[T]) -> list[T]:
     if path is None or not path.exists():
         return []
     return [kind(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_kept(tasks: Sequence[tuple[Callable, tuple]], jobs: int, path: Optional[Path], say: Callable[[T], str]) -> Iterator[T]:
+    """Run every ``(function, args)`` in `jobs` processes and yield each result as it finishes (a task may return a
+    list of them), after appending it to `path` as a JSON line (`load` reads them back, so a stopped run resumes)
+    and printing `say(result)` with the time so far to stderr."""
+    started = time.time()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for future in as_completed([pool.submit(fn, *args) for fn, args in tasks]):
+            out = future.result()
+            for result in out if isinstance(out, list) else [out]:
+                if path:
+                    with path.open("a") as handle:
+                        handle.write(json.dumps(asdict(result)) + "\n")
+                print(f"  {say(result)} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+                yield result

@@ -30,12 +30,9 @@ and likelihood, qLogEI from 512 samples, a random first batch, greedy discrete b
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
-import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -44,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from paired import DEAD_NOTE, dead_share, load, sign_test  # noqa: E402
+from paired import DEAD_NOTE, dead_share, load, run_kept, sign_test  # noqa: E402
 
 GRIDS = {  # benchmark name -> example campaign (its lab names the packaged grid)
     "suzuki": "suzuki.yaml",
@@ -214,21 +211,8 @@ def main() -> None:
     # BayBE's long tasks first, so they overlap Retort's; then seed by seed, so that a run stopped early (--results keeps
     # what finished) has the same seeds for every grid and planner
     tasks.sort(key=lambda t: (t[0] is run_retort, t[1][2] if t[0] is run_retort else 0))
-    started = time.time()
     print(f"{len(tasks)} tasks ({sum(t[0] is run_baybe for t in tasks)} BayBE), {args.jobs} at once", file=sys.stderr, flush=True)
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        running = {pool.submit(fn, *a): a for fn, a in tasks}
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                a = running.pop(future)
-                out = future.result()
-                for r in out if isinstance(out, list) else [out]:
-                    results.append(r)
-                    if args.results:
-                        with open(args.results, "a") as handle:
-                            handle.write(json.dumps(r.__dict__) + "\n")
-                print(f"  done {a[:2]} ({len(running)} left, {time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+    results += run_kept(tasks, args.jobs, args.results, lambda r: f"done {r.grid} {r.planner} seed {r.seed}")
     report(results, args.grids, planners + [f"BayBE {e}" for e in args.peers], seeds, args.retort if args.select else [])
 
 

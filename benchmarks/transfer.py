@@ -26,14 +26,13 @@ import json
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import sign_test  # noqa: E402
+from paired import run_kept, sign_test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "simulators" / "data" / "edbo" / "buchwald_hartwig_ahneman2018_experiment_index.csv"
@@ -155,18 +154,10 @@ def main() -> None:
     if args.from_results:
         report([Run(**json.loads(line)) for line in args.from_results.read_text().splitlines()])
         return
-    runs: list[Run] = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_pair, s, t, seed, args.rules) for seed in range(args.first_seed, args.first_seed + args.seeds)
-                   for s, t in PAIRS]
-        for f in futures:
-            for r in f.result():
-                runs.append(r)
-                print(f"{r.planner} seed {r.seed} {r.target}: {r.to_target} best {r.best:.1f} corr {r.correlation} "
-                      f"used {sum(r.used)}/{len(r.used)}", file=sys.stderr)
-                if args.results:
-                    with args.results.open("a") as fh:
-                        fh.write(json.dumps(asdict(r)) + "\n")
+    tasks = [(run_pair, (s, t, seed, args.rules)) for seed in range(args.first_seed, args.first_seed + args.seeds) for s, t in PAIRS]
+    runs: list[Run] = list(run_kept(tasks, args.jobs, args.results,
+                                    lambda r: f"{r.planner} seed {r.seed} {r.target}: {r.to_target} best {r.best:.1f} "
+                                              f"corr {r.correlation} used {sum(r.used)}/{len(r.used)}"))
     report(runs)
 
 
