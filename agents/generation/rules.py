@@ -20,13 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from retort.agents.fields import Number, Whole
 
 RING_SANITY = ("[R]=[R]=[R]", "[r3,r4]=[r3,r4]")  # allenes in rings, double bonds in three- and four-membered rings
+Alert = Literal["brenk", "pains", "nih", "zinc", "chembl"]  # RDKit's structural-alert catalogues (FilterCatalog)
 
 
 class MoleculeRules(BaseModel):
     """Allowed elements (default: those of the listed molecules), heavy-atom and molecular-weight ranges, net formal
-    charge, forbidden substructures (SMARTS), a ceiling on RDKit's synthetic-accessibility score (1 easy .. 10 hard) and
-    a ring sanity filter (no ring larger than `max_ring_size`, no allene in a ring, no double bond in a three- or
-    four-membered ring)."""
+    charge, forbidden substructures (SMARTS), structural alerts (RDKit's catalogues: `brenk`, unwanted and unstable
+    groups such as peroxides and charged oxygen or sulfur; `pains`, assay interference; `nih`, `zinc`, `chembl`), a
+    ceiling on RDKit's synthetic-accessibility score (1 easy .. 10 hard) and a ring sanity filter (no ring larger than
+    `max_ring_size`, no allene in a ring, no double bond in a three- or four-membered ring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,6 +37,7 @@ class MoleculeRules(BaseModel):
     weight: tuple[Number, Number] = (0.0, 600.0)
     charge: Optional[int] = Field(default=0, description="net formal charge; none: any")
     forbidden: list[str] = Field(default_factory=list, description="SMARTS no generated molecule may contain")
+    alerts: list[Alert] = Field(default_factory=list, description="structural-alert catalogues no generated molecule may match")
     max_sa: Optional[Number] = Field(default=6.0, ge=1, le=10, description="synthetic accessibility ceiling (RDKit SA score); none: no ceiling")
     max_ring_size: Whole = Field(default=8, ge=3)
 
@@ -97,6 +100,8 @@ class MoleculeRules(BaseModel):
         found = first_match(mol, self.forbidden)
         if found is not None:
             return f"contains a forbidden substructure {found}"
+        if self.alerts and (alert := _catalogue(tuple(self.alerts)).GetFirstMatch(mol)) is not None:
+            return f"matches the structural alert {alert.GetDescription()!r}"
         if self.max_sa is not None:
             score = sa_score(mol)
             if score > self.max_sa:
@@ -140,6 +145,16 @@ def _pattern(smarts: str):
 
     RDLogger.DisableLog("rdApp.*")
     return Chem.MolFromSmarts(smarts) if smarts.strip() else None
+
+
+@lru_cache(maxsize=8)
+def _catalogue(names: tuple[str, ...]):
+    from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+
+    params = FilterCatalogParams()
+    for name in names:
+        params.AddCatalog(getattr(FilterCatalogParams.FilterCatalogs, name.upper()))
+    return FilterCatalog(params)
 
 
 class Generation(MoleculeRules):

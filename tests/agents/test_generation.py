@@ -29,6 +29,8 @@ RULES = dict(heavy_atoms=[6, 30], weight=[80, 420], max_sa=4.0, forbidden=["[N+]
     ("C1=CC1", dict(), "ring sanity"),
     ("CC#CC", dict(forbidden=["C#C"]), "forbidden"),
     ("CC12CC3(C)CC(C)(C1)C(C)(C2)C3(C)C", dict(max_sa=3.0), "synthetic accessibility"),
+    ("COOC", dict(alerts=["brenk"]), "structural alert 'Oxygen-nitrogen_single_bond'"),  # Brenk names O-O and O-N so
+    ("O=C(C=Cc1ccccc1)c1ccccc1", dict(alerts=["pains", "brenk"]), "structural alert"),
 ])
 def test_each_rule_catches_what_it_forbids(smiles, rules, words):
     assert words in MoleculeRules(**rules).violation(parse(smiles))
@@ -41,6 +43,7 @@ def test_each_rule_catches_what_it_forbids(smiles, rules, words):
     ({"heavy_atoms": [60, 80]}, "no listed molecule keeps the generation's rules"),
     ({"weight": [500, 100]}, "is not a range"),
     ({"operators": ["teleport"]}, "operators"),
+    ({"alerts": ["brenk", "toxic"]}, "alerts.1"),
 ])
 def test_bad_generation_settings_name_the_setting(generate, message):
     with pytest.raises(ValidationError, match="(?s)" + message.replace("[", r"\[").replace("(", r"\(")):

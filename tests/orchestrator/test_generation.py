@@ -52,6 +52,10 @@ def test_bad_generation_settings_are_refused_at_the_cli_naming_the_parameter(tmp
     done = retort("validate", "bad.yaml", cwd=tmp_path)
     assert done.returncode == 2 and "parameters[0] ('molecule').generate.forbidden" in done.stderr and "'[C' is not a SMARTS" in done.stderr
     assert "Traceback" not in done.stderr
+    bad["parameters"][0]["generate"] = {"alerts": ["brenk", "toxic"]}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    done = retort("validate", "bad.yaml", cwd=tmp_path)
+    assert done.returncode == 2 and "generate.alerts[1]: Input should be 'brenk', 'pains'" in done.stderr
     wrong = generating(parameters=[{"name": "base", "type": "categorical", "values": ["a", "b"], "generate": {}}])
     (tmp_path / "wrong.yaml").write_text(yaml.safe_dump(wrong))
     done = retort("validate", "wrong.yaml", cwd=tmp_path)
