@@ -88,7 +88,7 @@ def generate(population: list[tuple[float, str]], known: set[str], rules: Molecu
 
 def _kind(reason: str) -> str:
     """A rule's reason without the molecule's own numbers, for counting ("has 60 heavy atoms ..." -> "heavy atoms")."""
-    for word in ("elements", "heavy atoms", "g/mol", "charge", "ring sanity", "-membered ring", "forbidden", "synthetic"):
+    for word in ("elements", "heavy atoms", "g/mol", "charge", "ring sanity", "-membered ring", "forbidden", "structural alert", "synthetic"):
         if word in reason:
             return {"g/mol": "weight", "-membered ring": "ring size", "synthetic": "synthetic accessibility"}.get(word, word)
     return reason
