@@ -10,7 +10,10 @@ seed; never the objective's target) and may evaluate 100 molecules, in batches o
   generations evolved on the model's expected improvement, screened by the GP, the best 5 evaluated;
 - ``bo_list``: a Bayesian planner over the seed list alone (default design of 5; it runs out after the 40 listed);
 - ``mol_ga``: `mol_ga`'s genetic algorithm (Graph-GA crossover and mutation, quantile sampling, its defaults) from the
-  whole seed list (40 evaluations), then 5 offspring per generation until 100 molecules have been evaluated.
+  whole seed list (40 evaluations), then 5 offspring per generation until 100 molecules have been evaluated;
+- ``mol_ga_rules``: the same genetic algorithm held to the rules a generating parameter keeps by default (the seeds'
+  elements, at most 50 heavy atoms and 600 g/mol, neutral, SA score at most 6, sane rings): an offspring that breaks
+  one is discarded before it is evaluated, as `generate` never evaluates one.
 
 The objectives: GuacaMol's celecoxib rediscovery, median molecules (camphor and menthol), osimertinib and fexofenadine
 MPOs (`retort.simulators.molecules`, scores in [0, 1]), and one physics objective computed by the dry lab, the GFN2-xTB
@@ -38,7 +41,7 @@ from paired import load, run_kept, sign_test  # noqa: E402
 
 BUDGET, BATCH, SEEDS_LISTED = 100, 5, 40
 OBJECTIVES = ("celecoxib_rediscovery", "median_camphor_menthol", "osimertinib_mpo", "fexofenadine_mpo", "xtb_dipole")
-METHODS = ("generate", "bo_list", "mol_ga")
+METHODS = ("generate", "bo_list", "mol_ga", "mol_ga_rules")
 
 
 @dataclass
@@ -89,8 +92,8 @@ def run(objective: str, method: str, seed: int) -> Run:
     score = scorer(objective)
     listed = seed_list(objective, seed)
     best_listed = max(score(s) for s in listed)
-    if method == "mol_ga":
-        values, cpu = ga(listed, score, seed), 0.0
+    if method.startswith("mol_ga"):
+        values, cpu = ga(listed, score, seed, rules=default_rules(listed) if method == "mol_ga_rules" else None), 0.0
     else:
         values, cpu = planned(listed, score, seed, generate=method == "generate")
     best, so_far = [], float("-inf")
@@ -132,9 +135,19 @@ def planned(listed: list[str], score, seed: int, generate: bool) -> tuple[list[t
     return values, cpu / rounds
 
 
-def ga(listed: list[str], score, seed: int) -> list[tuple[str, float]]:
+def default_rules(listed: list[str]):
+    """The rules a generating parameter over `listed` keeps when its `generate:` section sets none."""
+    from retort.agents.generation.rules import MoleculeRules, elements_of, parse
+
+    return MoleculeRules().with_elements(elements_of([parse(s) for s in listed]))
+
+
+def ga(listed: list[str], score, seed: int, rules=None) -> list[tuple[str, float]]:
     """mol_ga's `run_ga_maximization` loop with its defaults (population 10,000, quantile sampling of twice the
-    offspring, the blended Graph-GA generation), 5 offspring a generation, stopped at the budget."""
+    offspring, the blended Graph-GA generation), 5 offspring a generation, stopped at the budget; with `rules`,
+    offspring that break one are discarded unevaluated."""
+    from retort.agents.generation.rules import parse
+
     import heapq
     import random
 
@@ -148,7 +161,8 @@ def ga(listed: list[str], score, seed: int) -> list[tuple[str, float]]:
     stalls = 0
     while len(values) < BUDGET and stalls < 1000:
         samples = uniform_quantile_sampling(population, 2 * BATCH, rng)
-        offspring = [s for s in graph_ga_blended_generation(samples, BATCH, rng) if s not in evaluated]
+        offspring = [s for s in graph_ga_blended_generation(samples, BATCH, rng) if s not in evaluated
+                     and (rules is None or ((mol := parse(s)) is not None and rules.violation(mol) is None))]
         stalls = 0 if offspring else stalls + 1
         for s in offspring[: BUDGET - len(values)]:
             try:
@@ -162,23 +176,31 @@ def ga(listed: list[str], score, seed: int) -> list[tuple[str, float]]:
 
 
 def report(runs: list[Run]) -> None:
-    print(f"best after {BUDGET} evaluations (median over seeds; batches of {BATCH}; seed list of {SEEDS_LISTED} ZINC molecules)\n")
-    print(f"{'objective':26} {'seeds':>5} {'best listed':>11} " + " ".join(f"{m:>9}" for m in METHODS)
-          + "  generate vs listed / bo_list / mol_ga (wins-losses, p)   CPU s/round")
+    print(f"best after {BUDGET} evaluations (median over seeds; batches of {BATCH}; seed list of {SEEDS_LISTED} ZINC molecules)")
+    print("generate against each, paired on the seeds both ran (wins-losses, p); '-': not run\n")
+    others = METHODS[1:]
+    print(f"{'objective':26} {'seeds':>5} {'best listed':>11} " + " ".join(f"{m:>12}" for m in METHODS)
+          + "  generate vs listed / " + " / ".join(others) + "   CPU s/round")
     for objective in dict.fromkeys(r.objective for r in runs):
         by = {(r.method, r.seed): r for r in runs if r.objective == objective}
-        seeds = sorted({s for (m, s) in by if all((k, s) in by for k in METHODS)})
+        seeds = sorted(s for (m, s) in by if m == "generate")
         if not seeds:
             continue
-        final = {m: [by[(m, s)].best[-1] for s in seeds] for m in METHODS}
         listed = [by[("generate", s)].best_listed for s in seeds]
-        tests = []
-        for other in [listed, final["bo_list"], final["mol_ga"]]:
-            w, l, p = sign_test(final["generate"], other)
+        cells, tests = [], []
+        for m in METHODS:
+            values = [by[(m, s)].best[-1] for s in seeds if (m, s) in by]
+            cells.append(f"{statistics.median(values):>9.3f} ({len(values)})" if values else f"{'-':>12}")
+        for other in [None, *others]:
+            paired = [s for s in seeds if other is None or (other, s) in by]
+            if not paired:
+                tests.append("-")
+                continue
+            theirs = [by[("generate", s)].best_listed if other is None else by[(other, s)].best[-1] for s in paired]
+            w, l, p = sign_test([by[("generate", s)].best[-1] for s in paired], theirs)
             tests.append(f"{w}-{l} (p={p:.3f})")
         cpu = statistics.median(by[("generate", s)].cpu_per_round for s in seeds)
-        print(f"{objective:26} {len(seeds):>5} {statistics.median(listed):>11.3f} "
-              + " ".join(f"{statistics.median(final[m]):>9.3f}" for m in METHODS) + "  " + " / ".join(tests) + f"   {cpu:.1f}")
+        print(f"{objective:26} {len(seeds):>5} {statistics.median(listed):>11.3f} " + " ".join(cells) + "  " + " / ".join(tests) + f"   {cpu:.1f}")
 
 
 def main() -> None:
