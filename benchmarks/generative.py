@@ -136,23 +136,24 @@ def planned(listed: list[str], score, seed: int, generate: bool) -> tuple[list[t
 
 
 def default_rules(listed: list[str]):
-    """The rules a generating parameter over `listed` keeps when its `generate:` section sets none."""
-    from retort.agents.generation.rules import MoleculeRules, elements_of, parse
+    """The rules a generating parameter over `listed` keeps when its `generate:` section sets none (as the parameter
+    fills them in: the seeds' elements)."""
+    from retort.agents.parameters import MoleculeParameter
 
-    return MoleculeRules().with_elements(elements_of([parse(s) for s in listed]))
+    return MoleculeParameter(name="molecule", values=listed, encoding="morgan_count", generate={}).generate.rules
 
 
 def ga(listed: list[str], score, seed: int, rules=None) -> list[tuple[str, float]]:
     """mol_ga's `run_ga_maximization` loop with its defaults (population 10,000, quantile sampling of twice the
     offspring, the blended Graph-GA generation), 5 offspring a generation, stopped at the budget; with `rules`,
     offspring that break one are discarded unevaluated."""
-    from retort.agents.generation.rules import parse
-
     import heapq
     import random
 
     from mol_ga.graph_ga.gen_candidates import graph_ga_blended_generation
     from mol_ga.sample_population import uniform_quantile_sampling
+
+    from retort.agents.generation.rules import parse
 
     rng = random.Random(seed)
     values = [(s, score(s)) for s in listed]
